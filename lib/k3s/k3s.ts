@@ -1,0 +1,58 @@
+// The k3s() service factory: a single-node k3s cluster as a ServiceDefinition.
+
+import { createKubeHelpers, type KubeHelpers, loadKubeconfig, pointKubeconfigAt } from "../kube/client.ts";
+import { dnsName, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
+import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
+import { type K3sOptions, resolveK3sOptions } from "./options.ts";
+import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
+import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
+
+export const K3S_API_PORT = 6443;
+export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
+
+/** What `env.svc.<key>` is for a k3s() service. */
+export type K3sHelpers = KubeHelpers;
+
+/**
+ * A throwaway single-node Kubernetes cluster (k3s) with Traefik on the
+ * container's :80/:443 (hostNetwork), an optional in-cluster registry at
+ * `<key>.internal:5000`, and HTTPS for `*.<domain>` of each ingress domain.
+ *
+ * ```ts
+ * await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
+ * await env.svc.k8s.apply(manifest);
+ * ```
+ */
+export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
+  const opts = resolveK3sOptions(options);
+  const def: ServiceDefinition<K3sHelpers> = {
+    image: { type: "registry", reference: `rancher/k3s:${opts.version}` },
+    command: k3sStartupScript(opts),
+    privileged: true,
+    tmpfs: ["/run", "/var/run"],
+    cgroupns: "host",
+    ports: opts.registry ? [80, 443, K3S_API_PORT, REGISTRY_PORT] : [80, 443, K3S_API_PORT],
+    files: (host) => {
+      const yaml = buildRegistriesYaml({ registry: opts.registry, dockerHubMirrors: host.dockerHubMirrors });
+      return yaml ? [{ path: "/etc/rancher/k3s/registries.yaml", content: yaml }] : [];
+    },
+    readyCheck: { type: "exec", command: K3S_READY_COMMAND, timeoutSecs: opts.readyTimeoutSecs },
+    helpers: async (ctx) => {
+      const read = await ctx.exec(["cat", K3S_KUBECONFIG_PATH]);
+      if (read.code !== 0) {
+        throw new Error(`k3s(${ctx.name}): could not read ${K3S_KUBECONFIG_PATH} from the container: ${read.stderr.trim() || `exit ${read.code}`}`);
+      }
+      const kubeconfig = loadKubeconfig(read.stdout);
+      // The API server's certificate carries 127.0.0.1 (see --tls-san), so
+      // the published port verifies against the cluster CA.
+      pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);
+      return await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
+    },
+    setup: (ctx) =>
+      setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress }),
+    peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
+    dispose: (helpers) => helpers.close(),
+  };
+  const domains = opts.ingressDomains.map((d) => dnsName(`*.${d}`, { service: SELF_SERVICE_TOKEN }));
+  return domains.length ? provides(def, domains) : def;
+}

@@ -1,0 +1,88 @@
+// k3s() options: the reference component's options and defaults, validated
+// up front so a bad value fails before anything is created.
+
+export interface K3sOptions {
+  /** Tag of the `rancher/k3s` image. Default "v1.32.1-k3s1". */
+  version?: string;
+  /** Extra `k3s server` arguments, e.g. "--tls-san=my.host" or "--disable=local-storage". */
+  extraArgs?: string[];
+  /** Seconds to wait for the API server's /readyz. Default 120. */
+  readyTimeoutSecs?: number;
+  /**
+   * Run an in-cluster OCI registry at `<key>.internal:5000` (plain HTTP) that
+   * the cluster's containerd trusts. Default true.
+   */
+  registry?: boolean;
+  /**
+   * Domains routed into the cluster's Traefik: every `*.<domain>` host goes to
+   * this cluster (env.fetch, and an HTTPS default certificate for `*.<domain>`
+   * minted from the environment's CA).
+   */
+  ingressDomains?: string[];
+}
+
+export interface ResolvedK3sOptions {
+  version: string;
+  extraArgs: string[];
+  readyTimeoutSecs: number;
+  registry: boolean;
+  ingressDomains: string[];
+}
+
+export const DEFAULT_K3S_VERSION = "v1.32.1-k3s1";
+export const DEFAULT_READY_TIMEOUT_SECS = 120;
+
+/** A bad option value; the message names the option and the allowed form. */
+export class K3sOptionError extends Error {
+  constructor(readonly option: string, allowed: string, got: unknown) {
+    super(`k3s(): option "${option}" must be ${allowed}; got ${JSON.stringify(got) ?? String(got)}`);
+    this.name = "K3sOptionError";
+  }
+}
+
+const KNOWN = ["version", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains"];
+// Docker's tag grammar.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function isDnsName(s: string): boolean {
+  return s.length <= 253 && s.split(".").every((l) => LABEL.test(l));
+}
+
+export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) {
+    throw new K3sOptionError("options", "an object such as { ingressDomains: [\"example.test\"] }", opts);
+  }
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN.includes(key)) throw new K3sOptionError(key, `one of the known options (${KNOWN.join(", ")})`, key);
+  }
+  const { version = DEFAULT_K3S_VERSION, extraArgs = [], readyTimeoutSecs = DEFAULT_READY_TIMEOUT_SECS } = opts;
+
+  if (typeof version !== "string" || !TAG.test(version)) {
+    throw new K3sOptionError("version", 'a Docker image tag such as "v1.32.1-k3s1" (letters, digits, "_", ".", "-"; at most 128 characters)', version);
+  }
+  if (!Array.isArray(extraArgs)) throw new K3sOptionError("extraArgs", 'an array of strings such as ["--tls-san=my.host"]', extraArgs);
+  extraArgs.forEach((arg, i) => {
+    if (typeof arg !== "string" || arg.length === 0) {
+      throw new K3sOptionError(`extraArgs[${i}]`, 'a non-empty string such as "--disable=local-storage"', arg);
+    }
+  });
+  if (typeof readyTimeoutSecs !== "number" || !Number.isFinite(readyTimeoutSecs) || readyTimeoutSecs <= 0) {
+    throw new K3sOptionError("readyTimeoutSecs", "a positive number of seconds such as 120", readyTimeoutSecs);
+  }
+  if (opts.registry !== undefined && typeof opts.registry !== "boolean") {
+    throw new K3sOptionError("registry", "true or false", opts.registry);
+  }
+  const ingressDomains = opts.ingressDomains ?? [];
+  if (!Array.isArray(ingressDomains)) throw new K3sOptionError("ingressDomains", 'an array of DNS names such as ["example.test"]', ingressDomains);
+  ingressDomains.forEach((d, i) => {
+    if (typeof d !== "string" || !isDnsName(d)) {
+      throw new K3sOptionError(
+        `ingressDomains[${i}]`,
+        'a lowercase DNS name such as "example.test" (labels of a-z, 0-9 and "-", no wildcard: "*." is added for you)',
+        d,
+      );
+    }
+  });
+  return { version, extraArgs: [...extraArgs], readyTimeoutSecs, registry: opts.registry !== false, ingressDomains: [...ingressDomains] };
+}

@@ -1,0 +1,184 @@
+// Post-ready setup of a k3s cluster: the ingress TLS material, Traefik and the
+// registry, then both rollouts awaited together. Every wait has a deadline and
+// a timeout reports what the cluster looked like.
+
+import type { KubeHelpers } from "../kube/client.ts";
+import { KubeApiError } from "../kube/errors.ts";
+import type { PeerAddress } from "../service.ts";
+import {
+  REGISTRY_DEPLOYMENT,
+  registryManifest,
+  SYSTEM_NAMESPACE,
+  TRAEFIK_DEPLOYMENT,
+  TRAEFIK_DYNAMIC_CONFIGMAP,
+  TRAEFIK_DYNAMIC_TLS,
+  TRAEFIK_TLS_SECRET,
+  traefikManifest,
+} from "./manifests.ts";
+
+export const ROLLOUT_TIMEOUT_MS = 120_000;
+export const ROLLOUT_POLL_MS = 250;
+
+export interface SetupDeps {
+  /** Issues a leaf certificate for the given names from the environment's CA. */
+  issueCertificate(names: string[]): Promise<{ certPem: string; keyPem: string }>;
+  progress?(message: string): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const oneLine = (s: string) => s.replace(/\s+/g, " ").trim();
+
+/** Installs ingress TLS (when domains are set), Traefik and the registry; waits for both. */
+export async function setupK3sCluster(
+  clusterName: string,
+  helpers: KubeHelpers,
+  opts: { registry: boolean; ingressDomains: string[]; rolloutTimeoutMs?: number },
+  deps: SetupDeps,
+): Promise<void> {
+  const tls = opts.ingressDomains.length > 0;
+  if (tls) {
+    const { certPem, keyPem } = await deps.issueCertificate(opts.ingressDomains.map((d) => `*.${d}`));
+    // Secret and ConfigMap first: the Traefik Deployment mounts both.
+    await helpers.client.core.createNamespacedSecret({
+      namespace: SYSTEM_NAMESPACE,
+      body: {
+        metadata: { name: TRAEFIK_TLS_SECRET, namespace: SYSTEM_NAMESPACE },
+        type: "kubernetes.io/tls",
+        stringData: { "tls.crt": certPem, "tls.key": keyPem },
+      },
+    });
+    await helpers.client.core.createNamespacedConfigMap({
+      namespace: SYSTEM_NAMESPACE,
+      body: { metadata: { name: TRAEFIK_DYNAMIC_CONFIGMAP, namespace: SYSTEM_NAMESPACE }, data: { "tls.yaml": TRAEFIK_DYNAMIC_TLS } },
+    });
+  }
+  await helpers.apply(traefikManifest(tls));
+  if (opts.registry) await helpers.apply(registryManifest());
+
+  // The two rollouts progress independently in the cluster; wait for both at once.
+  const timeoutMs = opts.rolloutTimeoutMs ?? ROLLOUT_TIMEOUT_MS;
+  const names = [TRAEFIK_DEPLOYMENT, ...(opts.registry ? [REGISTRY_DEPLOYMENT] : [])];
+  await Promise.all(
+    names.map((name) => waitForDeployment(clusterName, helpers, { name, namespace: SYSTEM_NAMESPACE, timeoutMs, progress: deps.progress })),
+  );
+}
+
+/**
+ * Polls a Deployment every 250 ms until its ready replicas reach the desired
+ * count. On timeout throws with the last state seen and a diagnostics dump.
+ */
+export async function waitForDeployment(
+  clusterName: string,
+  helpers: KubeHelpers,
+  opts: { name: string; namespace: string; timeoutMs: number; progress?: (m: string) => void },
+): Promise<void> {
+  const started = Date.now();
+  const deadline = started + opts.timeoutMs;
+  let lastSeen = "not read yet";
+  let lastReport = started;
+  while (Date.now() < deadline) {
+    try {
+      const dep = (await helpers.client.apps.readNamespacedDeployment({ name: opts.name, namespace: opts.namespace })).unwrap();
+      const ready = dep.status?.readyReplicas ?? 0;
+      const want = dep.spec?.replicas ?? 1;
+      if (want > 0 && ready >= want) return;
+      lastSeen = `${ready}/${want} replicas ready`;
+    } catch (err) {
+      lastSeen = err instanceof KubeApiError && err.code === 404 ? "Deployment does not exist yet" : (err as Error)?.message ?? String(err);
+    }
+    if (opts.progress && Date.now() - lastReport >= 5_000) {
+      lastReport = Date.now();
+      opts.progress(`waiting for ${opts.namespace}/${opts.name}: ${lastSeen} (${Math.round((Date.now() - started) / 1000)}s)`);
+    }
+    await sleep(ROLLOUT_POLL_MS);
+  }
+  const diagnostics = await collectDiagnostics(helpers, opts.namespace);
+  throw new Error(
+    `k3s(${clusterName}): Deployment ${opts.namespace}/${opts.name} was not Ready within ${opts.timeoutMs / 1000}s (last seen: ${lastSeen})\n${diagnostics}`,
+  );
+}
+
+/**
+ * Pod phases, container waiting/terminated reasons and messages (the message
+ * carries containerd's real error, e.g. the failing pull), and the newest
+ * Warning events of a namespace. Never throws.
+ */
+export async function collectDiagnostics(helpers: KubeHelpers, namespace: string): Promise<string> {
+  const lines: string[] = [];
+  try {
+    const pods = (await helpers.client.core.listNamespacedPod({ namespace })).unwrap();
+    lines.push(`${namespace} pods (${pods.items.length}):`);
+    for (const pod of pods.items) {
+      const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+      const reasons = statuses.map((c) => c.state?.waiting?.reason ?? c.state?.terminated?.reason).filter(Boolean);
+      const unscheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+      lines.push(
+        `  ${pod.metadata?.name}: phase=${pod.status?.phase ?? "?"}${reasons.length ? ` reasons=${reasons.join(",")}` : ""}${
+          unscheduled ? ` unschedulable: ${oneLine(unscheduled.message ?? unscheduled.reason ?? "")}` : ""
+        }`,
+      );
+      for (const c of statuses) {
+        const message = c.state?.waiting?.message ?? c.state?.terminated?.message;
+        if (message) lines.push(`    ${c.name}: ${oneLine(message)}`);
+      }
+    }
+  } catch (err) {
+    lines.push(`(could not list ${namespace} pods: ${(err as Error)?.message ?? err})`);
+  }
+  try {
+    const events = (await helpers.client.core.listNamespacedEvent({ namespace })).unwrap();
+    const warnings = events.items.filter((e) => e.type === "Warning" && e.message);
+    if (warnings.length > 0) {
+      lines.push(`${namespace} Warning events (last ${Math.min(12, warnings.length)} of ${warnings.length}):`);
+      for (const e of warnings.slice(-12)) lines.push(`  ${e.involvedObject?.name ?? "?"} [${e.reason ?? "?"}] ${oneLine(e.message ?? "")}`);
+    }
+  } catch (err) {
+    lines.push(`(could not list ${namespace} events: ${(err as Error)?.message ?? err})`);
+  }
+  return lines.join("\n");
+}
+
+const COREDNS_CONFIGMAP = "coredns";
+const NODE_HOSTS_KEY = "NodeHosts";
+
+/**
+ * Adds `<ip> <key>.internal <key>` lines for peer containers to CoreDNS's
+ * NodeHosts (the hosts file k3s's CoreDNS serves), so pods resolve peers.
+ * Waits up to `timeoutMs` for k3s to create the ConfigMap.
+ */
+export async function registerPeersInCoreDns(
+  helpers: KubeHelpers,
+  peers: PeerAddress[],
+  opts: { timeoutMs?: number } = {},
+): Promise<void> {
+  if (peers.length === 0) return;
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (true) {
+    try {
+      const cm = (await helpers.client.core.readNamespacedConfigMap({ name: COREDNS_CONFIGMAP, namespace: SYSTEM_NAMESPACE })).unwrap();
+      const current = cm.data?.[NODE_HOSTS_KEY] ?? "";
+      const lines = current.split("\n").filter((l) => l.trim() !== "");
+      for (const p of peers) {
+        const entry = `${p.ip} ${p.host} ${p.key}`;
+        if (!lines.includes(entry)) lines.push(entry);
+      }
+      // JSON Patch guarded by the resourceVersion: if k3s rewrote NodeHosts
+      // meanwhile, the test op fails (422) and we merge again.
+      await helpers.client.core.patchNamespacedConfigMap({
+        name: COREDNS_CONFIGMAP,
+        namespace: SYSTEM_NAMESPACE,
+        body: [
+          { op: "test", path: "/metadata/resourceVersion", value: cm.metadata?.resourceVersion },
+          { op: "add", path: "/data", value: { ...cm.data, [NODE_HOSTS_KEY]: lines.join("\n") + "\n" } },
+        ],
+      });
+      return;
+    } catch (err) {
+      const retriable = err instanceof KubeApiError && (err.code === 404 || err.code === 409 || err.code === 422);
+      if (!retriable || Date.now() > deadline) {
+        throw new Error(`could not add peers to ${SYSTEM_NAMESPACE}/${COREDNS_CONFIGMAP} NodeHosts: ${(err as Error)?.message ?? err}`);
+      }
+      await sleep(ROLLOUT_POLL_MS);
+    }
+  }
+}

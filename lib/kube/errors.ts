@@ -1,0 +1,49 @@
+// A Kubernetes API error that says what was attempted and what the server
+// answered, e.g.
+//   create deployments · default/hello: 409 AlreadyExists: deployments.apps "hello" already exists
+
+import type { ApiException } from "../../deps.ts";
+import type { CallSlot } from "./http-library.ts";
+
+interface Status {
+  reason?: string;
+  message?: string;
+}
+
+function statusOf(body: unknown): Status {
+  if (typeof body === "string") {
+    try {
+      return JSON.parse(body) as Status;
+    } catch {
+      return { message: body.slice(0, 500) };
+    }
+  }
+  return (body ?? {}) as Status;
+}
+
+export class KubeApiError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status code (404, 409, 422, …). */
+    readonly code: number,
+    /** Kubernetes Status reason (NotFound, AlreadyExists, Invalid, …). */
+    readonly reason: string | undefined,
+    /** The response body as the server sent it (a Status object, usually). */
+    readonly body: unknown,
+  ) {
+    super(message);
+    this.name = "KubeApiError";
+  }
+
+  static from(err: ApiException<unknown>, slot: CallSlot): KubeApiError {
+    const status = statusOf(err.body);
+    const m = slot.meta;
+    const what = m
+      ? `${m.verb} ${m.subresource ? `${m.resource}/${m.subresource}` : m.resource}${
+        m.namespace || m.name ? ` · ${[m.namespace, m.name].filter(Boolean).join("/")}` : ""
+      }`
+      : `${slot.method ?? "request"} ${slot.url ?? ""}`.trim();
+    const detail = [status.reason, status.message].filter(Boolean).join(": ") || "no details in response";
+    return new KubeApiError(`${what}: ${err.code} ${detail}`, err.code, status.reason, err.body);
+  }
+}

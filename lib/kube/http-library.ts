@@ -1,0 +1,67 @@
+// The HTTP layer handed to @kubernetes/client-node. It sends each request
+// over our mTLS transport, records it on the environment's timeline as a
+// `kube` event (or drops discovery plumbing), and leaves the event's sequence
+// number in the caller's async slot so the parsed result can be tagged.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import { type HttpLibrary, type RequestContext, ResponseContext, wrapHttpLibrary } from "../../deps.ts";
+import type { KubeMeta, Recorder } from "../recorder.ts";
+import { describeKubeRequest, isKubeDiscoveryPath } from "./describe.ts";
+import type { Transport } from "./transport.ts";
+
+/** Per-API-call scratch space: the last event the call produced. */
+export interface CallSlot {
+  seq?: number;
+  meta?: KubeMeta | null;
+  method?: string;
+  url?: string;
+}
+
+export const callSlots = new AsyncLocalStorage<CallSlot>();
+
+/** Thrown when the API server could not be reached at all (TLS, refused, …). */
+export class KubeTransportError extends Error {
+  constructor(readonly method: string, readonly url: string, cause: unknown) {
+    super(`${method} ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "KubeTransportError";
+  }
+}
+
+export function createHttpLibrary(transport: Transport, recorder: Recorder): HttpLibrary {
+  return wrapHttpLibrary({
+    async send(request: RequestContext): Promise<ResponseContext> {
+      const url = request.getUrl();
+      const method = String(request.getHttpMethod());
+      const meta = describeKubeRequest(method, url);
+      const seq = recorder.begin(method, url);
+      const slot = callSlots.getStore();
+      if (slot) Object.assign(slot, { seq, meta, method, url });
+
+      let res: Response;
+      let body: Uint8Array<ArrayBuffer>;
+      try {
+        res = await transport.fetch(url, {
+          method,
+          headers: request.getHeaders(),
+          body: request.getBody() as BodyInit | undefined,
+          signal: request.getSignal() as AbortSignal | undefined,
+        });
+        body = new Uint8Array(await res.arrayBuffer());
+      } catch (err) {
+        recorder.end(seq, { error: (err as Error)?.message ?? String(err) });
+        throw new KubeTransportError(method, url, err);
+      }
+      recorder.end(seq, { status: res.status });
+      if (meta) recorder.annotate(seq, { kind: "kube", ...meta });
+      else if (isKubeDiscoveryPath(url)) recorder.remove(seq);
+
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => (headers[k] = v));
+      return new ResponseContext(res.status, headers, {
+        text: () => Promise.resolve(new TextDecoder().decode(body)),
+        binary: () => Promise.resolve(Buffer.from(body)),
+        stream: () => new Blob([body]).stream(),
+      });
+    },
+  });
+}

@@ -1,0 +1,117 @@
+// Per-environment event log. Every HTTP call made through `recorder.fetch`
+// (and every Kubernetes API call, which goes through the same path) becomes
+// an event; the Kubernetes layer then reclassifies it as a `kube` event
+// (`annotate`) or retracts library plumbing such as discovery (`remove`).
+
+import { tagObject } from "./inspect.ts";
+
+/** Kubernetes meaning of an API request, derived from method and path. */
+export interface KubeMeta {
+  verb: string;
+  group?: string;
+  apiVersion?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+  namespace?: string;
+}
+
+export interface RecordedEvent {
+  seq: number;
+  kind: "http" | "kube";
+  method: string;
+  url: string;
+  /** HTTP status, once the response head arrived. */
+  status?: number;
+  /** Transport error, when the request failed without a response. */
+  error?: string;
+  /** Milliseconds since the recorder was created. */
+  startedAtMs: number;
+  durationMs?: number;
+  kube?: KubeMeta;
+}
+
+export class Recorder {
+  #events = new Map<number, RecordedEvent>();
+  #nextSeq = 1;
+  #origin = performance.now();
+
+  /** Opens an event for a request about to be sent; returns its sequence number. */
+  begin(method: string, url: string): number {
+    const seq = this.#nextSeq++;
+    this.#events.set(seq, {
+      seq,
+      kind: "http",
+      method: method.toUpperCase(),
+      url,
+      startedAtMs: performance.now() - this.#origin,
+    });
+    return seq;
+  }
+
+  /** Closes an event with its outcome. */
+  end(seq: number, outcome: { status?: number; error?: string }): void {
+    const e = this.#events.get(seq);
+    if (!e) return;
+    e.status = outcome.status;
+    e.error = outcome.error;
+    e.durationMs = performance.now() - this.#origin - e.startedAtMs;
+  }
+
+  /** Reclassifies an event, e.g. as a `kube` event with verb/resource/namespace/name. */
+  annotate(seq: number, patch: { kind: "kube" } & KubeMeta): void {
+    const e = this.#events.get(seq);
+    if (!e) return;
+    const { kind, ...kube } = patch;
+    e.kind = kind;
+    e.kube = kube;
+  }
+
+  /** Retracts an event (library plumbing the user never asked for). */
+  remove(seq: number): void {
+    this.#events.delete(seq);
+  }
+
+  /** Events in the order they started. */
+  events(): RecordedEvent[] {
+    return [...this.#events.values()].map((e) => ({ ...e, kube: e.kube && { ...e.kube } }));
+  }
+
+  /** One readable line per event. */
+  timeline(): string {
+    return this.events().map(describeEvent).join("\n");
+  }
+
+  /**
+   * A fetch that records each call. The Response is tagged with its event
+   * (see `readTag`), so callers can link results back to the call.
+   */
+  fetch(impl: (input: Request | string | URL, init?: RequestInit) => Promise<Response> = globalThis.fetch) {
+    return async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+      const seq = this.begin(method, url);
+      try {
+        const res = await impl(input, init);
+        this.end(seq, { status: res.status });
+        return tagObject(res, { sourceSeq: seq });
+      } catch (err) {
+        this.end(seq, { error: (err as Error)?.message ?? String(err) });
+        throw err;
+      }
+    };
+  }
+}
+
+/** `list pods · kube-system 200 8ms`, `create deployments · default/hello 201 12ms`, `GET https://… 200 5ms`. */
+export function describeEvent(e: RecordedEvent): string {
+  const outcome = e.error !== undefined ? `failed: ${e.error}` : e.status !== undefined ? String(e.status) : "pending";
+  const took = e.durationMs !== undefined ? ` ${Math.round(e.durationMs)}ms` : "";
+  if (e.kind === "kube" && e.kube) {
+    const k = e.kube;
+    const what = k.subresource ? `${k.resource}/${k.subresource}` : k.resource ?? "";
+    const scope = k.namespace && k.name ? `${k.namespace}/${k.name}` : k.namespace ?? k.name;
+    return `${k.verb} ${what}${scope ? ` · ${scope}` : ""} ${outcome}${took}`;
+  }
+  return `${e.method} ${e.url} ${outcome}${took}`;
+}

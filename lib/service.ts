@@ -1,0 +1,162 @@
+// The service model: a ServiceDefinition is plain data (what container to run,
+// how to tell it is ready) plus two hooks the runner calls once it is ready:
+// `helpers` (build the typed handle tests use) and then `setup`.
+
+import type { Recorder } from "./recorder.ts";
+
+/**
+ * Placeholder for "this service's own key in the `services` map", which a
+ * component cannot know when it is defined. The runner replaces it with the
+ * key (in `dnsName` declarations and in file contents as `{{SERVICE}}`).
+ */
+export const SELF_SERVICE_TOKEN = "{{SERVICE}}";
+
+/** A file written into the container before it starts. */
+export interface ServiceFile {
+  /** Absolute path inside the container. */
+  path: string;
+  /** File content; `{{SERVICE}}` is replaced by the service's key. */
+  content: string;
+  /** Octal mode. Default 0644, or 0600 when the content holds a private key. */
+  mode?: number;
+}
+
+/** Facts about the Docker host a definition may need to shape its files. */
+export interface HostFacts {
+  /** The Docker daemon's `registry-mirrors` (they mirror Docker Hub). */
+  dockerHubMirrors: string[];
+}
+
+/** Image to run: a reference that is pulled when it is not present locally. */
+export interface ImageSource {
+  type: "registry";
+  reference: string;
+}
+
+/** Ready when a command inside the container exits 0. */
+export interface ExecReadyCheck {
+  type: "exec";
+  /** Run with `/bin/sh -c` inside the container. */
+  command: string;
+  timeoutSecs: number;
+}
+
+/** Ready when an HTTP(S) GET on a container port answers with `status` (default 2xx). */
+export interface HttpReadyCheck {
+  type: "http";
+  port: number;
+  path?: string;
+  /** Default "http". For "https" the certificate is not trusted blindly: set `ca`. */
+  scheme?: "http" | "https";
+  /** PEM CA bundle used to verify an https check. */
+  ca?: string;
+  status?: number;
+  timeoutSecs: number;
+}
+
+export type ReadyCheck = ExecReadyCheck | HttpReadyCheck;
+
+/** A host name this service answers for (`*.domain` wildcards allowed). */
+export interface DnsNameDeclaration {
+  kind: "dnsName";
+  host: string;
+  /** Service key that owns the name; SELF_SERVICE_TOKEN for "this one". */
+  service: string;
+}
+
+/** A peer container on the environment's network, as other services see it. */
+export interface PeerAddress {
+  key: string;
+  /** `<key>.internal`, the alias every service gets. */
+  host: string;
+  ip: string;
+}
+
+/** What the runner hands to `helpers`. */
+export interface HelperContext {
+  /** The service's key in the `services` map (its DNS alias is `<name>.internal`). */
+  name: string;
+  /** Host port on 127.0.0.1 that Docker published for a container port. */
+  hostPort(containerPort: number): number;
+  /** Runs argv inside the container (no shell unless you pass one). */
+  exec(argv: string[], opts?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The environment's event log; HTTP made through it shows in the timeline. */
+  recorder: Recorder;
+  /** CA (PEM) of the environment, trusted by `env.fetch`. */
+  caPem: string;
+  /** Issues a leaf certificate from the environment's CA. */
+  issueCertificate(names: string[]): Promise<{ certPem: string; keyPem: string }>;
+  /** Reports progress on long waits (printed by the CLI, optional in tests). */
+  progress(message: string): void;
+}
+
+/** What the runner hands to `setup`. */
+export interface SetupContext<H> extends HelperContext {
+  helpers: H;
+}
+
+export interface ServiceDefinition<H = unknown> {
+  image: ImageSource;
+  /**
+   * Container command. A string runs under `/bin/sh -c` (the image's
+   * entrypoint is replaced); an array is exec'd as argv.
+   */
+  command?: string | string[];
+  env?: Record<string, string>;
+  privileged?: boolean;
+  tmpfs?: string[];
+  cgroupns?: "host" | "private";
+  /** Container TCP ports to publish on 127.0.0.1 (host ports chosen by Docker). */
+  ports?: number[];
+  /** Files written before start; a function is called with facts about the Docker host. */
+  files?: ServiceFile[] | ((host: HostFacts) => ServiceFile[]);
+  readyCheck?: ReadyCheck;
+  /** Names routed to this service by `env.fetch` (see `dnsName`/`provides`). */
+  dnsNames?: DnsNameDeclaration[];
+  /** Builds the typed handle exposed as `env.svc.<key>`. */
+  helpers?: (ctx: HelperContext) => Promise<H> | H;
+  /** Runs once after `helpers`, before the environment is handed out. */
+  setup?: (ctx: SetupContext<H>) => Promise<void>;
+  /** Told the other services' addresses once all are up (e.g. for in-cluster DNS). */
+  peers?: (ctx: SetupContext<H>, peers: PeerAddress[]) => Promise<void>;
+  /** Releases what `helpers` holds (connections) when the environment stops. */
+  dispose?: (helpers: H) => void | Promise<void>;
+}
+
+/** Helpers type of a definition. */
+export type HelpersOf<D> = D extends ServiceDefinition<infer H> ? H : never;
+
+/** Declares that `host` (e.g. `*.example.test`) is served by `opts.service`. */
+export function dnsName(host: string, opts: { service: string }): DnsNameDeclaration {
+  return { kind: "dnsName", host, service: opts.service };
+}
+
+/** Returns a copy of `def` that also provides the given declarations. */
+export function provides<H>(def: ServiceDefinition<H>, decls: DnsNameDeclaration[]): ServiceDefinition<H> {
+  return { ...def, dnsNames: [...(def.dnsNames ?? []), ...decls] };
+}
+
+/** Replaces the self-service token with the service key. */
+export function expandServiceToken(text: string, key: string): string {
+  return text.split(SELF_SERVICE_TOKEN).join(key);
+}
+
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** Mode a file is written with: explicit, else 0600 for private keys, else 0644. */
+export function fileMode(file: ServiceFile): number {
+  return file.mode ?? (PRIVATE_KEY_PEM.test(file.content) ? 0o600 : 0o644);
+}
+
+/**
+ * Does `host` fall under a declared name? Exact match, or for `*.d` any name
+ * ending in `.d` (like a wildcard DNS record; the TLS certificate still only
+ * covers one label under `d`).
+ */
+export function matchesDnsName(pattern: string, host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, "");
+  const p = pattern.toLowerCase();
+  if (!p.startsWith("*.")) return h === p;
+  const suffix = p.slice(1); // ".example.test"
+  return h.endsWith(suffix) && h.length > suffix.length;
+}

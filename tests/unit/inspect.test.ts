@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { test } from "../harness.ts";
+import { deepUnwrap, readRaw, readTag, tagObject, wrap } from "../../lib/inspect.ts";
+
+const pod = () => ({ metadata: { name: "web-1", labels: { app: "web" } }, status: { phase: "Running", created: new Date(0) }, items: [{ n: 1 }] });
+
+test("wrap: primitive leaves stay plain values", () => {
+  const w = wrap(pod(), 7);
+  assert.equal(w.status.phase, "Running");
+  assert.equal(typeof w.metadata.name, "string");
+});
+
+test("wrap: objects at every depth carry the tag and unwrap()", () => {
+  const raw = pod();
+  const w = wrap(raw, 7);
+  assert.equal(readTag(w)?.sourceSeq, 7);
+  assert.equal(readTag(w.metadata.labels)?.sourceSeq, 7);
+  assert.equal(readTag(w.items[0])?.sourceSeq, 7);
+  assert.equal(w.unwrap(), raw);
+  assert.equal(w.metadata.unwrap(), raw.metadata);
+});
+
+test("wrap: identity is stable and structure compares equal to the plain value", () => {
+  const w = wrap(pod(), 1);
+  assert.equal(w.metadata, w.metadata);
+  assert.deepEqual(JSON.parse(JSON.stringify(w)), JSON.parse(JSON.stringify(pod())));
+  assert.deepEqual(w.items.map((i) => i.n), [1]);
+});
+
+test("wrap: Dates are not proxied (their methods keep working)", () => {
+  const w = wrap(pod(), 1);
+  assert.equal(w.status.created.getTime(), 0);
+});
+
+test("wrap: no tag when there is no sequence number, but unwrap() still works", () => {
+  const raw = { a: 1 };
+  const w = wrap(raw);
+  assert.equal(readTag(w)?.sourceSeq, undefined);
+  assert.equal(w.unwrap(), raw);
+});
+
+test("readRaw returns plain values unchanged and unwraps wrappers", () => {
+  const raw = { a: { b: 2 } };
+  assert.equal(readRaw(wrap(raw, 3)), raw);
+  assert.equal(readRaw(5), 5);
+  assert.equal(readRaw(raw), raw);
+});
+
+test("deepUnwrap strips wrappers nested inside plain objects and arrays", () => {
+  const w = wrap(pod(), 2);
+  const mixed = { spec: w.metadata, list: [w.items[0]], name: w.metadata.name };
+  const out = deepUnwrap(mixed);
+  assert.equal(readTag(out.spec), undefined);
+  assert.equal(readTag(out.list[0]), undefined);
+  assert.deepEqual(out, { spec: pod().metadata, list: [{ n: 1 }], name: "web-1" });
+});
+
+test("tagObject tags without proxying", () => {
+  const res = new Response("x");
+  assert.equal(tagObject(res, { sourceSeq: 9 }), res);
+  assert.equal(readTag(res)?.sourceSeq, 9);
+});
