@@ -1,0 +1,637 @@
+// The Docker CLI, driven with argv arrays through proc.run(): no shell ever
+// sees a value. Every helper is one or two `docker` invocations and turns the
+// CLI's text into typed values or typed errors.
+//
+// Names and references are validated before use, so a value can never be
+// taken for a flag (`-…`) or smuggle a second argument.
+
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { CommandNotFoundError, run, type RunResult } from "./proc.ts";
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** A `docker` command exited non-zero (or outlived its deadline). */
+export class DockerError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly code: number,
+    readonly stderr: string,
+    readonly timedOut = false,
+    message?: string,
+  ) {
+    super(message ?? `docker ${subcommand(args)}: ${timedOut ? "timed out" : summarize(stderr, code)}`);
+    this.name = "DockerError";
+  }
+
+  /** True when Docker said the container/network/image/object does not exist. */
+  get notFound(): boolean {
+    return NOT_FOUND.test(this.stderr);
+  }
+}
+
+/** `docker pull` failed; `stderr` holds the pull's own explanation. */
+export class ImagePullError extends DockerError {
+  constructor(readonly ref: string, args: readonly string[], code: number, stderr: string, timedOut: boolean) {
+    super(
+      args,
+      code,
+      stderr,
+      timedOut,
+      `docker pull ${ref}: ${timedOut ? "timed out" : summarize(stderr, code)}`,
+    );
+    this.name = "ImagePullError";
+  }
+}
+
+/** Docker cannot be used at all: the CLI is missing or the daemon unreachable. */
+export class DockerUnavailableError extends Error {
+  constructor(readonly reason: "cli-missing" | "daemon-unreachable", message: string, readonly stderr = "") {
+    super(message);
+    this.name = "DockerUnavailableError";
+  }
+}
+
+/** A container or network name (or other argument) Docker would reject or misread. */
+export class DockerNameError extends Error {
+  constructor(readonly kind: string, readonly value: string, rule: string) {
+    super(`invalid ${kind} ${JSON.stringify(value)}: ${rule}`);
+    this.name = "DockerNameError";
+  }
+}
+
+const NOT_FOUND = /no such (container|object|network|image)|network \S+ not found/i;
+// The CLI's own words when it cannot reach the engine, at the start of a line
+// (after e.g. a deprecation notice). For `docker exec`, whose stderr is the
+// command's, only the very start of stderr counts.
+const DAEMON_UNREACHABLE =
+  /^(docker: )?(Cannot connect to the Docker daemon|error during connect|permission denied while trying to connect to the Docker daemon)/im;
+const DAEMON_UNREACHABLE_AT_START = new RegExp(DAEMON_UNREACHABLE.source, "i");
+
+/** The subcommand for messages: `run`, `network create`, … */
+function subcommand(args: readonly string[]): string {
+  const grouped = new Set(["network", "container", "image", "volume", "system", "builder", "buildx", "context"]);
+  const first = args[0] ?? "";
+  return grouped.has(first) && args[1] && !args[1].startsWith("-") ? `${first} ${args[1]}` : first;
+}
+
+/** CLI chatter that is never the reason a command failed. */
+const NOISE = [
+  /^(Run|See) 'docker .*--help'/,
+  /^exit status \d+$/,
+  /^Sending build context to Docker daemon/,
+  /^Step \d+\/\d+ : /,
+  /^--->/,
+];
+
+/** The first meaningful stderr lines, without `--help` hints, deprecation notices or build progress. */
+function summarize(stderr: string, code: number): string {
+  const lines: string[] = [];
+  let inNotice = false;
+  for (const raw of stderr.split("\n")) {
+    // "DEPRECATED: …" / "WARNING: …" notices continue on indented lines.
+    if (/^(DEPRECATED|WARNING):/.test(raw)) inNotice = true;
+    else if (inNotice && !/^\s/.test(raw)) inNotice = false;
+    const line = raw.trim().replace(/^docker: /, "");
+    if (!inNotice && line && !NOISE.some((n) => n.test(line))) lines.push(line);
+  }
+  if (lines.length === 0) lines.push(...stderr.split("\n").map((l) => l.trim()).filter(Boolean)); // only notices: show them
+  if (lines.length === 0) return `exit code ${code} (no error output)`;
+  const text = lines.slice(0, 3).join("; ");
+  return text.length > 600 ? text.slice(0, 600) + "…" : text;
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const NAME_RULE = "Docker names must match [a-zA-Z0-9][a-zA-Z0-9_.-]* " +
+  "(letters, digits, '_', '.', '-', starting with a letter or digit)";
+const IMAGE = /^[a-zA-Z0-9][a-zA-Z0-9._\-\/:@+]*$/;
+
+/** Throws `DockerNameError` unless `name` is a valid Docker container/network name (or id). */
+export function validateName(name: string, kind = "name"): string {
+  if (typeof name !== "string" || !NAME.test(name)) throw new DockerNameError(kind, String(name), NAME_RULE);
+  return name;
+}
+
+function validateImage(ref: string): string {
+  if (typeof ref !== "string" || !IMAGE.test(ref)) {
+    throw new DockerNameError("image reference", String(ref), "expected e.g. rancher/k3s:v1.31.4-k3s1 (no spaces, not starting with '-')");
+  }
+  return ref;
+}
+
+function validateText(kind: string, value: string): string {
+  if (typeof value !== "string" || value.includes("\0")) {
+    throw new DockerNameError(kind, String(value), "must be a string without NUL bytes");
+  }
+  return value;
+}
+
+function validateKey(kind: string, key: string): string {
+  if (!key || /[=\s\0]/.test(key)) {
+    throw new DockerNameError(kind, key, "must be non-empty and contain no '=', whitespace or NUL");
+  }
+  return key;
+}
+
+function keyValues(flag: string, kind: string, map: Record<string, string> | undefined): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(map ?? {})) out.push(flag, `${validateKey(kind, k)}=${validateText(kind + " value", v)}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The CLI
+
+export interface DockerOptions {
+  /** Kill the CLI after this long (default 60 s); a timeout throws `DockerError` with `timedOut`. */
+  timeoutMs?: number;
+  /** Bytes or text piped to the CLI's stdin. */
+  stdin?: Uint8Array | string;
+  /** Extra environment for the CLI (e.g. `DOCKER_HOST`). */
+  env?: Record<string, string>;
+  /** The CLI binary, default `docker`. */
+  cli?: string;
+}
+
+/**
+ * Runs `docker args…` and returns its result whatever the exit code. Throws
+ * only `DockerUnavailableError` (CLI missing, daemon unreachable).
+ */
+export async function dockerResult(args: readonly string[], opts: DockerOptions = {}): Promise<RunResult> {
+  let result: RunResult;
+  try {
+    result = await run(opts.cli ?? "docker", args, { timeoutMs: opts.timeoutMs, stdin: opts.stdin, env: opts.env });
+  } catch (err) {
+    if (err instanceof CommandNotFoundError) {
+      throw new DockerUnavailableError(
+        "cli-missing",
+        `the docker CLI is not installed or not on PATH; install Docker (Debian: apt-get install docker.io) (${err.message})`,
+      );
+    }
+    throw err;
+  }
+  const unreachable = args[0] === "exec" ? DAEMON_UNREACHABLE_AT_START : DAEMON_UNREACHABLE;
+  if (result.code !== 0 && unreachable.test(result.stderr)) throw daemonUnreachable(result.stderr);
+  return result;
+}
+
+function daemonUnreachable(stderr: string): DockerUnavailableError {
+  const detail = stderr.split("\n").find((l) => DAEMON_UNREACHABLE_AT_START.test(l))?.replace(/^docker: /, "").trim() ??
+    summarize(stderr, 1);
+  const perms = /permission denied/i.test(stderr) ? " or add your user to the `docker` group" : "";
+  return new DockerUnavailableError(
+    "daemon-unreachable",
+    `the Docker daemon is not reachable (${detail}); start it (e.g. \`dockerd &\` as root, or \`systemctl start docker\`)${perms} or set DOCKER_HOST`,
+    stderr,
+  );
+}
+
+/** Runs `docker args…` and returns stdout; throws `DockerError` on a non-zero exit. */
+export async function docker(args: readonly string[], opts: DockerOptions = {}): Promise<string> {
+  const r = await dockerResult(args, opts);
+  if (r.code !== 0 || r.timedOut) throw new DockerError(args, r.code, r.stderr, r.timedOut);
+  return r.stdout;
+}
+
+// ---------------------------------------------------------------------------
+// Engine and images
+
+export interface DockerInfo {
+  serverVersion: string;
+  os: string;
+  arch: string;
+  kernelVersion: string;
+  cgroupVersion: string;
+  cgroupDriver: string;
+  storageDriver: string;
+  rootless: boolean;
+  /** The daemon's `registry-mirrors` (they mirror Docker Hub). */
+  registryMirrors: string[];
+}
+
+/** The engine's identity; throws `DockerUnavailableError` when the daemon cannot be reached. */
+export async function dockerInfo(opts: Pick<DockerOptions, "env" | "cli" | "timeoutMs"> = {}): Promise<DockerInfo> {
+  const r = await dockerResult(["info", "--format", "{{json .}}"], { timeoutMs: 20_000, ...opts });
+  // deno-lint-ignore no-explicit-any
+  let info: any;
+  try {
+    info = JSON.parse(r.stdout);
+  } catch { /* handled below */ }
+  const serverErrors: string[] = info?.ServerErrors ?? [];
+  if (!info?.ServerVersion || serverErrors.length > 0) {
+    throw daemonUnreachable([...serverErrors, r.stderr].join("\n") || `docker info exited ${r.code}`);
+  }
+  if (r.code !== 0) throw new DockerError(["info"], r.code, r.stderr, r.timedOut);
+  const security: string[] = info.SecurityOptions ?? [];
+  return {
+    serverVersion: info.ServerVersion,
+    os: info.OperatingSystem ?? "",
+    arch: info.Architecture ?? "",
+    kernelVersion: info.KernelVersion ?? "",
+    cgroupVersion: String(info.CgroupVersion ?? ""),
+    cgroupDriver: info.CgroupDriver ?? "",
+    storageDriver: info.Driver ?? "",
+    rootless: security.some((s) => s.includes("rootless")),
+    registryMirrors: info.RegistryConfig?.Mirrors ?? [],
+  };
+}
+
+/** True when `ref` is present locally. */
+export async function imageExists(ref: string): Promise<boolean> {
+  const args = ["image", "inspect", "--format", "{{.Id}}", validateImage(ref)];
+  const r = await dockerResult(args);
+  if (r.code === 0) return true;
+  if (/no such image/i.test(r.stderr)) return false;
+  throw new DockerError(args, r.code, r.stderr, r.timedOut);
+}
+
+/** Pulls `ref`; throws `ImagePullError` carrying Docker's explanation. */
+export async function pullImage(ref: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+  const args = ["pull", "--quiet", validateImage(ref)];
+  const r = await dockerResult(args, { timeoutMs: opts.timeoutMs ?? 600_000 });
+  if (r.code !== 0 || r.timedOut) throw new ImagePullError(ref, args, r.code, r.stderr, r.timedOut);
+}
+
+// ---------------------------------------------------------------------------
+// Networks
+
+/** Creates a bridge network and returns its id. */
+export async function createNetwork(name: string, labels: Record<string, string> = {}): Promise<string> {
+  const out = await docker(["network", "create", ...keyValues("--label", "label", labels), validateName(name, "network name")]);
+  return out.trim();
+}
+
+/** Removes networks by name or id; ones that no longer exist are ignored. */
+export async function removeNetworks(names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  const args = ["network", "rm", ...names.map((n) => validateName(n, "network name"))];
+  const r = await dockerResult(args);
+  if (r.code === 0) return;
+  if (unexplained(r.stderr, /no such network|network \S+ not found/i)) throw new DockerError(args, r.code, r.stderr, r.timedOut);
+}
+
+/** True when stderr holds an error line that `ignorable` does not cover. */
+function unexplained(stderr: string, ignorable: RegExp): boolean {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/^exit status \d+$/.test(l));
+  return lines.length === 0 || lines.some((l) => !ignorable.test(l));
+}
+
+// ---------------------------------------------------------------------------
+// Containers
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  network?: string;
+  /** DNS names on `network` (requires `network`). */
+  aliases?: string[];
+  labels?: Record<string, string>;
+  env?: Record<string, string>;
+  /** tmpfs mounts: `/run` or `/run:rw,size=64m`. */
+  tmpfs?: string[];
+  privileged?: boolean;
+  cgroupns?: "host" | "private";
+  /** Container TCP ports published on 127.0.0.1 at a host port Docker picks. */
+  publish?: number[];
+  entrypoint?: string;
+  command?: string[];
+}
+
+/**
+ * Creates (does not start) a container and returns its id. Never pulls:
+ * a missing image fails fast (`--pull never`); use `pullImage` first.
+ */
+export async function createContainer(spec: ContainerSpec): Promise<string> {
+  const args = ["create", "--pull", "never", "--name", validateName(spec.name, "container name")];
+  if (spec.network) args.push("--network", validateName(spec.network, "network name"));
+  if (spec.aliases?.length) {
+    if (!spec.network) throw new DockerNameError("network alias", spec.aliases[0], "aliases need `network` to be set");
+    for (const a of spec.aliases) args.push("--network-alias", validateName(a, "network alias"));
+  }
+  args.push(...keyValues("--label", "label", spec.labels), ...keyValues("--env", "environment variable", spec.env));
+  for (const t of spec.tmpfs ?? []) {
+    if (!t.startsWith("/")) throw new DockerNameError("tmpfs mount", t, "must be an absolute path, optionally followed by :options");
+    args.push("--tmpfs", validateText("tmpfs mount", t));
+  }
+  if (spec.privileged) args.push("--privileged");
+  if (spec.cgroupns) {
+    if (spec.cgroupns !== "host" && spec.cgroupns !== "private") {
+      throw new DockerNameError("cgroupns mode", spec.cgroupns, "must be \"host\" or \"private\"");
+    }
+    args.push("--cgroupns", spec.cgroupns);
+  }
+  for (const p of spec.publish ?? []) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new DockerNameError("port", String(p), "must be an integer 1-65535");
+    args.push("--publish", `127.0.0.1::${p}/tcp`);
+  }
+  if (spec.entrypoint !== undefined) args.push("--entrypoint", validateText("entrypoint", spec.entrypoint));
+  args.push(validateImage(spec.image), ...(spec.command ?? []).map((c) => validateText("command argument", c)));
+  const out = await docker(args);
+  // The id is the last line; anything before it is CLI chatter.
+  return out.trim().split("\n").pop()!.trim();
+}
+
+/**
+ * Unpacks a tar archive (see lib/tar.ts) into `destDir` of a created or
+ * running container. `destDir` must exist; directories below it that the
+ * archive's paths need are created (0755, root). Modes are kept.
+ */
+export async function copyInto(container: string, tarBytes: Uint8Array, destDir = "/"): Promise<void> {
+  if (!destDir.startsWith("/")) throw new DockerNameError("destination directory", destDir, "must be an absolute path");
+  await docker(["cp", "-", `${validateName(container, "container")}:${validateText("destination directory", destDir)}`], {
+    stdin: tarBytes,
+  });
+}
+
+export async function startContainer(id: string): Promise<void> {
+  await docker(["start", validateName(id, "container")]);
+}
+
+export interface ContainerState {
+  status: string;
+  running: boolean;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  state: ContainerState;
+  /** Container TCP port → host port on 127.0.0.1 (only ports published and bound). */
+  ports: Record<number, number>;
+  /** Network name → address and DNS aliases on it. */
+  networks: Record<string, { ip: string; aliases: string[] }>;
+  labels: Record<string, string>;
+}
+
+/** Docker's "never" timestamp is year 1. */
+function dockerDate(s: string | undefined): Date | null {
+  if (!s || s.startsWith("0001-")) return null;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export async function inspectContainer(id: string): Promise<ContainerInfo> {
+  const out = await docker(["inspect", "--type", "container", validateName(id, "container")]);
+  // deno-lint-ignore no-explicit-any
+  const c: any = JSON.parse(out)[0];
+  const ports: Record<number, number> = {};
+  for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
+    const [port, proto] = key.split("/");
+    if (proto !== "tcp" || !Array.isArray(bindings)) continue;
+    // deno-lint-ignore no-explicit-any
+    const b = (bindings as any[]).find((x) => x.HostIp === "127.0.0.1") ?? bindings[0];
+    if (b?.HostPort) ports[Number(port)] = Number(b.HostPort);
+  }
+  const networks: ContainerInfo["networks"] = {};
+  // deno-lint-ignore no-explicit-any
+  for (const [name, n] of Object.entries<any>(c.NetworkSettings?.Networks ?? {})) {
+    networks[name] = { ip: n.IPAddress ?? "", aliases: n.Aliases ?? [] };
+  }
+  const s = c.State ?? {};
+  return {
+    id: c.Id,
+    name: String(c.Name ?? "").replace(/^\//, ""),
+    image: c.Config?.Image ?? "",
+    state: {
+      status: s.Status ?? "",
+      running: !!s.Running,
+      exitCode: s.ExitCode ?? 0,
+      error: s.Error ?? "",
+      oomKilled: !!s.OOMKilled,
+      startedAt: dockerDate(s.StartedAt),
+      finishedAt: dockerDate(s.FinishedAt),
+    },
+    ports,
+    networks,
+    labels: c.Config?.Labels ?? {},
+  };
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const EXEC_DOCKER_FAILURE =
+  /^Error response from daemon: (No such container|Container \S+ is (not running|paused|restarting))/m;
+
+/**
+ * Runs `argv` inside a running container. A non-zero exit of the command is
+ * returned, not thrown (126/127: not executable/not found). Throws
+ * `DockerError` when Docker itself fails (no such container, not running)
+ * or on timeout — note a timeout kills the CLI, not the process inside.
+ */
+export async function execIn(
+  container: string,
+  argv: readonly string[],
+  opts: { timeoutMs?: number; stdin?: Uint8Array | string; env?: Record<string, string> } = {},
+): Promise<ExecResult> {
+  if (argv.length === 0) throw new DockerNameError("exec command", "", "needs at least one argument");
+  const args = ["exec", ...(opts.stdin !== undefined ? ["--interactive"] : []), ...keyValues("--env", "environment variable", opts.env)];
+  args.push(validateName(container, "container"), ...argv.map((a) => validateText("command argument", a)));
+  const r = await dockerResult(args, { timeoutMs: opts.timeoutMs, stdin: opts.stdin });
+  if (r.timedOut || (r.code !== 0 && EXEC_DOCKER_FAILURE.test(r.stderr))) {
+    throw new DockerError(args, r.code, r.stderr, r.timedOut);
+  }
+  // Docker 20.10 writes a failed exec ("executable file not found") to
+  // stdout, CRLF-terminated; move it where callers look for errors.
+  if ((r.code === 126 || r.code === 127) && r.stderr === "" && r.stdout.startsWith("OCI runtime exec failed")) {
+    return { code: r.code, stdout: "", stderr: r.stdout.replace(/\r\n/g, "\n") };
+  }
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The last `lines` lines of a container's output, stdout and stderr merged
+ * in time order (by Docker's per-line timestamps; lines written within the
+ * same instant to both streams may interleave approximately).
+ */
+export async function logsTail(container: string, lines = 50): Promise<string> {
+  if (!Number.isInteger(lines) || lines < 0) throw new DockerNameError("line count", String(lines), "must be a non-negative integer");
+  const r = await dockerResult(["logs", "--timestamps", "--tail", String(lines), validateName(container, "container")]);
+  // `docker logs` exits non-zero only when Docker fails; then stderr is its message, not the container's.
+  if (r.code !== 0) throw new DockerError(["logs", container], r.code, r.stderr, r.timedOut);
+  const entries: { key: string; seq: number; text: string }[] = [];
+  let seq = 0;
+  for (const stream of [r.stdout, r.stderr]) {
+    for (const line of stream.split("\n")) {
+      if (line === "") continue;
+      const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) ?(.*)$/s.exec(line);
+      if (!m) entries.push({ key: "", seq: seq++, text: line });
+      else entries.push({ key: `${m[1]}.${(m[2] ?? "").padEnd(9, "0")}${m[3]}`, seq: seq++, text: m[4] });
+    }
+  }
+  entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.seq - b.seq));
+  return entries.map((e) => e.text + "\n").join("");
+}
+
+/** Force-removes containers and their anonymous volumes; missing ones are ignored. */
+export async function removeContainers(ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const args = ["rm", "--force", "--volumes", ...ids.map((i) => validateName(i, "container"))];
+  const r = await dockerResult(args);
+  if (r.code === 0) return;
+  if (unexplained(r.stderr, /no such container|removal of container \S+ is already in progress/i)) {
+    throw new DockerError(args, r.code, r.stderr, r.timedOut);
+  }
+}
+
+export interface LabelledObject {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  createdAt: Date;
+}
+
+/**
+ * Containers (any state) or networks carrying every one of `labelFilters`
+ * (`key` or `key=value`). At least one filter is required, so a cleanup
+ * path can never list — and then remove — everything.
+ */
+export async function listByLabel(kind: "container" | "network", labelFilters: readonly string[]): Promise<LabelledObject[]> {
+  if (kind !== "container" && kind !== "network") throw new DockerNameError("object kind", kind, "must be \"container\" or \"network\"");
+  if (labelFilters.length === 0) throw new DockerNameError("label filter list", "", "needs at least one label filter");
+  const filters = labelFilters.flatMap((f) => {
+    validateKey("label filter", f.split("=")[0]);
+    return ["--filter", `label=${validateText("label filter", f)}`];
+  });
+  const ls = kind === "container" ? ["ps", "--all", "--quiet", "--no-trunc", ...filters] : ["network", "ls", "--quiet", "--no-trunc", ...filters];
+  const ids = (await docker(ls)).split("\n").map((s) => s.trim()).filter(Boolean);
+  if (ids.length === 0) return [];
+  const inspect = kind === "container" ? ["inspect", "--type", "container", ...ids] : ["network", "inspect", ...ids];
+  const r = await dockerResult(inspect);
+  // Something may vanish between the listing and the inspect: keep the rest.
+  if (r.code !== 0 && unexplained(r.stderr, NOT_FOUND)) throw new DockerError(inspect, r.code, r.stderr, r.timedOut);
+  // deno-lint-ignore no-explicit-any
+  const objects: any[] = r.stdout.trim() ? JSON.parse(r.stdout) : [];
+  return objects.map((o) => ({
+    id: o.Id,
+    name: String(o.Name ?? "").replace(/^\//, ""),
+    labels: (kind === "container" ? o.Config?.Labels : o.Labels) ?? {},
+    createdAt: new Date(o.Created),
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Waiting for exit
+
+/** Rejection reason of `WaitHandle.exited` after `cancel()`. */
+export class WaitCancelledError extends Error {
+  constructor(readonly container: string) {
+    super(`waiting for container ${container} to exit was cancelled`);
+    this.name = "WaitCancelledError";
+  }
+}
+
+export interface WaitHandle {
+  /** The container's exit code. Rejects with `WaitCancelledError` after `cancel()`, `DockerError` if Docker fails. */
+  readonly exited: Promise<number>;
+  /** Stops waiting and kills the `docker wait` process. Idempotent. */
+  cancel(): void;
+}
+
+/**
+ * Watches a container with one long-lived `docker wait`. Call it after
+ * `startContainer`: on a created-but-never-started container `docker wait`
+ * returns 0 at once. Always `cancel()` a handle you stop caring about; the
+ * child otherwise keeps the process alive until the container exits.
+ */
+export function waitExit(container: string, opts: Pick<DockerOptions, "cli" | "env"> = {}): WaitHandle {
+  const args = ["wait", validateName(container, "container")];
+  let cancelled = false;
+  const cp = spawn(opts.cli ?? "docker", args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
+  });
+  const out: Uint8Array[] = [];
+  const err: Uint8Array[] = [];
+  cp.stdout!.on("data", (c: Uint8Array) => out.push(c));
+  cp.stderr!.on("data", (c: Uint8Array) => err.push(c));
+  const text = (chunks: Uint8Array[]) => {
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new TextDecoder().decode(all);
+  };
+  const exited = new Promise<number>((resolve, reject) => {
+    cp.on("error", (e) => {
+      reject(
+        cancelled ? new WaitCancelledError(container) : new DockerUnavailableError(
+          "cli-missing",
+          `the docker CLI is not installed or not on PATH; install Docker (Debian: apt-get install docker.io) (${e.message})`,
+        ),
+      );
+    });
+    cp.on("close", (code, signal) => {
+      if (cancelled) return reject(new WaitCancelledError(container));
+      const stdout = text(out).trim();
+      const stderr = text(err);
+      if (code === 0 && /^-?\d+$/.test(stdout)) return resolve(Number(stdout));
+      if (DAEMON_UNREACHABLE.test(stderr)) return reject(daemonUnreachable(stderr));
+      reject(new DockerError(args, code ?? (signal ? 128 : -1), stderr || `unexpected output ${JSON.stringify(stdout)}`));
+    });
+  });
+  exited.catch(() => {}); // a cancelled handle nobody awaits is not an unhandled rejection
+  return {
+    exited,
+    cancel() {
+      if (cancelled) return;
+      cancelled = true;
+      if (cp.exitCode === null && cp.signalCode === null) cp.kill("SIGKILL");
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Privileged containers
+
+export interface PrivilegedProbe {
+  allowed: boolean;
+  /** Docker's own words, e.g. "… unable to apply caps: operation not permitted". */
+  detail: string;
+}
+
+let privilegedProbe: Promise<PrivilegedProbe> | undefined;
+
+/**
+ * Whether this host's Docker can start `--privileged` containers (k3s needs
+ * them). Starts `image` privileged with an entrypoint that cannot exist: a
+ * host that refuses privileged containers fails applying capabilities before
+ * the exec; otherwise the exec itself fails with "no such file". Needs any
+ * local image, runs nothing, leaves nothing behind. Cached per process.
+ */
+export function probePrivileged(image: string): Promise<PrivilegedProbe> {
+  if (!privilegedProbe) {
+    privilegedProbe = runPrivilegedProbe(image);
+    privilegedProbe.catch(() => (privilegedProbe = undefined)); // retry after a failure
+  }
+  return privilegedProbe;
+}
+
+async function runPrivilegedProbe(image: string): Promise<PrivilegedProbe> {
+  const args = [
+    "run", "--rm", "--pull", "never", "--privileged", "--network", "none", "--log-driver", "none",
+    "--label", "k3sbox.probe=privileged", "--entrypoint", "/k3sbox-probe-nonexistent", validateImage(image),
+  ];
+  const r = await dockerResult(args, { timeoutMs: 30_000 });
+  const detail = summarize(r.stderr, r.code);
+  if (r.timedOut) throw new DockerError(args, r.code, r.stderr, true);
+  if (/unable to apply caps|operation not permitted/i.test(r.stderr)) return { allowed: false, detail };
+  if (/executable file not found|no such file or directory/i.test(r.stderr)) return { allowed: true, detail };
+  // Anything else (missing image, daemon trouble) says nothing about privileges.
+  throw new DockerError(args, r.code, r.stderr, false, `docker run (privileged probe): unexpected result: ${detail}`);
+}
