@@ -1,0 +1,166 @@
+// k3sbox command line: up | smoke | down | prune.
+// Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
+
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
+import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
+import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
+import { startEnvironment } from "./lib/runner/environment.ts";
+import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
+
+const started = performance.now();
+const progressTo = (json: boolean) => (message: string) => {
+  const t = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[${t}s] ${message}\n`);
+  void json;
+};
+const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
+
+const COMMANDS = {
+  up: {
+    usage: "k3sbox up [flags]",
+    summary:
+      "Start a k3s cluster, write its kubeconfig (mode 0600) and stay until Ctrl-C, then remove everything.\n" +
+      "With --detach, leave it running; remove it later with `k3sbox down <id>`.",
+    flags: {
+      ...CLUSTER_FLAGS,
+      "kubeconfig": { kind: "string" as const, help: "where to write the kubeconfig (default ./k3sbox-<id>.kubeconfig.yaml)" },
+      "detach": { kind: "boolean" as const, help: "exit after start, leaving the cluster running" },
+      "help": { kind: "boolean" as const, help: "show this help" },
+    },
+  },
+  smoke: {
+    usage: "k3sbox smoke [flags]",
+    summary:
+      `Boot a cluster, deploy a demo app with a Service and an Ingress for hello.${SMOKE_DOMAIN}, wait for the rollout,\n` +
+      "fetch it over HTTPS through Traefik, tear down, and print how long each phase took. Exits 1 with the reason on failure.",
+    flags: { ...CLUSTER_FLAGS, "help": { kind: "boolean" as const, help: "show this help" } },
+  },
+  down: {
+    usage: "k3sbox down <id>... | --all",
+    summary: "Remove environments by id (as printed by `up`), or every k3sbox environment on this Docker daemon with --all.",
+    flags: {
+      "all": { kind: "boolean" as const, help: "remove every k3sbox environment, live or not" },
+      "json": CLUSTER_FLAGS.json,
+      "help": { kind: "boolean" as const, help: "show this help" },
+    },
+  },
+  prune: {
+    usage: "k3sbox prune [--older-than 1h] [--dry-run]",
+    summary: "Remove containers and networks left by crashed runs. Never touches a live session's or a detached environment.",
+    flags: {
+      "older-than": { kind: "string" as const, help: "only remove leftovers at least this old (90s, 15m, 2h, 1d; default 0)" },
+      "dry-run": { kind: "boolean" as const, help: "list what would be removed" },
+      "json": CLUSTER_FLAGS.json,
+      "help": { kind: "boolean" as const, help: "show this help" },
+    },
+  },
+};
+
+type Command = keyof typeof COMMANDS;
+
+function topHelp(): string {
+  return `k3sbox — throwaway k3s clusters in Docker\n\nUsage: k3sbox <command> [flags]\n\nCommands:\n` +
+    Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(7)}${c.summary.split("\n")[0]}`).join("\n") +
+    `\n\nRun \`k3sbox <command> --help\` for its flags.\n`;
+}
+
+async function up(flags: Record<string, unknown>): Promise<number> {
+  const json = flags.json === true;
+  const progress = progressTo(json);
+  const env = await startEnvironment({ services: { k8s: clusterFromFlags(flags) }, onProgress: progress, detached: flags.detach === true });
+  const path = resolve((flags.kubeconfig as string | undefined) ?? `k3sbox-${env.id}.kubeconfig.yaml`);
+  await writeFile(path, env.svc.k8s.kubeconfig.exportConfig(), { mode: 0o600 });
+  const info = { id: env.id, kubeconfig: path, api: `https://127.0.0.1:${env.hostPort("k8s", 6443)}`, ports: env.services.k8s.ports, timings: env.timings };
+  if (json) out(JSON.stringify(info));
+  else {
+    out(`cluster ${env.id} is ready (${Object.entries(env.timings).map(([k, v]) => `${k} ${v}ms`).join(", ")})`);
+    out(`kubeconfig: ${path}`);
+    out(`export KUBECONFIG=${path}`);
+  }
+  if (flags.detach) {
+    env.detach();
+    if (!json) out(`left running; remove it with: k3sbox down ${env.id}`);
+    return 0;
+  }
+  if (!json) out("press Ctrl-C to stop and remove the cluster");
+  // Stay alive; the runner's SIGINT/SIGTERM handler removes the environment and exits.
+  await new Promise(() => setInterval(() => {}, 1 << 30));
+  return 0;
+}
+
+async function runSmoke(flags: Record<string, unknown>): Promise<number> {
+  const json = flags.json === true;
+  const report = await smoke(clusterFromFlags(flags, { ingressDomains: [SMOKE_DOMAIN] }), progressTo(json));
+  if (json) out(JSON.stringify(report));
+  else {
+    out(report.ok ? "smoke: PASS" : "smoke: FAIL");
+    for (const [name, ms] of Object.entries(report.phases)) out(`  ${name.padEnd(48)} ${String(ms).padStart(7)} ms`);
+    if (Object.keys(report.startup).length) out(`  start-up breakdown: ${Object.entries(report.startup).map(([k, v]) => `${k} ${v}ms`).join(", ")}`);
+    if (report.error) process.stderr.write(`\n${report.error}\n`);
+  }
+  return report.ok ? 0 : 1;
+}
+
+async function down(flags: Record<string, unknown>, ids: string[]): Promise<number> {
+  if (flags.all ? ids.length > 0 : ids.length === 0) throw new UsageError("k3sbox down: give environment ids, or --all (not both)");
+  const targets = flags.all ? (await listEnvironments()).map((e) => e.id) : ids;
+  const removed = [];
+  for (const id of targets) {
+    if (!/^[a-f0-9]{10}$/.test(id)) throw new UsageError(`k3sbox down: ${JSON.stringify(id)} is not an environment id (10 hex digits, as printed by \`k3sbox up\`)`);
+    removed.push({ id, ...(await removeEnvironment(id)) });
+  }
+  if (flags.json) out(JSON.stringify(removed));
+  else for (const r of removed) out(r.containers.length || r.networks.length ? `removed ${r.id}: ${[...r.containers, ...r.networks].join(", ")}` : `${r.id}: nothing found`);
+  return 0;
+}
+
+async function runPrune(flags: Record<string, unknown>): Promise<number> {
+  const olderThanMs = flags["older-than"] !== undefined ? parseDuration(flags["older-than"] as string, "older-than") : 0;
+  const result = await prune({ olderThanMs, dryRun: flags["dry-run"] === true });
+  if (flags.json) out(JSON.stringify(result));
+  else {
+    const verb = flags["dry-run"] ? "would remove" : "removed";
+    out(`${verb} ${result.containers.length} container(s), ${result.networks.length} network(s)`);
+    for (const n of [...result.containers, ...result.networks]) out(`  ${n}`);
+    if (result.skippedLive.length) out(`left alone (live or detached): ${result.skippedLive.join(", ")}`);
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    out(topHelp());
+    return name ? 0 : 2;
+  }
+  if (!(name in COMMANDS)) {
+    process.stderr.write(`k3sbox: unknown command ${JSON.stringify(name)}\n\n${topHelp()}`);
+    return 2;
+  }
+  const cmd = COMMANDS[name as Command];
+  try {
+    const { flags, positionals } = parseArgs(rest, cmd.flags, name);
+    if (flags.help) {
+      out(helpText(cmd.usage, cmd.summary, cmd.flags));
+      return 0;
+    }
+    if (name !== "down" && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
+    switch (name as Command) {
+      case "up":
+        return await up(flags);
+      case "smoke":
+        return await runSmoke(flags);
+      case "down":
+        return await down(flags, positionals);
+      case "prune":
+        return await runPrune(flags);
+    }
+  } catch (err) {
+    process.stderr.write(`${err instanceof UsageError ? "" : "k3sbox: "}${(err as Error).message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,45 @@
+// Flags shared by `up` and `smoke`: they map onto k3s() options, plus two
+// escape hatches for hosts where real k3s cannot run (a k3s-compatible image,
+// unprivileged).
+
+import { k3s } from "../k3s/k3s.ts";
+import type { K3sOptions } from "../k3s/options.ts";
+import type { ServiceDefinition } from "../service.ts";
+import type { K3sHelpers } from "../k3s/k3s.ts";
+import { type FlagSpec, UsageError } from "./args.ts";
+
+export const CLUSTER_FLAGS: Record<string, FlagSpec> = {
+  "version": { kind: "string", help: "rancher/k3s image tag (default v1.32.1-k3s1)" },
+  "ingress-domain": { kind: "list", help: "route *.<domain> into Traefik with HTTPS (repeatable)" },
+  "no-registry": { kind: "boolean", help: "do not run the in-cluster registry" },
+  "ready-timeout": { kind: "string", help: "seconds to wait for the API server (default 120)" },
+  "extra-arg": { kind: "list", help: "extra `k3s server` argument (repeatable)" },
+  "image": { kind: "string", help: "run this image instead of rancher/k3s (a k3s-compatible image)" },
+  "unprivileged": { kind: "boolean", help: "do not request a privileged container (only for k3s-compatible images)" },
+  "json": { kind: "boolean", help: "print one JSON document on stdout instead of text" },
+};
+
+export function clusterFromFlags(flags: Record<string, unknown>, defaults: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
+  const timeout = flags["ready-timeout"] as string | undefined;
+  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) {
+    throw new UsageError(`--ready-timeout must be a number of seconds such as 120; got ${JSON.stringify(timeout)}`);
+  }
+  const options: K3sOptions = {
+    ...defaults,
+    ...(flags.version !== undefined ? { version: flags.version as string } : {}),
+    ...(flags["ingress-domain"] ? { ingressDomains: flags["ingress-domain"] as string[] } : {}),
+    ...(flags["no-registry"] ? { registry: false } : {}),
+    ...(timeout !== undefined ? { readyTimeoutSecs: Number(timeout) } : {}),
+    ...(flags["extra-arg"] ? { extraArgs: flags["extra-arg"] as string[] } : {}),
+  };
+  const def = k3s(options);
+  const image = flags.image as string | undefined;
+  if (image !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.\/:@-]*$/.test(image)) {
+    throw new UsageError(`--image must be an image reference such as k3sbox-testbed:latest; got ${JSON.stringify(image)}`);
+  }
+  return {
+    ...def,
+    ...(image ? { image: { type: "registry", reference: image } } : {}),
+    ...(flags.unprivileged ? { privileged: false } : {}),
+  };
+}

@@ -1,0 +1,301 @@
+// startEnvironment: runs a set of ServiceDefinitions in Docker and hands
+// back their helpers, a routed fetch, kubeconfigs and a timeline. Anything it
+// created is removed by stop() / `await using`, by a failed start, and on
+// SIGINT/SIGTERM.
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  copyInto,
+  createContainer,
+  createNetwork,
+  execIn,
+  inspectContainer,
+  removeContainers,
+  removeNetworks,
+  startContainer,
+  type WaitHandle,
+  waitExit,
+} from "../docker.ts";
+import { type CertificateAuthority, caFromEnv, generateCa, issueLeaf, loadCa } from "../pki.ts";
+import { type RecordedEvent, Recorder } from "../recorder.ts";
+import {
+  expandServiceToken,
+  fileMode,
+  type HelperContext,
+  type HelpersOf,
+  type HostFacts,
+  type PeerAddress,
+  type ServiceDefinition,
+} from "../service.ts";
+import { tar } from "../tar.ts";
+import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
+import { preflight } from "./preflight.ts";
+import { waitReady } from "./readiness.ts";
+import { createEnvFetch, type EnvFetch } from "./routing.ts";
+import { trackEnvironment, untrackEnvironment } from "./signals.ts";
+import { validateServices } from "./validate.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyDefinition = ServiceDefinition<any>;
+type Services = Record<string, AnyDefinition>;
+
+export interface EnvironmentOptions<S extends Services> {
+  services: S;
+  /** CA for ingress certificates and env.fetch. Default: K3SBOX_CA_CERT/K3SBOX_CA_KEY, else a fresh one. */
+  ca?: { certPem: string; keyPem: string };
+  /** Progress on long steps (pulls, readiness, rollouts). */
+  onProgress?: (message: string) => void;
+  /**
+   * Label the environment as detached: `prune` leaves it alone and it
+   * outlives this process after `env.detach()`; remove it with `k3sbox down <id>`.
+   */
+  detached?: boolean;
+}
+
+export interface RunningService {
+  key: string;
+  containerId: string;
+  containerName: string;
+  /** Address on the environment's network. */
+  ip: string;
+  /** Container TCP port → host port on 127.0.0.1. */
+  ports: Record<number, number>;
+}
+
+export interface Environment<S extends Services> extends AsyncDisposable {
+  readonly id: string;
+  readonly network: string;
+  /** Each service's helpers, e.g. `env.svc.k8s.client`. */
+  readonly svc: { [K in keyof S]: HelpersOf<S[K]> };
+  readonly services: Record<keyof S & string, RunningService>;
+  /** PEM of the CA that signs ingress certificates; trust it to reach them yourself. */
+  readonly caPem: string;
+  /** Milliseconds per start phase (preflight, network, containers, ready, helpers, setup, peers). */
+  readonly timings: Record<string, number>;
+  /** fetch() that routes service names and ingress domains into the environment. */
+  fetch: EnvFetch;
+  /** Host port on 127.0.0.1 for a service's container port. */
+  hostPort(key: keyof S & string, containerPort: number): number;
+  /** Writes the service's kubeconfig to a 0600 file (removed at stop) and returns its path. */
+  kubeconfigPath(key: keyof S & string): Promise<string>;
+  events(): RecordedEvent[];
+  /** One line per recorded call: `create deployments · default/hello 201 12ms`. */
+  timeline(): string;
+  stop(): Promise<void>;
+  /**
+   * Releases the environment from this process without removing it: no
+   * cleanup at exit or on signals. Only for `detached: true` environments.
+   */
+  detach(): void;
+}
+
+/** What a start created so far; stop() removes exactly this, once. */
+class Resources {
+  containers: string[] = [];
+  network?: string;
+  waits: WaitHandle[] = [];
+  tempDir?: string;
+  disposers: (() => void | Promise<void>)[] = [];
+  #stopped?: Promise<void>;
+
+  get stopping(): boolean {
+    return this.#stopped !== undefined;
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      untrackEnvironment(this);
+      await Promise.allSettled(this.disposers.map((d) => d()));
+      for (const w of this.waits) w.cancel();
+      const errors: unknown[] = [];
+      await removeContainers(this.containers).catch((e) => errors.push(e));
+      if (this.network) await removeNetworks([this.network]).catch((e) => errors.push(e));
+      if (this.tempDir) await rm(this.tempDir, { recursive: true, force: true }).catch((e) => errors.push(e));
+      if (errors.length) throw new AggregateError(errors, `k3sbox: teardown incomplete: ${errors.map((e) => (e as Error).message).join("; ")}`);
+    })();
+    return this.#stopped;
+  }
+
+  /** Fails a start that is racing a stop (e.g. Ctrl-C during boot). */
+  checkNotStopping(): void {
+    if (this.stopping) throw new Error("k3sbox: the environment was stopped while starting");
+  }
+}
+
+async function environmentCa(opts: EnvironmentOptions<Services>): Promise<CertificateAuthority> {
+  if (opts.ca) return await loadCa(opts.ca.certPem, opts.ca.keyPem);
+  return (await caFromEnv()) ?? (await generateCa({ commonName: "k3sbox environment CA" }));
+}
+
+/** Container command as Docker entrypoint + args. */
+function commandOf(def: AnyDefinition, key: string): { entrypoint?: string; command?: string[] } {
+  if (def.command === undefined) return {};
+  if (typeof def.command === "string") return { entrypoint: "/bin/sh", command: ["-c", expandServiceToken(def.command, key)] };
+  const [entrypoint, ...rest] = def.command.map((c) => expandServiceToken(c, key));
+  return { entrypoint, command: rest };
+}
+
+async function timed<T>(timings: Record<string, number>, phase: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    timings[phase] = Math.round(performance.now() - t0);
+  }
+}
+
+export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
+  validateServices(opts?.services);
+  const services = opts.services;
+  const keys = Object.keys(services) as (keyof S & string)[];
+  const progress = opts.onProgress ?? (() => {});
+  const timings: Record<string, number> = {};
+  const recorder = new Recorder();
+  const envId = newEnvironmentId();
+  const labels = environmentLabels(envId, opts.detached === true);
+  const res = new Resources();
+  trackEnvironment(res);
+
+  try {
+    const [ca, host] = await timed(timings, "preflight", () =>
+      Promise.all([environmentCa(opts), preflight(services, progress)]));
+    const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
+
+    res.network = await timed(timings, "network", async () => {
+      const name = networkName(envId);
+      await createNetwork(name, labels);
+      return name;
+    });
+
+    const running = {} as Record<keyof S & string, RunningService>;
+    const exits = {} as Record<string, WaitHandle>;
+    await timed(timings, "containers", () =>
+      Promise.all(keys.map(async (key) => {
+        const def = services[key];
+        const name = containerName(envId, key);
+        res.checkNotStopping();
+        const id = await createContainer({
+          name,
+          image: def.image.reference,
+          network: res.network,
+          aliases: [key, `${key}.internal`],
+          labels: { ...labels, [LABEL_SERVICE]: key },
+          env: def.env,
+          tmpfs: def.tmpfs,
+          privileged: def.privileged,
+          cgroupns: def.cgroupns,
+          publish: def.ports,
+          ...commandOf(def, key),
+        });
+        res.containers.push(id);
+        const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
+        if (files.length > 0) {
+          await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key), mode: fileMode(f) }))));
+        }
+        res.checkNotStopping();
+        await startContainer(id);
+        const exit = waitExit(id);
+        res.waits.push(exit);
+        exits[key] = exit;
+        const info = await inspectContainer(id);
+        running[key] = { key, containerId: id, containerName: name, ip: info.networks[res.network!]?.ip ?? "", ports: info.ports };
+      })));
+
+    const hostPort = (key: string, port: number): number => {
+      const p = running[key as keyof S & string]?.ports[port];
+      if (p === undefined) throw new Error(`service "${key}" does not publish port ${port} (published: ${Object.keys(running[key as keyof S & string]?.ports ?? {}).join(", ") || "none"})`);
+      return p;
+    };
+
+    await timed(timings, "ready", () =>
+      Promise.all(keys.map(async (key) => {
+        const check = services[key].readyCheck;
+        if (check) {
+          await waitReady({ service: key, container: running[key].containerId, check, hostPort: (p) => hostPort(key, p), exit: exits[key], progress });
+        }
+        exits[key].cancel(); // ready: stop watching for an early exit
+      })));
+
+    const contextFor = (key: string): HelperContext => ({
+      name: key,
+      hostPort: (p) => hostPort(key, p),
+      exec: (argv, o) => execIn(running[key as keyof S & string].containerId, argv, o),
+      recorder,
+      caPem: ca.certPem,
+      issueCertificate: async (names) => {
+        const leaf = await issueLeaf(ca, { names });
+        return { certPem: leaf.certPem, keyPem: leaf.keyPem };
+      },
+      progress,
+    });
+
+    const svc = {} as { [K in keyof S]: HelpersOf<S[K]> };
+    await timed(timings, "helpers", () =>
+      Promise.all(keys.map(async (key) => {
+        const def = services[key];
+        const helpers = def.helpers ? await def.helpers(contextFor(key)) : undefined;
+        svc[key] = helpers as HelpersOf<S[typeof key]>;
+        if (def.dispose && helpers !== undefined) res.disposers.push(() => def.dispose!(helpers));
+      })));
+
+    await timed(timings, "setup", () =>
+      Promise.all(keys.map(async (key) => {
+        res.checkNotStopping();
+        await services[key].setup?.({ ...contextFor(key), helpers: svc[key] });
+      })));
+
+    await timed(timings, "peers", () =>
+      Promise.all(keys.map(async (key) => {
+        const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
+        await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);
+      })));
+
+    const routes = keys.map((key) => ({
+      key,
+      patterns: (services[key].dnsNames ?? []).map((d) => d.host),
+      ports: running[key].ports,
+    }));
+    const kubeconfigs = new Map<string, Promise<string>>();
+
+    const env: Environment<S> = {
+      id: envId,
+      network: res.network!,
+      svc,
+      services: running,
+      caPem: ca.certPem,
+      timings,
+      fetch: createEnvFetch(routes, ca.certPem, recorder),
+      hostPort,
+      kubeconfigPath(key) {
+        if (!kubeconfigs.has(key)) kubeconfigs.set(key, writeKubeconfig(res, key, svc[key]));
+        return kubeconfigs.get(key)!;
+      },
+      events: () => recorder.events(),
+      timeline: () => recorder.timeline(),
+      stop: () => res.stop(),
+      [Symbol.asyncDispose]: () => res.stop(),
+      detach() {
+        if (!opts.detached) throw new Error("env.detach(): start the environment with { detached: true } first");
+        untrackEnvironment(res);
+      },
+    };
+    return env;
+  } catch (err) {
+    await res.stop().catch((stopErr) => {
+      (err as Error).message += `\n(and cleaning up failed: ${(stopErr as Error).message})`;
+    });
+    throw err;
+  }
+}
+
+async function writeKubeconfig(res: Resources, key: string, helpers: unknown): Promise<string> {
+  const kc = (helpers as { kubeconfig?: { exportConfig?: () => string } } | undefined)?.kubeconfig;
+  if (!kc?.exportConfig) throw new Error(`service "${key}" has no kubeconfig (its helpers carry no KubeConfig)`);
+  res.tempDir ??= await mkdtemp(join(tmpdir(), "k3sbox-"));
+  const path = join(res.tempDir, `${key}.kubeconfig.yaml`);
+  // 0600: it holds the cluster-admin client key.
+  await writeFile(path, kc.exportConfig(), { mode: 0o600 });
+  return path;
+}

@@ -1,0 +1,37 @@
+// Identity of what the runner creates. Every container and network carries
+// these labels, so `prune` and crash cleanup find exactly k3sbox's objects
+// and can tell a live session's from a dead one's.
+
+import { hostname } from "node:os";
+
+export const LABEL_SESSION = "k3sbox.session";
+export const LABEL_ENV = "k3sbox.env";
+export const LABEL_SERVICE = "k3sbox.service";
+export const LABEL_HOST = "k3sbox.host";
+export const LABEL_PID = "k3sbox.pid";
+/** Set on environments started with `detached: true` (`k3sbox up --detach`): prune leaves them, `down` removes them. */
+export const LABEL_DETACHED = "k3sbox.detached";
+
+const randomHex = (bytes: number) =>
+  Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** This process's session: one per process, shared by its environments. */
+export const SESSION_ID = `${process.pid}-${randomHex(4)}`;
+export const HOST_NAME = hostname();
+
+export function newEnvironmentId(): string {
+  return randomHex(5);
+}
+
+export function environmentLabels(envId: string, detached = false): Record<string, string> {
+  return {
+    ...(detached ? { [LABEL_DETACHED]: "true" } : {}),
+    [LABEL_SESSION]: SESSION_ID,
+    [LABEL_ENV]: envId,
+    [LABEL_HOST]: HOST_NAME,
+    [LABEL_PID]: String(process.pid),
+  };
+}
+
+export const networkName = (envId: string) => `k3sbox-${envId}`;
+export const containerName = (envId: string, key: string) => `k3sbox-${envId}-${key}`;

@@ -1,0 +1,56 @@
+// env.fetch: host-side routing into the environment. A URL whose host falls
+// under a service's declared names (ingress domains, dnsName) or is the
+// service's own `<key>`/`<key>.internal` goes to that service's published
+// port on 127.0.0.1, with the real host name as Host header and TLS SNI, and
+// the certificate verified against the environment's CA. Other URLs are
+// fetched normally. Every call is recorded.
+
+import { nodeRequest } from "../node-request.ts";
+import type { Recorder } from "../recorder.ts";
+import { matchesDnsName } from "../service.ts";
+
+export interface Route {
+  /** Service key. */
+  key: string;
+  /** Host patterns (`*.example.test`, `api.test`) routed to this service. */
+  patterns: string[];
+  /** Container port → host port. */
+  ports: Record<number, number>;
+}
+
+export class RoutingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RoutingError";
+  }
+}
+
+/** Which service and published port a URL goes to, or undefined for "not ours". */
+export function resolveRoute(routes: Route[], url: URL): { key: string; hostPort: number } | undefined {
+  const host = url.hostname.toLowerCase();
+  const route = routes.find((r) => host === r.key || host === `${r.key}.internal` || r.patterns.some((p) => matchesDnsName(p, host)));
+  if (!route) return undefined;
+  const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  const hostPort = route.ports[port];
+  if (hostPort === undefined) {
+    throw new RoutingError(
+      `env.fetch(${url.href}): ${host} routes to service "${route.key}", which does not publish port ${port} (it publishes ${
+        Object.keys(route.ports).join(", ") || "no ports"
+      })`,
+    );
+  }
+  return { key: route.key, hostPort };
+}
+
+export type EnvFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+export function createEnvFetch(routes: Route[], caPem: string, recorder: Recorder): EnvFetch {
+  const send = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const target = resolveRoute(routes, url);
+    if (!target) return fetch(input, init);
+    return nodeRequest(url.href, init, { ca: caPem, servername: url.hostname }, { host: "127.0.0.1", port: target.hostPort });
+  };
+  const recorded = recorder.fetch(send);
+  return (input, init) => recorded(input, init);
+}

@@ -1,0 +1,38 @@
+// k3sbox: throwaway k3s clusters in Docker for Bun test suites, Deno scripts
+// and quick cluster smoke checks.
+//
+//   import { k3s, startEnvironment } from "k3sbox";
+//   await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
+//   await env.svc.k8s.apply(manifest);
+
+export { k3s, type K3sHelpers, K3S_API_PORT, K3S_KUBECONFIG_PATH } from "./lib/k3s/k3s.ts";
+export { DEFAULT_K3S_VERSION, K3sOptionError, type K3sOptions } from "./lib/k3s/options.ts";
+export { collectDiagnostics, waitForDeployment } from "./lib/k3s/setup.ts";
+
+export { type Environment, type EnvironmentOptions, type RunningService, startEnvironment } from "./lib/runner/environment.ts";
+export { prune, type PruneOptions, type PruneResult } from "./lib/runner/prune.ts";
+export { ImageUnavailableError, PrivilegedRefusedError } from "./lib/runner/preflight.ts";
+export { ServiceNotReadyError } from "./lib/runner/readiness.ts";
+export { EnvironmentOptionError } from "./lib/runner/validate.ts";
+export { RoutingError } from "./lib/runner/routing.ts";
+
+export {
+  dnsName,
+  type HelperContext,
+  provides,
+  type ReadyCheck,
+  SELF_SERVICE_TOKEN,
+  type ServiceDefinition,
+  type ServiceFile,
+  type SetupContext,
+} from "./lib/service.ts";
+export { readRaw, readTag, type Tag, wrap, type Wrapped } from "./lib/inspect.ts";
+export { describeEvent, type KubeMeta, type RecordedEvent, Recorder } from "./lib/recorder.ts";
+
+export { createKubeHelpers, type KubeClient, type KubeHelpers, loadKubeconfig } from "./lib/kube/client.ts";
+export { ApplyError } from "./lib/kube/apply.ts";
+export { KubeApiError } from "./lib/kube/errors.ts";
+export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";
+
+export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";
+export { DockerError, DockerUnavailableError } from "./lib/docker.ts";

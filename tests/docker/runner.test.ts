@@ -1,0 +1,263 @@
+// The runner against a real Docker engine, with a locally built busybox
+// image (nothing pulled). Each case checks that what it started is gone.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { suite } from "../harness.ts";
+import { listByLabel } from "../../lib/docker.ts";
+import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
+import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { PrivilegedRefusedError } from "../../lib/runner/preflight.ts";
+import { prune } from "../../lib/runner/prune.ts";
+import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
+import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
+import { runtime } from "../../lib/runtime.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+
+const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
+
+/** busybox httpd on :8080 serving /www, ready when it answers. */
+const web = (extra: Partial<ServiceDefinition> = {}): ServiceDefinition => ({
+  image,
+  command: "mkdir -p /www && echo hello-from-{{SERVICE}} > /www/index.html && exec httpd -f -p 8080 -h /www",
+  ports: [8080],
+  readyCheck: { type: "http", port: 8080, path: "/", timeoutSecs: 20 },
+  ...extra,
+});
+
+async function leftovers(envId: string): Promise<string[]> {
+  const filter = [`${LABEL_ENV}=${envId}`];
+  const [c, n] = await Promise.all([listByLabel("container", filter), listByLabel("network", filter)]);
+  return [...c, ...n].map((o) => o.name);
+}
+
+/** The env id a failed start used, recovered from the labelled network it created (if any). */
+async function envIdsNow(): Promise<Set<string>> {
+  return new Set((await listByLabel("network", [LABEL_ENV])).map((n) => n.labels[LABEL_ENV]));
+}
+
+async function assertNoNewEnvironments(before: Set<string>): Promise<void> {
+  const after = await envIdsNow();
+  const added = [...after].filter((id) => !before.has(id));
+  assert.deepEqual(added, [], `environments left behind: ${added.join(", ")}`);
+}
+
+const cliRuntime = (): string[] =>
+  runtime === "bun" ? [process.execPath, "run"] : runtime === "deno" ? [process.execPath, "run", "-A"] : [process.execPath];
+
+function startChild(script: string): { pid: number; ready: Promise<string>; exited: Promise<number | null> } {
+  const [cmd, ...args] = cliRuntime();
+  const cp = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  cp.stderr!.on("data", (c) => (stderr += c));
+  const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))));
+  const ready = new Promise<string>((resolve, reject) => {
+    let out = "";
+    cp.stdout!.on("data", (c) => {
+      out += c;
+      const m = /READY (\w+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    exited.then((code) => reject(new Error(`child exited (${code}) before READY: ${stderr}`)));
+  });
+  return { pid: cp.pid!, ready, exited };
+}
+
+suite("runner (real Docker engine, busybox image)", {
+  setup: async () => {
+    await ensureBusyboxImage();
+    return {};
+  },
+  teardown: async () => {},
+}, (t) => {
+  t("start → http ready → fetch through the published port → stop leaves nothing", async () => {
+    const env = await startEnvironment({ services: { web: web() } });
+    try {
+      const port = env.hostPort("web", 8080);
+      assert.equal(env.services.web.ports[8080], port);
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal((await res.text()).trim(), "hello-from-web");
+      assert.ok(env.timings.ready >= 0 && env.timings.containers > 0);
+      assert.deepEqual((await leftovers(env.id)).sort(), [`k3sbox-${env.id}`, `k3sbox-${env.id}-web`].sort());
+    } finally {
+      await env.stop();
+    }
+    assert.deepEqual(await leftovers(env.id), []);
+    await env.stop(); // idempotent
+  }, { timeoutMs: 60_000 });
+
+  t("exec readiness, env vars, tmpfs and argv commands", async () => {
+    await using env = await startEnvironment({
+      services: {
+        box: {
+          image,
+          command: ["/bin/sh", "-c", "sleep 0.3; touch /run/ready; exec sleep 3600"],
+          env: { GREETING: "hi there; $(not run)" },
+          tmpfs: ["/run"],
+          readyCheck: { type: "exec", command: "test -f /run/ready", timeoutSecs: 20 },
+          helpers: async (ctx) => ({ greeting: (await ctx.exec(["/bin/sh", "-c", 'printf %s "$GREETING"'])).stdout, mounts: (await ctx.exec(["cat", "/proc/mounts"])).stdout }),
+        } as ServiceDefinition<{ greeting: string; mounts: string }>,
+      },
+    });
+    assert.equal(env.svc.box.greeting, "hi there; $(not run)");
+    assert.match(env.svc.box.mounts, /tmpfs \/run tmpfs/);
+  }, { timeoutMs: 60_000 });
+
+  t("a container that exits during start fails at once with its logs, not at the deadline", async () => {
+    const before = await envIdsNow();
+    const t0 = Date.now();
+    await assert.rejects(
+      startEnvironment({ services: { dies: { image, command: "echo about to fail >&2; exit 3", readyCheck: { type: "exec", command: "false", timeoutSecs: 60 } } } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ServiceNotReadyError);
+        assert.match((err as Error).message, /service "dies" exited with code 3 before it was ready/);
+        assert.match((err as Error).message, /about to fail/);
+        return true;
+      },
+    );
+    assert.ok(Date.now() - t0 < 30_000, "early exit must not wait for the 60 s deadline");
+    await assertNoNewEnvironments(before);
+  }, { timeoutMs: 60_000 });
+
+  t("ready-check timeout reports container state and the log tail", async () => {
+    const before = await envIdsNow();
+    await assert.rejects(
+      startEnvironment({ services: { slow: { image, command: "for i in $(seq 1 60); do echo line-$i; done; exec sleep 3600", readyCheck: { type: "exec", command: "test -f /never", timeoutSecs: 1.5 } } } }),
+      (err: unknown) => {
+        const m = (err as Error).message;
+        assert.match(m, /service "slow" was not ready within 1.5s \(ready check `test -f \/never` never passed\)/);
+        assert.match(m, /state=running exitCode=0/);
+        assert.match(m, /last 50 log lines:\n(.|\n)*line-60/);
+        assert.doesNotMatch(m, /line-10\n/, "only the last 50 lines");
+        return true;
+      },
+    );
+    await assertNoNewEnvironments(before);
+  }, { timeoutMs: 60_000 });
+
+  t("files are written before start with the service token expanded; private keys get 0600", async () => {
+    const key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n";
+    await using env = await startEnvironment({
+      services: {
+        files: {
+          image,
+          command: "cat /etc/k3sbox/conf.txt > /tmp/seen-at-start; exec sleep 3600",
+          files: [
+            { path: "/etc/k3sbox/conf.txt", content: "registry={{SERVICE}}.internal:5000\n" },
+            { path: "/etc/k3sbox/tls/key.pem", content: key },
+          ],
+          helpers: async (ctx) => ({
+            seen: (await ctx.exec(["cat", "/tmp/seen-at-start"])).stdout,
+            modes: (await ctx.exec(["stat", "-c", "%a %n", "/etc/k3sbox/conf.txt", "/etc/k3sbox/tls/key.pem"])).stdout,
+          }),
+        } as ServiceDefinition<{ seen: string; modes: string }>,
+      },
+    });
+    assert.equal(env.svc.files.seen, "registry=files.internal:5000\n");
+    assert.equal(env.svc.files.modes, "644 /etc/k3sbox/conf.txt\n600 /etc/k3sbox/tls/key.pem\n");
+  }, { timeoutMs: 60_000 });
+
+  t("services reach each other by <key> and <key>.internal; peers hook gets their addresses", async () => {
+    const seen: { key: string; host: string; ip: string }[][] = [];
+    await using env = await startEnvironment({
+      services: {
+        api: web(),
+        client: {
+          image,
+          command: "exec sleep 3600",
+          helpers: (ctx) => ({ exec: ctx.exec }),
+          peers: async (_ctx, peers) => void seen.push(peers),
+        } as ServiceDefinition<{ exec: (argv: string[]) => Promise<{ code: number; stdout: string }> }>,
+      },
+    });
+    for (const host of ["api", "api.internal"]) {
+      const r = await env.svc.client.exec(["wget", "-q", "-O", "-", `http://${host}:8080/`]);
+      assert.equal(r.stdout.trim(), "hello-from-api", host);
+    }
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0][0].host, "api.internal");
+    assert.equal(seen[0][0].ip, env.services.api.ip);
+    assert.match(env.services.api.ip, /^\d+\.\d+\.\d+\.\d+$/);
+  }, { timeoutMs: 60_000 });
+
+  t("env.fetch routes declared names and <key>.internal to the published port, and records the call", async () => {
+    await using env = await startEnvironment({
+      services: { site: { ...web(), dnsNames: [dnsName("*.site.test", { service: "{{SERVICE}}" })] } },
+    });
+    const a = await env.fetch("http://hello.site.test:8080/");
+    assert.equal((await a.text()).trim(), "hello-from-site");
+    const b = await env.fetch("http://site.internal:8080/");
+    assert.equal(b.status, 200);
+    await assert.rejects(env.fetch("http://hello.site.test/"), /routes to service "site", which does not publish port 80/);
+    assert.match(env.timeline(), /GET http:\/\/hello\.site\.test:8080\/ 200 \d+ms/);
+  }, { timeoutMs: 60_000 });
+
+  t("privileged services are refused with the reason, before anything is created", async () => {
+    const before = await envIdsNow();
+    await assert.rejects(startEnvironment({ services: { k8s: { image, privileged: true, command: "sleep 1" } } }), (err: unknown) => {
+      assert.ok(err instanceof PrivilegedRefusedError);
+      console.error(`  (refusal as users see it) ${(err as Error).message.split("\n").slice(0, 2).join(" | ")}`);
+      assert.match((err as Error).message, /needs a privileged container.*this Docker host refuses privileged containers/s);
+      assert.match((err as Error).message, /unable to apply caps/);
+      return true;
+    });
+    await assertNoNewEnvironments(before);
+  }, { timeoutMs: 60_000 });
+
+  t("a failing setup rolls back every container and the network", async () => {
+    let envId = "";
+    await assert.rejects(
+      startEnvironment({
+        services: {
+          ok: web(),
+          broken: { image, command: "exec sleep 3600", helpers: (ctx) => ctx, setup: async () => { throw new Error("setup exploded"); } },
+        },
+        onProgress: () => {},
+      }).then((e) => (envId = e.id)),
+      /setup exploded/,
+    );
+    assert.equal(envId, "");
+    const all = await listByLabel("container", ["k3sbox.service=broken"]);
+    assert.deepEqual(all.map((c) => c.name), []);
+  }, { timeoutMs: 60_000 });
+
+  t("SIGINT to a process running an environment removes it before the process exits", async () => {
+    const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname);
+    const envId = await child.ready;
+    assert.equal((await leftovers(envId)).length, 2);
+    process.kill(child.pid, "SIGINT");
+    assert.equal(await child.exited, 130);
+    assert.deepEqual(await leftovers(envId), []);
+  }, { timeoutMs: 60_000 });
+
+  t("prune removes a SIGKILLed process's leftovers but never a live environment", async () => {
+    const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname);
+    const deadId = await child.ready;
+    process.kill(child.pid, "SIGKILL");
+    await child.exited;
+    assert.equal((await leftovers(deadId)).length, 2, "SIGKILL leaves the environment behind");
+    await using live = await startEnvironment({ services: { idle: { image, command: "exec sleep 3600" } } });
+    const dry = await prune({ dryRun: true });
+    assert.ok(dry.containers.includes(`k3sbox-${deadId}-idle`));
+    assert.equal((await leftovers(deadId)).length, 2, "dry run removes nothing");
+    const result = await prune();
+    assert.ok(result.containers.includes(`k3sbox-${deadId}-idle`));
+    assert.ok(result.networks.includes(`k3sbox-${deadId}`));
+    assert.ok(result.skippedLive.includes(live.id));
+    assert.deepEqual(await leftovers(deadId), []);
+    assert.equal((await leftovers(live.id)).length, 2, "the live environment is untouched");
+  }, { timeoutMs: 60_000 });
+
+  t("four environments start in parallel without collisions", async () => {
+    const envs = await Promise.all([1, 2, 3, 4].map(() => startEnvironment({ services: { web: web() } })));
+    try {
+      assert.equal(new Set(envs.map((e) => e.id)).size, 4);
+      assert.equal(new Set(envs.map((e) => e.hostPort("web", 8080))).size, 4);
+      const bodies = await Promise.all(envs.map(async (e) => (await fetch(`http://127.0.0.1:${e.hostPort("web", 8080)}/`)).text()));
+      assert.deepEqual(bodies.map((b) => b.trim()), Array(4).fill("hello-from-web"));
+    } finally {
+      await Promise.all(envs.map((e: Environment<Record<string, ServiceDefinition>>) => e.stop()));
+    }
+    for (const e of envs) assert.deepEqual(await leftovers(e.id), []);
+  }, { timeoutMs: 90_000 });
+});
