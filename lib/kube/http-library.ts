@@ -19,11 +19,33 @@ export interface CallSlot {
 
 export const callSlots = new AsyncLocalStorage<CallSlot>();
 
+/** "fetch failed: invalid peer certificate: UnknownIssuer" — runtimes put the real reason in `cause`. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg && !parts.includes(msg)) parts.push(msg);
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(": ") || "unknown transport error";
+}
+
 /** Thrown when the API server could not be reached at all (TLS, refused, …). */
 export class KubeTransportError extends Error {
   constructor(readonly method: string, readonly url: string, cause: unknown) {
-    super(`${method} ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
+    super(`${method} ${url}: ${causeChain(cause)}`, { cause });
     this.name = "KubeTransportError";
+  }
+}
+
+/** A create names its object in the body; read it so the timeline can show it. */
+function nameInBody(body: unknown): string | undefined {
+  if (typeof body !== "string" || !body.startsWith("{")) return undefined;
+  try {
+    const meta = JSON.parse(body)?.metadata;
+    return typeof meta?.name === "string" ? meta.name : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -33,6 +55,7 @@ export function createHttpLibrary(transport: Transport, recorder: Recorder): Htt
       const url = request.getUrl();
       const method = String(request.getHttpMethod());
       const meta = describeKubeRequest(method, url);
+      if (meta?.verb === "create" && meta.name === undefined) meta.name = nameInBody(request.getBody());
       const seq = recorder.begin(method, url);
       const slot = callSlots.getStore();
       if (slot) Object.assign(slot, { seq, meta, method, url });
