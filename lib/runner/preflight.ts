@@ -2,7 +2,7 @@
 // Docker reachable, images present (or pulled), privileged containers allowed
 // when a service needs them.
 
-import { dockerInfo, imageExists, type ImagePullError, probePrivileged, pullImage } from "../docker.ts";
+import { docker, dockerInfo, imageExists, type ImagePullError, probePrivileged, pullImage } from "../docker.ts";
 import type { ServiceDefinition } from "../service.ts";
 
 /** The host refuses `--privileged` containers, which the service needs. */
@@ -31,6 +31,18 @@ export class ImageUnavailableError extends Error {
   }
 }
 
+/** Probes privileged support with whatever image is local; undefined when allowed or unknown. */
+async function privilegedRefusalWithAnyImage(): Promise<string | undefined> {
+  try {
+    const images = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])).split("\n").filter((i) => i && !i.includes("<none>"));
+    if (images.length === 0) return undefined;
+    const probe = await probePrivileged(images[0]);
+    return probe.allowed ? undefined : probe.detail;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface PreflightResult {
   dockerVersion: string;
   dockerHubMirrors: string[];
@@ -54,7 +66,13 @@ export async function preflight(
     try {
       await pullImage(image);
     } catch (err) {
-      throw new ImageUnavailableError(key, image, err as Error);
+      const unavailable = new ImageUnavailableError(key, image, err as Error);
+      if (services[key].privileged) {
+        // Tell the whole story at once: with the image, would it even run here?
+        const refusal = await privilegedRefusalWithAnyImage();
+        if (refusal) unavailable.message += `\nAlso, this Docker host refuses privileged containers, which k3s needs:\n  ${refusal}`;
+      }
+      throw unavailable;
     }
   }));
 

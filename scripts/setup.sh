@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs and starts what k3sbox needs on a fresh machine, idempotently:
+#   npm packages (Bun, Deno, client-node, x509, yaml) and a reachable Docker
+#   engine (Debian's docker.io, started as root when no daemon answers).
+# With --tests it also prepares the test tiers: static busybox for the test
+# images, the Go-built control plane (testbed/build.sh) and its k3s-compatible
+# image (testbed/image.sh). Prints what it does.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf 'setup: %s\n' "$*" >&2; }
+with_tests=false
+[ "${1:-}" = "--tests" ] && with_tests=true
+
+apt_updated=false
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then say "need root to install $* (apt-get install -y $*)"; exit 1; fi
+  $apt_updated || { say "apt-get update"; apt-get update -qq; apt_updated=true; }
+  say "apt-get install -y $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. npm packages, reinstalled only when package-lock.json changed.
+stamp="node_modules/.k3sbox-lock-sha"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x node_modules/.bin/bun ] || [ ! -x node_modules/.bin/deno ]; then
+  # `npm install` (which follows package-lock.json) rather than `npm ci`: the
+  # npm here leaves other platforms' optional Bun/Deno binaries out of the
+  # lock, and `npm ci` then refuses the lock as out of sync.
+  say "npm install (following package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
+fi
+
+# 2. A Docker engine that answers.
+if ! docker info >/dev/null 2>&1; then
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  if [ "$(id -u)" != 0 ]; then say "no Docker daemon answers and we are not root: start Docker, or set DOCKER_HOST"; exit 1; fi
+  say "starting dockerd (log: /tmp/k3sbox-dockerd.log)"
+  nohup dockerd >/tmp/k3sbox-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { say "dockerd did not come up; last log lines:"; tail -n 20 /tmp/k3sbox-dockerd.log >&2; exit 1; }
+fi
+say "Docker $(docker version --format '{{.Server.Version}}') is reachable"
+
+$with_tests || exit 0
+
+# 3. Test tiers: a static busybox (test images are built FROM scratch, nothing is pulled).
+if ! file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then
+  command -v file >/dev/null 2>&1 || apt_install file
+  file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || apt_install busybox-static
+fi
+
+# 4. The control plane from upstream sources, and the k3s-compatible image.
+t0=$(date +%s)
+bin_dir="$(bash testbed/build.sh)"
+say "testbed binaries: $bin_dir ($(( $(date +%s) - t0 ))s)"
+t0=$(date +%s)
+image="$(bash testbed/image.sh "$bin_dir")"
+say "testbed image: $image ($(( $(date +%s) - t0 ))s)"
+printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\n' "$bin_dir" "$image"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Sets up and runs every test tier that can run on this machine, under Bun
+# and under Deno, printing each tier's duration and a closing
+# "N passed, N failed, N skipped" line. Exits non-zero if anything failed.
+#
+#   unit          pure functions, no Docker
+#   tls           transport and certificates against real local TLS servers, openssl
+#   docker        the runner against a real Docker engine (locally built images)
+#   controlplane  client, apply, setup, waits against a real kube-apiserver (Go-built)
+#   composition   k3s() end to end on the k3s-compatible test image
+#   e2e           real rancher/k3s: opt-in with K3SBOX_E2E=1 (skipped here, with the reason)
+#
+# Run some tiers only: scripts/test.sh unit tls
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+tiers=("$@")
+[ ${#tiers[@]} -eq 0 ] && tiers=(unit tls docker controlplane composition e2e)
+needs_testbed=false
+for t in "${tiers[@]}"; do case "$t" in controlplane|composition) needs_testbed=true ;; esac; done
+
+t0=$(date +%s)
+if $needs_testbed; then
+  env_lines="$(bash scripts/setup.sh --tests)" || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+  eval "export $(echo "$env_lines" | tr '\n' ' ')"
+else
+  bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+echo "== setup: $(( $(date +%s) - t0 ))s"
+
+bun="$root/node_modules/.bin/bun"
+deno="$root/node_modules/.bin/deno"
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+passed=0 failed=0 skipped=0 status=0
+
+# Adds a runner's own counts to the totals.
+count_bun() {
+  local p f s
+  p=$(grep -E '^ *[0-9]+ pass$' "$1" | tail -1 | tr -dc 0-9); f=$(grep -E '^ *[0-9]+ fail$' "$1" | tail -1 | tr -dc 0-9)
+  s=$(grep -E '^ *[0-9]+ skip$' "$1" | tail -1 | tr -dc 0-9)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+}
+count_deno() {
+  local line p ps f fs i
+  line=$(sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E '^(ok|FAILED) \| ' | tail -1)
+  p=$(echo "$line" | grep -oE '[0-9]+ passed' | tr -dc 0-9); ps=$(echo "$line" | grep -oE 'passed \([0-9]+ step' | tr -dc 0-9)
+  f=$(echo "$line" | grep -oE '[0-9]+ failed' | tr -dc 0-9); fs=$(echo "$line" | grep -oE 'failed \([0-9]+ step' | tr -dc 0-9)
+  i=$(echo "$line" | grep -oE '[0-9]+ ignored' | tr -dc 0-9)
+  passed=$((passed + ${p:-0} + ${ps:-0})); failed=$((failed + ${f:-0} + ${fs:-0})); skipped=$((skipped + ${i:-0}))
+}
+
+run_tier() {
+  local tier=$1 start rc
+  [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; return; }
+  for rt in bun deno; do
+    start=$(date +%s)
+    echo "== $tier ($rt)"
+    if [ "$rt" = bun ]; then
+      "$bun" test "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
+      count_bun "$logs/$tier-$rt.log"
+    else
+      "$deno" test -A --quiet "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
+      count_deno "$logs/$tier-$rt.log"
+    fi
+    if [ "$rc" != 0 ]; then
+      status=1
+      # A runner that died without reporting still counts as a failure.
+      grep -qE '^ *[0-9]+ fail$|^(ok|FAILED) \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/$tier-$rt.log") || failed=$((failed + 1))
+    fi
+    echo "== $tier ($rt): $(( $(date +%s) - start ))s, exit $rc"
+  done
+}
+
+for tier in "${tiers[@]}"; do run_tier "$tier"; done
+echo "== total: $(( $(date +%s) - t0 ))s"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
