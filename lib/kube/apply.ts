@@ -6,6 +6,8 @@ import { type KubernetesObject, parseAllDocuments } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
 import type { Tagged } from "./tagging.ts";
 import type { KubernetesObjectApi } from "../../deps.ts";
+import { isKubeDiscoveryPath } from "./describe.ts";
+import { KubeApiError } from "./errors.ts";
 
 /** Names the document of a manifest that could not be parsed or created. */
 export class ApplyError extends Error {
@@ -39,14 +41,48 @@ export function parseManifest(manifest: string): { index: number; object: Kubern
   return out;
 }
 
+/** How long a custom resource waits for a CRD created earlier in the same manifest to be served. */
+export const CRD_ESTABLISH_TIMEOUT_MS = 30_000;
+/** The API server does not serve this kind (yet): discovery 404s, or the group lacks the kind. */
+function isUnknownKind(err: unknown): boolean {
+  if (err instanceof KubeApiError) return err.code === 404 && err.url !== undefined && isKubeDiscoveryPath(err.url);
+  return /Unrecognized API version and kind/.test((err as Error)?.message ?? "");
+}
+
+/** "group/Kind" of every CustomResourceDefinition in the manifest. */
+function kindsDefinedBy(docs: KubernetesObject[]): Set<string> {
+  const kinds = new Set<string>();
+  for (const d of docs) {
+    if (d.kind !== "CustomResourceDefinition") continue;
+    const spec = (d as { spec?: { group?: string; names?: { kind?: string } } }).spec;
+    if (spec?.group && spec.names?.kind) kinds.add(`${spec.group}/${spec.names.kind}`);
+  }
+  return kinds;
+}
+
+const groupOf = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.split("/")[0] : "");
+
 export function createApply(objects: Tagged<KubernetesObjectApi>) {
   return async function apply(manifest: string): Promise<Wrapped<KubernetesObject>[]> {
+    const docs = parseManifest(manifest);
+    const definedHere = kindsDefinedBy(docs.map((d) => d.object));
     const created: Wrapped<KubernetesObject>[] = [];
-    for (const { index, object } of parseManifest(manifest)) {
-      try {
-        created.push((await objects.create(object)) as Wrapped<KubernetesObject>);
-      } catch (err) {
-        throw new ApplyError(index, describeObject(object), err);
+    for (const { index, object } of docs) {
+      // A custom resource right after its CRD: the API server serves the new
+      // kind only once the CRD is established, so retry discovery briefly.
+      const waitsForCrd = definedHere.has(`${groupOf(object.apiVersion!)}/${object.kind}`);
+      const deadline = Date.now() + CRD_ESTABLISH_TIMEOUT_MS;
+      while (true) {
+        try {
+          created.push((await objects.create(object)) as Wrapped<KubernetesObject>);
+          break;
+        } catch (err) {
+          if (waitsForCrd && isUnknownKind(err) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 200));
+            continue;
+          }
+          throw new ApplyError(index, describeObject(object), err);
+        }
       }
     }
     return created;

@@ -30,6 +30,9 @@ export class KubeApiError extends Error {
     readonly reason: string | undefined,
     /** The response body as the server sent it (a Status object, usually). */
     readonly body: unknown,
+    /** The request that failed. */
+    readonly method?: string,
+    readonly url?: string,
   ) {
     super(message);
     this.name = "KubeApiError";
@@ -44,6 +47,6 @@ export class KubeApiError extends Error {
       }`
       : `${slot.method ?? "request"} ${slot.url ?? ""}`.trim();
     const detail = [status.reason, status.message].filter(Boolean).join(": ") || "no details in response";
-    return new KubeApiError(`${what}: ${err.code} ${detail}`, err.code, status.reason, err.body);
+    return new KubeApiError(`${what}: ${err.code} ${detail}`, err.code, status.reason, err.body, slot.method, slot.url);
   }
 }
