@@ -111,6 +111,13 @@ export interface ServiceDefinition<H = unknown> {
   /** Files written before start; a function is called with facts about the Docker host. */
   files?: ServiceFile[] | ((host: HostFacts) => ServiceFile[]);
   readyCheck?: ReadyCheck;
+  /**
+   * A cheaper, host-side test of the same condition as `readyCheck` (e.g. an
+   * HTTPS request to a published port instead of a `docker exec`). `true` or
+   * `false` answers the question; `undefined` means "cannot tell yet" and the
+   * runner tries `readyCheck` instead. The deadline stays `readyCheck`'s.
+   */
+  readyProbe?: (ctx: HelperContext) => Promise<boolean | undefined>;
   /** Names routed to this service by `env.fetch` (see `dnsName`/`provides`). */
   dnsNames?: DnsNameDeclaration[];
   /** Builds the typed handle exposed as `env.svc.<key>`. */

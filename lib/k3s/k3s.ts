@@ -5,6 +5,7 @@ import { dnsName, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from ".
 import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
 import { type K3sOptions, resolveK3sOptions } from "./options.ts";
 import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
+import { apiServerReadyProbe } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 
 export const K3S_API_PORT = 6443;
@@ -37,6 +38,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       return yaml ? [{ path: "/etc/rancher/k3s/registries.yaml", content: yaml }] : [];
     },
     readyCheck: { type: "exec", command: K3S_READY_COMMAND, timeoutSecs: opts.readyTimeoutSecs },
+    // Same /readyz question from the host, much cheaper per try (see ready-probe.ts).
+    readyProbe: apiServerReadyProbe(K3S_KUBECONFIG_PATH, K3S_API_PORT),
     helpers: async (ctx) => {
       const read = await ctx.exec(["cat", K3S_KUBECONFIG_PATH]);
       if (read.code !== 0) {

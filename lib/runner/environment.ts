@@ -209,15 +209,6 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       return p;
     };
 
-    await timed(timings, "ready", () =>
-      Promise.all(keys.map(async (key) => {
-        const check = services[key].readyCheck;
-        if (check) {
-          await waitReady({ service: key, container: running[key].containerId, check, hostPort: (p) => hostPort(key, p), exit: exits[key], progress });
-        }
-        exits[key].cancel(); // ready: stop watching for an early exit
-      })));
-
     const contextFor = (key: string): HelperContext => ({
       name: key,
       hostPort: (p) => hostPort(key, p),
@@ -230,6 +221,24 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       },
       progress,
     });
+
+    await timed(timings, "ready", () =>
+      Promise.all(keys.map(async (key) => {
+        const check = services[key].readyCheck;
+        if (check) {
+          const probe = services[key].readyProbe;
+          await waitReady({
+            service: key,
+            container: running[key].containerId,
+            check,
+            hostPort: (p) => hostPort(key, p),
+            exit: exits[key],
+            progress,
+            probe: probe && (() => probe(contextFor(key))),
+          });
+        }
+        exits[key].cancel(); // ready: stop watching for an early exit
+      })));
 
     const svc = {} as { [K in keyof S]: HelpersOf<S[K]> };
     await timed(timings, "helpers", () =>

@@ -8,7 +8,7 @@ import { nodeRequest } from "../node-request.ts";
 import type { ReadyCheck } from "../service.ts";
 
 /** Pause between tries; each exec try itself takes a `docker exec` round trip. */
-export const READY_POLL_MS = { exec: 50, http: 25 } as const;
+export const READY_POLL_MS = { exec: 50, http: 25, probe: 25 } as const;
 const LOG_LINES = 50;
 
 export class ServiceNotReadyError extends Error {
@@ -52,6 +52,8 @@ export async function waitReady(opts: {
   hostPort: (containerPort: number) => number;
   exit: WaitHandle;
   progress: (m: string) => void;
+  /** The definition's host-side probe, preferred over `check` when it can tell. */
+  probe?: () => Promise<boolean | undefined>;
 }): Promise<void> {
   const { service, container, check } = opts;
   const started = Date.now();
@@ -64,7 +66,8 @@ export async function waitReady(opts: {
     if (exited !== undefined) {
       throw new ServiceNotReadyError(service, `service "${service}" exited with code ${exited} before it was ready\n${await describeContainer(container)}`);
     }
-    if (await tryOnce(container, check, opts.hostPort)) {
+    const probed = opts.probe ? await opts.probe().catch(() => undefined) : undefined;
+    if (probed ?? await tryOnce(container, check, opts.hostPort)) {
       if (exited === undefined) return;
       continue; // it answered, then died: report the exit
     }
@@ -81,6 +84,7 @@ export async function waitReady(opts: {
       opts.progress(`waiting for ${service} to be ready (${Math.round((now - started) / 1000)}s of ${check.timeoutSecs}s)`);
     }
     // Wake early if the container exits during the pause.
-    await Promise.race([new Promise((r) => setTimeout(r, READY_POLL_MS[check.type])), opts.exit.exited.catch(() => {})]);
+    const pause = probed === undefined ? READY_POLL_MS[check.type] : READY_POLL_MS.probe;
+    await Promise.race([new Promise((r) => setTimeout(r, pause)), opts.exit.exited.catch(() => {})]);
   }
 }
