@@ -137,7 +137,18 @@ function commandOf(def: AnyDefinition, key: string): { entrypoint?: string; comm
   return { entrypoint, command: rest };
 }
 
-async function timed<T>(timings: Record<string, number>, phase: string, fn: () => Promise<T>): Promise<T> {
+const PHASE_LABELS: Record<string, string> = {
+  preflight: "checking Docker, images and the CA",
+  network: "creating the network",
+  containers: "creating and starting containers",
+  ready: "waiting for readiness",
+  helpers: "connecting helpers",
+  setup: "running setup",
+  peers: "registering peers",
+};
+
+async function timed<T>(timings: Record<string, number>, phase: string, fn: () => Promise<T>, progress?: (m: string) => void): Promise<T> {
+  progress?.(PHASE_LABELS[phase] ?? phase);
   const t0 = performance.now();
   try {
     return await fn();
@@ -157,13 +168,14 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
   const labels = environmentLabels(envId, opts.detached === true);
   const res = new Resources();
   trackEnvironment(res);
+  const phase = <T>(name: string, fn: () => Promise<T>) => timed(timings, name, fn, progress);
 
   try {
-    const [ca, host] = await timed(timings, "preflight", () =>
+    const [ca, host] = await phase("preflight", () =>
       Promise.all([environmentCa(opts), preflight(services, progress)]));
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
-    res.network = await timed(timings, "network", async () => {
+    res.network = await phase("network", async () => {
       const name = networkName(envId);
       await createNetwork(name, labels);
       return name;
@@ -171,7 +183,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 
     const running = {} as Record<keyof S & string, RunningService>;
     const exits = {} as Record<string, WaitHandle>;
-    await timed(timings, "containers", () =>
+    await phase("containers", () =>
       Promise.all(keys.map(async (key) => {
         const def = services[key];
         const name = containerName(envId, key);
@@ -222,7 +234,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       progress,
     });
 
-    await timed(timings, "ready", () =>
+    await phase("ready", () =>
       Promise.all(keys.map(async (key) => {
         const check = services[key].readyCheck;
         if (check) {
@@ -241,7 +253,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       })));
 
     const svc = {} as { [K in keyof S]: HelpersOf<S[K]> };
-    await timed(timings, "helpers", () =>
+    await phase("helpers", () =>
       Promise.all(keys.map(async (key) => {
         const def = services[key];
         const helpers = def.helpers ? await def.helpers(contextFor(key)) : undefined;
@@ -249,13 +261,13 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         if (def.dispose && helpers !== undefined) res.disposers.push(() => def.dispose!(helpers));
       })));
 
-    await timed(timings, "setup", () =>
+    await phase("setup", () =>
       Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         await services[key].setup?.({ ...contextFor(key), helpers: svc[key] });
       })));
 
-    await timed(timings, "peers", () =>
+    await phase("peers", () =>
       Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);

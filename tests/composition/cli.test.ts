@@ -1,0 +1,42 @@
+// `k3sbox up --detach` / `down` on the k3s-compatible test image
+// (--image and --unprivileged are the only differences from real use).
+import assert from "node:assert/strict";
+import { rm, stat } from "node:fs/promises";
+import { skip, suite } from "../harness.ts";
+import { listByLabel } from "../../lib/docker.ts";
+import { run } from "../../lib/proc.ts";
+import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { prune } from "../../lib/runner/prune.ts";
+import { k3sbox } from "../support/cli.ts";
+import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
+
+if (!TESTBED_IMAGE) {
+  skip("k3sbox up/down on the test image", NO_IMAGE_REASON);
+} else {
+  suite("k3sbox up --detach / down (k3s-compatible test image)", { setup: async () => ({}), teardown: async () => {} }, (t) => {
+    t("up --detach --json writes a 0600 kubeconfig kubectl can use; prune leaves it; down removes it", async () => {
+      const kubeconfig = `/tmp/k3sbox-cli-test-${process.pid}.yaml`;
+      const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });
+      assert.equal(up.code, 0, up.stderr);
+      const info = JSON.parse(up.stdout);
+      assert.match(info.id, /^[a-f0-9]{10}$/);
+      assert.match(up.stderr, /\[\s*\d+\.\ds\] /, "progress lines go to stderr");
+      try {
+        assert.equal(info.kubeconfig, kubeconfig);
+        assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600);
+        const nodes = await run("kubectl", ["--kubeconfig", kubeconfig, "get", "nodes", "-o", "name"]);
+        assert.equal(nodes.code, 0, nodes.stderr);
+        assert.match(nodes.stdout, /^node\//);
+        const pruned = await prune({ dryRun: true });
+        assert.ok(!pruned.containers.some((c) => c.includes(info.id)), "a detached environment is not a leftover");
+        assert.ok(pruned.skippedLive.includes(info.id));
+      } finally {
+        const down = await k3sbox(["down", info.id]);
+        assert.equal(down.code, 0, down.stderr);
+        assert.match(down.stdout, new RegExp(`removed ${info.id}: k3sbox-${info.id}-k8s, k3sbox-${info.id}`));
+        await rm(kubeconfig, { force: true });
+      }
+      assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${info.id}`]), []);
+    }, { timeoutMs: 240_000 });
+  });
+}
