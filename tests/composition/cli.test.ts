@@ -16,7 +16,7 @@ if (!TESTBED_IMAGE) {
   suite("k3sbox up --detach / down (k3s-compatible test image)", { setup: async () => ({}), teardown: async () => {} }, (t) => {
     t("up --detach --json writes a 0600 kubeconfig kubectl can use; prune leaves it; down removes it", async () => {
       const kubeconfig = `/tmp/k3sbox-cli-test-${process.pid}.yaml`;
-      const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });
+      const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });
       assert.equal(up.code, 0, up.stderr);
       const info = JSON.parse(up.stdout);
       assert.match(info.id, /^[a-f0-9]{10}$/);
