@@ -1,0 +1,3 @@
+module k3sbox.local/testbed/shim
+
+go 1.25
