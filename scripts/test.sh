@@ -9,6 +9,7 @@
 #   controlplane  client, apply, setup, waits against a real kube-apiserver (Go-built)
 #   composition   k3s() end to end on the k3s-compatible test image
 #   e2e           real rancher/k3s: opt-in with K3SBOX_E2E=1 (skipped here, with the reason)
+#   testbed       go test of the k3s-compatible entry (testbed/shim)
 #
 # Run some tiers only: scripts/test.sh unit tls
 set -uo pipefail
@@ -16,7 +17,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(unit tls docker controlplane composition e2e)
+[ ${#tiers[@]} -eq 0 ] && tiers=(unit tls docker controlplane composition e2e testbed)
 needs_testbed=false
 for t in "${tiers[@]}"; do case "$t" in controlplane|composition) needs_testbed=true ;; esac; done
 
@@ -51,8 +52,20 @@ count_deno() {
   passed=$((passed + ${p:-0} + ${ps:-0})); failed=$((failed + ${f:-0} + ${fs:-0})); skipped=$((skipped + ${i:-0}))
 }
 
+run_go_tier() {
+  local start rc p f
+  start=$(date +%s)
+  echo "== testbed (go test)"
+  (cd testbed/shim && go test -v -count=1 ./...) 2>&1 | tee "$logs/testbed.log"; rc=${PIPESTATUS[0]}
+  p=$(grep -cE '^\s*--- PASS' "$logs/testbed.log"); f=$(grep -cE '^\s*--- FAIL' "$logs/testbed.log")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$rc" != 0 ]; then status=1; [ "$f" = 0 ] && failed=$((failed + 1)); fi
+  echo "== testbed (go test): $(( $(date +%s) - start ))s, exit $rc"
+}
+
 run_tier() {
   local tier=$1 start rc
+  [ "$tier" = testbed ] && { run_go_tier; return; }
   [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; return; }
   for rt in bun deno; do
     start=$(date +%s)
