@@ -1,6 +1,7 @@
 // k3sbox command line: up | smoke | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
+import { rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
@@ -84,6 +85,8 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     if (!json) out(`left running; remove it with: k3sbox down ${env.id}`);
     return 0;
   }
+  // The runner's signal handler removes the cluster and exits; the kubeconfig goes with it.
+  process.on("exit", () => rmSync(path, { force: true }));
   if (!json) out("press Ctrl-C to stop and remove the cluster");
   // Stay alive; the runner's SIGINT/SIGTERM handler removes the environment and exits.
   await new Promise(() => setInterval(() => {}, 1 << 30));

@@ -96,7 +96,8 @@ class Resources {
   containers: string[] = [];
   network?: string;
   waits: WaitHandle[] = [];
-  tempDir?: string;
+  /** Created on first use (kubeconfigs); removed at stop. */
+  tempDir?: Promise<string>;
   disposers: (() => void | Promise<void>)[] = [];
   #stopped?: Promise<void>;
 
@@ -112,7 +113,7 @@ class Resources {
       const errors: unknown[] = [];
       await removeContainers(this.containers).catch((e) => errors.push(e));
       if (this.network) await removeNetworks([this.network]).catch((e) => errors.push(e));
-      if (this.tempDir) await rm(this.tempDir, { recursive: true, force: true }).catch((e) => errors.push(e));
+      if (this.tempDir) await rm(await this.tempDir, { recursive: true, force: true }).catch((e) => errors.push(e));
       if (errors.length) throw new AggregateError(errors, `k3sbox: teardown incomplete: ${errors.map((e) => (e as Error).message).join("; ")}`);
     })();
     return this.#stopped;
@@ -314,8 +315,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 async function writeKubeconfig(res: Resources, key: string, helpers: unknown): Promise<string> {
   const kc = (helpers as { kubeconfig?: { exportConfig?: () => string } } | undefined)?.kubeconfig;
   if (!kc?.exportConfig) throw new Error(`service "${key}" has no kubeconfig (its helpers carry no KubeConfig)`);
-  res.tempDir ??= await mkdtemp(join(tmpdir(), "k3sbox-"));
-  const path = join(res.tempDir, `${key}.kubeconfig.yaml`);
+  res.tempDir ??= mkdtemp(join(tmpdir(), "k3sbox-")); // 0700
+  const path = join(await res.tempDir, `${key}.kubeconfig.yaml`);
   // 0600: it holds the cluster-admin client key.
   await writeFile(path, kc.exportConfig(), { mode: 0o600 });
   return path;

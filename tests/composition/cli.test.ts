@@ -7,7 +7,7 @@ import { listByLabel } from "../../lib/docker.ts";
 import { run } from "../../lib/proc.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { prune } from "../../lib/runner/prune.ts";
-import { k3sbox } from "../support/cli.ts";
+import { k3sbox, k3sboxChild } from "../support/cli.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 
 if (!TESTBED_IMAGE) {
@@ -37,6 +37,26 @@ if (!TESTBED_IMAGE) {
         await rm(kubeconfig, { force: true });
       }
       assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${info.id}`]), []);
+    }, { timeoutMs: 240_000 });
+
+    t("up stays until Ctrl-C, prints the KUBECONFIG line (0600 file), then removes the cluster and the file", async () => {
+      const kubeconfig = `/tmp/k3sbox-cli-up-${process.pid}.yaml`;
+      const child = k3sboxChild(["up", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig]);
+      try {
+        const out = await child.waitFor(/press Ctrl-C/, 180_000);
+        assert.match(out, new RegExp(`^export KUBECONFIG=${kubeconfig}$`, "m"));
+        const id = /^cluster ([a-f0-9]{10}) is ready/m.exec(out)![1];
+        assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600);
+        assert.equal((await listByLabel("container", [`${LABEL_ENV}=${id}`])).length, 1);
+        child.signal("SIGINT");
+        assert.equal(await child.exited, 130);
+        assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${id}`]), []);
+        assert.deepEqual(await listByLabel("network", [`${LABEL_ENV}=${id}`]), []);
+        await assert.rejects(stat(kubeconfig), /ENOENT/);
+      } finally {
+        child.signal("SIGKILL");
+        await rm(kubeconfig, { force: true });
+      }
     }, { timeoutMs: 240_000 });
   });
 }

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { suite } from "../harness.ts";
 import { listByLabel } from "../../lib/docker.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
-import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { LABEL_ENV, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { PrivilegedRefusedError } from "../../lib/runner/preflight.ts";
 import { prune } from "../../lib/runner/prune.ts";
 import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
@@ -31,9 +31,14 @@ async function leftovers(envId: string): Promise<string[]> {
   return [...c, ...n].map((o) => o.name);
 }
 
-/** The env id a failed start used, recovered from the labelled network it created (if any). */
+/**
+ * Environments of this test process (its session label), so other k3sbox
+ * users of the same daemon cannot disturb the leak checks.
+ */
 async function envIdsNow(): Promise<Set<string>> {
-  return new Set((await listByLabel("network", [LABEL_ENV])).map((n) => n.labels[LABEL_ENV]));
+  const mine = [`${LABEL_SESSION}=${SESSION_ID}`];
+  const objects = [...await listByLabel("network", mine), ...await listByLabel("container", mine)];
+  return new Set(objects.map((o) => o.labels[LABEL_ENV]));
 }
 
 async function assertNoNewEnvironments(before: Set<string>): Promise<void> {
@@ -246,6 +251,15 @@ suite("runner (real Docker engine, busybox image)", {
     assert.ok(result.skippedLive.includes(live.id));
     assert.deepEqual(await leftovers(deadId), []);
     assert.equal((await leftovers(live.id)).length, 2, "the live environment is untouched");
+  }, { timeoutMs: 60_000 });
+
+  t("a bad ca option is refused with the reason and leaves nothing behind", async () => {
+    const before = await envIdsNow();
+    await assert.rejects(
+      startEnvironment({ services: { web: web() }, ca: { certPem: "not a certificate", keyPem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" } }),
+      /certificate|PEM|CA/i,
+    );
+    await assertNoNewEnvironments(before);
   }, { timeoutMs: 60_000 });
 
   t("four environments start in parallel without collisions", async () => {

@@ -1,10 +1,37 @@
 // Runs the k3sbox CLI with the runtime running the tests.
+import { spawn } from "node:child_process";
 import { run, type RunResult } from "../../lib/proc.ts";
 import { runtime } from "../../lib/runtime.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
+const argvFor = (args: string[]) => [...(runtime === "deno" ? ["run", "-A", cli] : ["run", cli]), ...args];
+
+/** A long-running CLI process (`up` without --detach). */
+export function k3sboxChild(args: string[]) {
+  const cp = spawn(process.execPath, argvFor(args), { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  cp.stdout!.on("data", (c) => (out += c));
+  cp.stderr!.on("data", (c) => (err += c));
+  // Like a shell: death by a signal reads as 128 + its number (Deno ends with
+  // SIGINT itself after its handler ran, where Bun and Node exit with 130).
+  const exited = new Promise<number | null>((r) => cp.on("exit", (code, sig) => r(code ?? (sig === "SIGINT" ? 130 : sig === "SIGTERM" ? 143 : null))));
+  return {
+    exited,
+    signal: (s: "SIGINT" | "SIGKILL") => void (cp.exitCode === null && cp.kill(s)),
+    /** Resolves with stdout once it matches, rejects with stderr if the process ends first or time runs out. */
+    waitFor: (pattern: RegExp, timeoutMs: number) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (pattern.test(out)) (clearInterval(timer), resolve(out));
+          else if (cp.exitCode !== null || Date.now() > deadline) (clearInterval(timer), reject(new Error(`k3sbox ${args[0]}: ${pattern} not seen; stderr:\n${err}`)));
+        }, 50);
+        const deadline = Date.now() + timeoutMs;
+      }),
+  };
+}
+
 export function k3sbox(args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
-  const prefix = runtime === "deno" ? ["run", "-A", cli] : ["run", cli];
-  return run(process.execPath, [...prefix, ...args], { timeoutMs: opts.timeoutMs ?? 120_000 });
+  return run(process.execPath, argvFor(args), { timeoutMs: opts.timeoutMs ?? 120_000 });
 }
