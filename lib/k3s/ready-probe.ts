@@ -6,15 +6,10 @@
 
 import { loadKubeconfig, tlsMaterialOf } from "../kube/client.ts";
 import { createTransport, type Transport } from "../kube/transport.ts";
+import { causeChain } from "../kube/errors.ts";
 import type { HelperContext } from "../service.ts";
 
 const CERT_ERROR = /certificate|self.signed|verify|issuer|altname/i;
-
-function causeText(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, i = 0; e && i < 5; e = (e as Error).cause, i++) parts.push((e as Error).message ?? String(e));
-  return parts.join(": ");
-}
 
 /**
  * A `readyProbe` for a k3s service. Answers "cannot tell" (undefined) until the
@@ -46,7 +41,7 @@ export function apiServerReadyProbe(kubeconfigPath: string, apiPort: number) {
       transports.delete(port);
       return true;
     } catch (err) {
-      return CERT_ERROR.test(causeText(err)) ? undefined : false;
+      return CERT_ERROR.test(causeChain(err)) ? undefined : false;
     }
   };
 }

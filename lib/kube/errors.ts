@@ -5,6 +5,17 @@
 import type { ApiException } from "../../deps.ts";
 import type { CallSlot } from "./http-library.ts";
 
+/** "fetch failed: invalid peer certificate: UnknownIssuer" — runtimes put the real reason in `cause`. */
+export function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg && !parts.includes(msg)) parts.push(msg);
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(": ") || "unknown transport error";
+}
+
 interface Status {
   reason?: string;
   message?: string;

@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { type HttpLibrary, type RequestContext, ResponseContext, wrapHttpLibrary } from "../../deps.ts";
 import type { KubeMeta, Recorder } from "../recorder.ts";
 import { describeKubeRequest, isKubeDiscoveryPath } from "./describe.ts";
+import { causeChain } from "./errors.ts";
 import type { Transport } from "./transport.ts";
 
 /** Per-API-call scratch space: the last event the call produced. */
@@ -18,17 +19,6 @@ export interface CallSlot {
 }
 
 export const callSlots = new AsyncLocalStorage<CallSlot>();
-
-/** "fetch failed: invalid peer certificate: UnknownIssuer" — runtimes put the real reason in `cause`. */
-function causeChain(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (msg && !parts.includes(msg)) parts.push(msg);
-    if (!(e instanceof Error)) break;
-  }
-  return parts.join(": ") || "unknown transport error";
-}
 
 /** Thrown when the API server could not be reached at all (TLS, refused, …). */
 export class KubeTransportError extends Error {
