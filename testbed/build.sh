@@ -22,6 +22,8 @@ if [ -f "$out/.complete" ]; then
   exit 0
 fi
 
+# Go lives in /usr/local/go on these machines; a non-login shell may not have it on PATH.
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { log "Go toolchain not found on PATH (need Go >= 1.26)"; exit 1; }
 mkdir -p "$out.partial"
 start=$(date +%s)
