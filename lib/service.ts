@@ -88,6 +88,8 @@ export interface HelperContext {
   issueCertificate(names: string[]): Promise<{ certPem: string; keyPem: string }>;
   /** Reports progress on long waits (printed by the CLI, optional in tests). */
   progress(message: string): void;
+  /** Aborted when the environment stops (e.g. a sibling service failed): long waits should give up. */
+  signal: AbortSignal;
 }
 
 /** What the runner hands to `setup`. */

@@ -52,7 +52,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       return await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
     },
     setup: (ctx) =>
-      setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress }),
+      setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal }),
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
     dispose: (helpers) => helpers.close(),
   };

@@ -23,6 +23,8 @@ export interface SetupDeps {
   /** Issues a leaf certificate for the given names from the environment's CA. */
   issueCertificate(names: string[]): Promise<{ certPem: string; keyPem: string }>;
   progress?(message: string): void;
+  /** Abandons the rollout waits (the environment is stopping). */
+  signal?: AbortSignal;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,7 +61,9 @@ export async function setupK3sCluster(
   const timeoutMs = opts.rolloutTimeoutMs ?? ROLLOUT_TIMEOUT_MS;
   const names = [TRAEFIK_DEPLOYMENT, ...(opts.registry ? [REGISTRY_DEPLOYMENT] : [])];
   await Promise.all(
-    names.map((name) => waitForDeployment(clusterName, helpers, { name, namespace: SYSTEM_NAMESPACE, timeoutMs, progress: deps.progress })),
+    names.map((name) =>
+      waitForDeployment(clusterName, helpers, { name, namespace: SYSTEM_NAMESPACE, timeoutMs, progress: deps.progress, signal: deps.signal })
+    ),
   );
 }
 
@@ -70,13 +74,14 @@ export async function setupK3sCluster(
 export async function waitForDeployment(
   clusterName: string,
   helpers: KubeHelpers,
-  opts: { name: string; namespace: string; timeoutMs: number; progress?: (m: string) => void },
+  opts: { name: string; namespace: string; timeoutMs: number; progress?: (m: string) => void; signal?: AbortSignal },
 ): Promise<void> {
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   let lastSeen = "not read yet";
   let lastReport = started;
   while (Date.now() < deadline) {
+    opts.signal?.throwIfAborted();
     try {
       const dep = (await helpers.client.apps.readNamespacedDeployment({ name: opts.name, namespace: opts.namespace })).unwrap();
       const ready = dep.status?.readyReplicas ?? 0;

@@ -99,6 +99,8 @@ class Resources {
   /** Created on first use (kubeconfigs); removed at stop. */
   tempDir?: Promise<string>;
   disposers: (() => void | Promise<void>)[] = [];
+  /** Aborted when stop() begins: waits and hooks still running give up. */
+  readonly abort = new AbortController();
   #stopped?: Promise<void>;
 
   get stopping(): boolean {
@@ -107,6 +109,7 @@ class Resources {
 
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
+      this.abort.abort(new Error("k3sbox: the environment was stopped"));
       untrackEnvironment(this);
       await Promise.allSettled(this.disposers.map((d) => d()));
       for (const w of this.waits) w.cancel();
@@ -122,6 +125,15 @@ class Resources {
   /** Fails a start that is racing a stop (e.g. Ctrl-C during boot). */
   checkNotStopping(): void {
     if (this.stopping) throw new Error("k3sbox: the environment was stopped while starting");
+  }
+
+  /** Records a container; one created after stop() began is removed at once. */
+  async adoptContainer(id: string): Promise<void> {
+    this.containers.push(id);
+    if (this.stopping) {
+      await removeContainers([id]).catch(() => {});
+      this.checkNotStopping();
+    }
   }
 }
 
@@ -176,11 +188,9 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       Promise.all([environmentCa(opts), preflight(services, progress)]));
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
-    res.network = await phase("network", async () => {
-      const name = networkName(envId);
-      await createNetwork(name, labels);
-      return name;
-    });
+    res.network = networkName(envId); // set first: a stop racing the create still removes it
+    await phase("network", () => createNetwork(res.network!, labels));
+    res.checkNotStopping();
 
     const running = {} as Record<keyof S & string, RunningService>;
     const exits = {} as Record<string, WaitHandle>;
@@ -202,7 +212,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           publish: def.ports,
           ...commandOf(def, key),
         });
-        res.containers.push(id);
+        await res.adoptContainer(id);
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
         if (files.length > 0) {
           await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key), mode: fileMode(f) }))));
@@ -233,6 +243,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         return { certPem: leaf.certPem, keyPem: leaf.keyPem };
       },
       progress,
+      signal: res.abort.signal,
     });
 
     await phase("ready", () =>
@@ -247,6 +258,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
             hostPort: (p) => hostPort(key, p),
             exit: exits[key],
             progress,
+            signal: res.abort.signal,
             probe: probe && (() => probe(contextFor(key))),
           });
         }

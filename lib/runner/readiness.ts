@@ -54,6 +54,8 @@ export async function waitReady(opts: {
   progress: (m: string) => void;
   /** The definition's host-side probe, preferred over `check` when it can tell. */
   probe?: () => Promise<boolean | undefined>;
+  /** Stop waiting (the environment is being torn down). */
+  signal?: AbortSignal;
 }): Promise<void> {
   const { service, container, check } = opts;
   const started = Date.now();
@@ -63,6 +65,7 @@ export async function waitReady(opts: {
   let lastReport = started;
 
   while (true) {
+    opts.signal?.throwIfAborted();
     if (exited !== undefined) {
       throw new ServiceNotReadyError(service, `service "${service}" exited with code ${exited} before it was ready\n${await describeContainer(container)}`);
     }

@@ -124,6 +124,30 @@ suite("runner (real Docker engine, busybox image)", {
     await assertNoNewEnvironments(before);
   }, { timeoutMs: 60_000 });
 
+  t("when one service fails, the others' readiness waits stop too (no polling left behind)", async () => {
+    let probes = 0;
+    const before = await envIdsNow();
+    await assert.rejects(
+      startEnvironment({
+        services: {
+          dies: { image, command: "sleep 0.5; exit 4", readyCheck: { type: "exec", command: "false", timeoutSecs: 60 } },
+          waits: {
+            image,
+            command: "exec sleep 3600",
+            readyCheck: { type: "exec", command: "false", timeoutSecs: 60 },
+            readyProbe: async () => (probes++, false),
+          },
+        },
+      }),
+      /service "dies" exited with code 4/,
+    );
+    const after = probes;
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(after > 0, "the probe ran while waiting");
+    assert.equal(probes, after, "polling continued after the environment was torn down");
+    await assertNoNewEnvironments(before);
+  }, { timeoutMs: 60_000 });
+
   t("ready-check timeout reports container state and the log tail", async () => {
     const before = await envIdsNow();
     await assert.rejects(
