@@ -45,11 +45,15 @@ export function resolveRoute(routes: Route[], url: URL): { key: string; hostPort
 export type EnvFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 export function createEnvFetch(routes: Route[], caPem: string, recorder: Recorder): EnvFetch {
-  const send = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+  const send = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const target = resolveRoute(routes, url);
     if (!target) return fetch(input, init);
-    return nodeRequest(url.href, init, { ca: caPem, servername: url.hostname }, { host: "127.0.0.1", port: target.hostPort });
+    // A Request carries its own method, headers and body; init overrides them.
+    const merged: RequestInit = input instanceof Request
+      ? { method: input.method, headers: input.headers, body: input.body ? await input.arrayBuffer() : undefined, signal: input.signal, ...init }
+      : init ?? {};
+    return nodeRequest(url.href, merged, { ca: caPem, servername: url.hostname }, { host: "127.0.0.1", port: target.hostPort });
   };
   const recorded = recorder.fetch(send);
   return (input, init) => recorded(input, init);

@@ -157,6 +157,12 @@ spec:
       assert.match(env.timeline(), /^GET https:\/\/hello\.echo\.test\/some\/path\?q=1 200 \d+ms$/m);
     });
 
+    t("a Request object keeps its method and headers", async ({ env }) => {
+      const body = await (await env.fetch(new Request("https://api.echo.test/post", { method: "POST", body: "x", headers: { "x-k3sbox": "1" } }))).json();
+      assert.equal(body.method, "POST");
+      assert.equal(body.path, "/post");
+    });
+
     t("plain http goes to the published :80 with the Host header", async ({ env }) => {
       const body = await (await env.fetch("http://api.echo.test/x")).json();
       assert.equal(body.host, "api.echo.test");
