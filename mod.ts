@@ -32,6 +32,7 @@ export { describeEvent, type KubeMeta, type RecordedEvent, Recorder } from "./li
 export { createKubeHelpers, type KubeClient, type KubeHelpers, loadKubeconfig } from "./lib/kube/client.ts";
 export { ApplyError } from "./lib/kube/apply.ts";
 export { KubeApiError } from "./lib/kube/errors.ts";
+export { KubeTransportError } from "./lib/kube/http-library.ts";
 export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";
 
 export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";

@@ -33,7 +33,9 @@ for (const [what, services, message] of badServices) {
 }
 
 test("startEnvironment validation: a complete definition passes", () => {
-  validateServices({ web: { image: img, command: "httpd", ports: [80], env: { A_1: "x" }, tmpfs: ["/run"], readyCheck: { type: "http", port: 80, timeoutSecs: 5 } } });
+  assert.doesNotThrow(() =>
+    validateServices({ web: { image: img, command: "httpd", ports: [80], env: { A_1: "x" }, tmpfs: ["/run"], readyCheck: { type: "http", port: 80, timeoutSecs: 5 } } })
+  );
 });
 
 test("routing: wildcard names, <key> and <key>.internal go to the published port for the scheme", () => {
