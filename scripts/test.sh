@@ -3,6 +3,7 @@
 # and under Deno, printing each tier's duration and a closing
 # "N passed, N failed, N skipped" line. Exits non-zero if anything failed.
 #
+#   static        deno lint and deno check (types) over the whole module
 #   unit          pure functions, no Docker
 #   tls           transport and certificates against real local TLS servers, openssl
 #   docker        the runner against a real Docker engine (locally built images)
@@ -17,7 +18,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(unit tls docker controlplane composition e2e testbed)
+[ ${#tiers[@]} -eq 0 ] && tiers=(static unit tls docker controlplane composition e2e testbed)
 needs_testbed=false
 for t in "${tiers[@]}"; do case "$t" in controlplane|composition) needs_testbed=true ;; esac; done
 
@@ -63,9 +64,22 @@ run_go_tier() {
   echo "== testbed (go test): $(( $(date +%s) - start ))s, exit $rc"
 }
 
+# One check per command: counted as one passed or one failed test.
+run_static_tier() {
+  local start name
+  start=$(date +%s)
+  echo "== static"
+  for name in lint check; do
+    if [ $name = lint ]; then "$deno" lint; else "$deno" check mod.ts cli.ts bench/*.ts $(find tests -name '*.ts'); fi
+    if [ $? = 0 ]; then passed=$((passed + 1)); echo "static: deno $name ok"; else failed=$((failed + 1)); status=1; echo "static: deno $name FAILED"; fi
+  done
+  echo "== static: $(( $(date +%s) - start ))s"
+}
+
 run_tier() {
   local tier=$1 start rc
   [ "$tier" = testbed ] && { run_go_tier; return; }
+  [ "$tier" = static ] && { run_static_tier; return; }
   [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; return; }
   for rt in bun deno; do
     start=$(date +%s)

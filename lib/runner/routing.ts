@@ -42,7 +42,7 @@ export function resolveRoute(routes: Route[], url: URL): { key: string; hostPort
   return { key: route.key, hostPort };
 }
 
-export type EnvFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+export type EnvFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export function createEnvFetch(routes: Route[], caPem: string, recorder: Recorder): EnvFetch {
   const send = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {

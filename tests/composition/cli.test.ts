@@ -13,7 +13,7 @@ import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 if (!TESTBED_IMAGE) {
   skip("k3sbox up/down on the test image", NO_IMAGE_REASON);
 } else {
-  suite("k3sbox up --detach / down (k3s-compatible test image)", { setup: async () => ({}), teardown: async () => {} }, (t) => {
+  suite("k3sbox up --detach / down (k3s-compatible test image)", { setup: () => Promise.resolve({}), teardown: () => Promise.resolve() }, (t) => {
     t("up --detach --json writes a 0600 kubeconfig kubectl can use; prune leaves it; down removes it", async () => {
       const kubeconfig = `/tmp/k3sbox-cli-test-${process.pid}.yaml`;
       const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });

@@ -135,7 +135,7 @@ suite("runner (real Docker engine, busybox image)", {
             image,
             command: "exec sleep 3600",
             readyCheck: { type: "exec", command: "false", timeoutSecs: 60 },
-            readyProbe: async () => (probes++, false),
+            readyProbe: () => Promise.resolve((probes++, false)),
           },
         },
       }),
@@ -195,7 +195,7 @@ suite("runner (real Docker engine, busybox image)", {
           image,
           command: "exec sleep 3600",
           helpers: (ctx) => ({ exec: ctx.exec }),
-          peers: async (_ctx, peers) => void seen.push(peers),
+          peers: (_ctx, peers) => Promise.resolve(void seen.push(peers)),
         } as ServiceDefinition<{ exec: (argv: string[]) => Promise<{ code: number; stdout: string }> }>,
       },
     });
@@ -239,7 +239,7 @@ suite("runner (real Docker engine, busybox image)", {
       startEnvironment({
         services: {
           ok: web(),
-          broken: { image, command: "exec sleep 3600", helpers: (ctx) => ctx, setup: async () => { throw new Error("setup exploded"); } },
+          broken: { image, command: "exec sleep 3600", helpers: (ctx) => ctx, setup: () => Promise.reject(new Error("setup exploded")) },
         },
         onProgress: () => {},
       }).then((e) => (envId = e.id)),

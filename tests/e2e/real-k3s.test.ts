@@ -17,7 +17,7 @@ if (process.env.K3SBOX_E2E !== "1") {
     "opt-in: set K3SBOX_E2E=1 on a host with privileged Docker and image pulls (this tier cannot run where privileged containers are refused or registries are unreachable)",
   );
 } else {
-  suite("real k3s (K3SBOX_E2E=1)", { setup: async () => ({}), teardown: async () => {} }, (t) => {
+  suite("real k3s (K3SBOX_E2E=1)", { setup: () => Promise.resolve({}), teardown: () => Promise.resolve() }, (t) => {
     t("smoke: boot, deploy, roll out, HTTPS through Traefik, teardown", async () => {
       const report = await smoke(k3s({ ingressDomains: ["k3sbox.test"] }), (m) => console.error(`  ${m}`));
       console.error(`  phases: ${JSON.stringify(report.phases)}`);
