@@ -84,6 +84,9 @@ suite("runner (real Docker engine, busybox image)", {
       assert.equal((await res.text()).trim(), "hello-from-web");
       assert.ok(env.timings.ready >= 0 && env.timings.containers > 0);
       assert.deepEqual((await leftovers(env.id)).sort(), [`k3sbox-${env.id}`, `k3sbox-${env.id}-web`].sort());
+      await assert.rejects(env.kubeconfigPath("web"), /service "web" has no kubeconfig/);
+      assert.throws(() => env.detach(), /start the environment with \{ detached: true \} first/);
+      assert.throws(() => env.hostPort("web", 9999), /service "web" does not publish port 9999 \(published: 8080\)/);
     } finally {
       await env.stop();
     }
