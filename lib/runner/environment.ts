@@ -32,6 +32,7 @@ import {
 import { tar } from "../tar.ts";
 import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
 import { preflight } from "./preflight.ts";
+import { ensureReaper } from "./reaper.ts";
 import { waitReady } from "./readiness.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, untrackEnvironment } from "./signals.ts";
@@ -181,6 +182,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
   const labels = environmentLabels(envId, opts.detached === true);
   const res = new Resources();
   trackEnvironment(res);
+  ensureReaper();
   const phase = <T>(name: string, fn: () => Promise<T>) => timed(timings, name, fn, progress);
 
   try {

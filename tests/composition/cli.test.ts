@@ -22,6 +22,9 @@ if (!TESTBED_IMAGE) {
       assert.match(info.id, /^[a-f0-9]{10}$/);
       try {
         assert.match(up.stderr, /\[\s*\d+\.\ds\] /, "progress lines go to stderr");
+        // The exited `up` process's watchdog runs every second; a detached cluster must survive it.
+        await new Promise((r) => setTimeout(r, 2_500));
+        assert.equal((await listByLabel("container", [`${LABEL_ENV}=${info.id}`])).length, 1, "the detached cluster survives its parent");
         assert.equal(info.kubeconfig, kubeconfig);
         assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600);
         const nodes = await run("kubectl", ["--kubeconfig", kubeconfig, "get", "nodes", "-o", "name"]);

@@ -50,9 +50,9 @@ async function assertNoNewEnvironments(before: Set<string>): Promise<void> {
 const cliRuntime = (): string[] =>
   runtime === "bun" ? [process.execPath, "run"] : runtime === "deno" ? [process.execPath, "run", "-A"] : [process.execPath];
 
-function startChild(script: string): { pid: number; ready: Promise<string>; exited: Promise<number | null> } {
+function startChild(script: string, env: Record<string, string> = {}): { pid: number; ready: Promise<string>; exited: Promise<number | null> } {
   const [cmd, ...args] = cliRuntime();
-  const cp = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"] });
+  const cp = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   cp.stderr!.on("data", (c) => (stderr += c));
   const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))));
@@ -262,8 +262,21 @@ suite("runner (real Docker engine, busybox image)", {
     assert.deepEqual(await leftovers(envId), []);
   }, { timeoutMs: 60_000 });
 
-  t("prune removes a SIGKILLed process's leftovers but never a live environment", async () => {
+  t("the reaper removes a SIGKILLed process's environment within seconds", async () => {
     const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname);
+    const envId = await child.ready;
+    assert.equal((await leftovers(envId)).length, 2);
+    process.kill(child.pid, "SIGKILL");
+    await child.exited;
+    const deadline = Date.now() + 20_000;
+    while ((await leftovers(envId)).length > 0) {
+      assert.ok(Date.now() < deadline, `still there after 20 s: ${(await leftovers(envId)).join(", ")}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }, { timeoutMs: 60_000 });
+
+  t("prune removes a SIGKILLed process's leftovers (reaper off) but never a live environment", async () => {
+    const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname, { K3SBOX_REAPER: "0" });
     const deadId = await child.ready;
     process.kill(child.pid, "SIGKILL");
     await child.exited;
