@@ -117,18 +117,21 @@ if (!TESTBED_BIN) {
       });
     });
 
-    t("watch streams ADDED and MODIFIED events over the mTLS transport", async ({ h, recorder }) => {
+    t("watch streams MODIFIED and ADDED events over the mTLS transport", async ({ h, recorder }) => {
       await h.apply(ns("watched"));
+      const labels = { "k3sbox.test/watch": "yes" };
+      const first = await h.client.core.createNamespacedConfigMap({ namespace: "watched", body: { metadata: { name: "w1", labels }, data: { a: "1" } } });
+      // Watching from w1's resourceVersion replays every later change, however
+      // late the stream opens: no sleep, no race.
       const seen: string[] = [];
       const watching = h.client.watch<{ metadata: { name: string } }>("/api/v1/namespaces/watched/configmaps", (e) => {
         seen.push(`${e.type} ${e.object.metadata.name}`);
         return seen.length < 2;
-      }, { timeoutSeconds: 20, query: { labelSelector: "k3sbox.test/watch=yes" } });
-      await new Promise((r) => setTimeout(r, 300)); // let the watch open
-      await h.client.core.createNamespacedConfigMap({ namespace: "watched", body: { metadata: { name: "w1", labels: { "k3sbox.test/watch": "yes" } }, data: { a: "1" } } });
+      }, { timeoutSeconds: 20, query: { labelSelector: "k3sbox.test/watch=yes", resourceVersion: first.metadata!.resourceVersion! } });
       await h.client.core.patchNamespacedConfigMap({ name: "w1", namespace: "watched", body: [{ op: "add", path: "/data/b", value: "2" }] });
+      await h.client.core.createNamespacedConfigMap({ namespace: "watched", body: { metadata: { name: "w2", labels }, data: {} } });
       await watching;
-      assert.deepEqual(seen, ["ADDED w1", "MODIFIED w1"]);
+      assert.deepEqual(seen, ["MODIFIED w1", "ADDED w2"]);
       assert.match(recorder.timeline(), /watch configmaps · watched 200/);
     });
 
