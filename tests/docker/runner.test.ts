@@ -55,7 +55,8 @@ function startChild(script: string, env: Record<string, string> = {}): { pid: nu
   const cp = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   cp.stderr!.on("data", (c) => (stderr += c));
-  const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))));
+  // Like a shell, a death by signal reads as 128 + its number.
+  const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(code ?? (signal === "SIGINT" ? 130 : signal === "SIGKILL" ? 137 : signal ? -1 : null))));
   const ready = new Promise<string>((resolve, reject) => {
     let out = "";
     cp.stdout!.on("data", (c) => {
