@@ -183,3 +183,13 @@ export async function spawnChild(
   }
   return { pid: cp.pid, exited, kill: (signal = "SIGTERM") => void cp.kill(signal) };
 }
+
+/** True when a process with this pid exists (EPERM: it exists but is not ours to signal). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}

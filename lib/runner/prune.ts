@@ -4,6 +4,7 @@
 // touched, nor this process's own.
 
 import { type LabelledObject, listByLabel, removeContainers, removeNetworks } from "../docker.ts";
+import { isProcessAlive } from "../proc.ts";
 import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_PID, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 
 export interface PruneOptions {
@@ -20,21 +21,12 @@ export interface PruneResult {
   skippedLive: string[];
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM"; // exists, not ours to signal
-  }
-}
-
 /** True when the object belongs to a running session, or to a detached environment (removed by `down`). */
 function isLive(o: LabelledObject): boolean {
   if (o.labels[LABEL_SESSION] === SESSION_ID || o.labels[LABEL_DETACHED] === "true") return true;
   if (o.labels[LABEL_HOST] !== HOST_NAME) return false; // another host: judged by age only
   const pid = Number(o.labels[LABEL_PID]);
-  return Number.isInteger(pid) && pid > 0 && processAlive(pid);
+  return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid);
 }
 
 // Sessions on another host cannot be checked for liveness: leave them at
@@ -68,13 +60,25 @@ export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
   return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live] };
 }
 
-/** Removes every container and network of one environment (e.g. a detached `k3sbox up`). */
-export async function removeEnvironment(envId: string): Promise<{ containers: string[]; networks: string[] }> {
-  const filter = [`${LABEL_ENV}=${envId}`];
+/**
+ * Removes the containers, then the networks, carrying every label of
+ * `filter` (and passing `keep`). Returns the names removed.
+ */
+export async function removeLabelled(
+  filter: string[],
+  keep: (o: LabelledObject) => boolean = () => true,
+): Promise<{ containers: string[]; networks: string[] }> {
   const [containers, networks] = await Promise.all([listByLabel("container", filter), listByLabel("network", filter)]);
-  await removeContainers(containers.map((c) => c.id));
-  await removeNetworks(networks.map((n) => n.name));
-  return { containers: containers.map((c) => c.name), networks: networks.map((n) => n.name) };
+  const doomedContainers = containers.filter(keep);
+  const doomedNetworks = networks.filter(keep);
+  await removeContainers(doomedContainers.map((c) => c.id));
+  await removeNetworks(doomedNetworks.map((n) => n.name));
+  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name) };
+}
+
+/** Removes every container and network of one environment (e.g. a detached `k3sbox up`). */
+export function removeEnvironment(envId: string): Promise<{ containers: string[]; networks: string[] }> {
+  return removeLabelled([`${LABEL_ENV}=${envId}`]);
 }
 
 /** Environments that have containers on this daemon, with their services. */

@@ -10,8 +10,9 @@
 
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { listByLabel, removeContainers, removeNetworks } from "../docker.ts";
+import { isProcessAlive } from "../proc.ts";
 import { runtime } from "../runtime.ts";
+import { removeLabelled } from "./prune.ts";
 import { LABEL_DETACHED, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 
 const CHECK_EVERY_MS = 1_000;
@@ -32,28 +33,13 @@ export function ensureReaper(): void {
   child.unref();
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
-  }
-}
-
 /** Removes what the dead session left, sparing detached environments. */
-export async function reapSession(session: string): Promise<{ containers: number; networks: number }> {
-  const filter = [`${LABEL_SESSION}=${session}`];
-  const keep = (o: { labels: Record<string, string> }) => o.labels[LABEL_DETACHED] !== "true";
-  const containers = (await listByLabel("container", filter)).filter(keep);
-  await removeContainers(containers.map((c) => c.id));
-  const networks = (await listByLabel("network", filter)).filter(keep);
-  await removeNetworks(networks.map((n) => n.name));
-  return { containers: containers.length, networks: networks.length };
+export function reapSession(session: string): Promise<{ containers: string[]; networks: string[] }> {
+  return removeLabelled([`${LABEL_SESSION}=${session}`], (o) => o.labels[LABEL_DETACHED] !== "true");
 }
 
 async function watch(session: string, parent: number): Promise<void> {
-  while (alive(parent)) await new Promise((r) => setTimeout(r, CHECK_EVERY_MS));
+  while (isProcessAlive(parent)) await new Promise((r) => setTimeout(r, CHECK_EVERY_MS));
   await reapSession(session).catch(() => {});
 }
 
