@@ -103,15 +103,17 @@ export class Recorder {
   }
 }
 
+/** `list pods · kube-system`, `create deployments · default/hello`, `get pods/log · ns/p`. */
+export function describeKubeMeta(k: KubeMeta): string {
+  const what = k.subresource ? `${k.resource}/${k.subresource}` : k.resource ?? "";
+  const scope = [k.namespace, k.name].filter(Boolean).join("/");
+  return `${k.verb} ${what}${scope ? ` · ${scope}` : ""}`;
+}
+
 /** `list pods · kube-system 200 8ms`, `create deployments · default/hello 201 12ms`, `GET https://… 200 5ms`. */
 export function describeEvent(e: RecordedEvent): string {
   const outcome = e.error !== undefined ? `failed: ${e.error}` : e.status !== undefined ? String(e.status) : "pending";
   const took = e.durationMs !== undefined ? ` ${Math.round(e.durationMs)}ms` : "";
-  if (e.kind === "kube" && e.kube) {
-    const k = e.kube;
-    const what = k.subresource ? `${k.resource}/${k.subresource}` : k.resource ?? "";
-    const scope = k.namespace && k.name ? `${k.namespace}/${k.name}` : k.namespace ?? k.name;
-    return `${k.verb} ${what}${scope ? ` · ${scope}` : ""} ${outcome}${took}`;
-  }
+  if (e.kind === "kube" && e.kube) return `${describeKubeMeta(e.kube)} ${outcome}${took}`;
   return `${e.method} ${e.url} ${outcome}${took}`;
 }

@@ -4,6 +4,7 @@
 
 import type { ApiException } from "../../deps.ts";
 import type { CallSlot } from "./http-library.ts";
+import { describeKubeMeta } from "../recorder.ts";
 
 /** "fetch failed: invalid peer certificate: UnknownIssuer" — runtimes put the real reason in `cause`. */
 export function causeChain(err: unknown): string {
@@ -51,12 +52,7 @@ export class KubeApiError extends Error {
 
   static from(err: ApiException<unknown>, slot: CallSlot): KubeApiError {
     const status = statusOf(err.body);
-    const m = slot.meta;
-    const what = m
-      ? `${m.verb} ${m.subresource ? `${m.resource}/${m.subresource}` : m.resource}${
-        m.namespace || m.name ? ` · ${[m.namespace, m.name].filter(Boolean).join("/")}` : ""
-      }`
-      : `${slot.method ?? "request"} ${slot.url ?? ""}`.trim();
+    const what = slot.meta ? describeKubeMeta(slot.meta) : `${slot.method ?? "request"} ${slot.url ?? ""}`.trim();
     const detail = [status.reason, status.message].filter(Boolean).join(": ") || "no details in response";
     return new KubeApiError(`${what}: ${err.code} ${detail}`, err.code, status.reason, err.body, slot.method, slot.url);
   }
