@@ -161,16 +161,6 @@ const PHASE_LABELS: Record<string, string> = {
   peers: "registering peers",
 };
 
-async function timed<T>(timings: Record<string, number>, phase: string, fn: () => Promise<T>, progress?: (m: string) => void): Promise<T> {
-  progress?.(PHASE_LABELS[phase] ?? phase);
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings[phase] = Math.round(performance.now() - t0);
-  }
-}
-
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateServices(opts?.services);
   const services = opts.services;
@@ -183,7 +173,16 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
   const res = new Resources();
   trackEnvironment(res);
   ensureReaper();
-  const phase = <T>(name: string, fn: () => Promise<T>) => timed(timings, name, fn, progress);
+  /** Runs one start phase: announces it, times it into `timings`. */
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    progress(PHASE_LABELS[name] ?? name);
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[name] = Math.round(performance.now() - t0);
+    }
+  };
 
   try {
     const [ca, host] = await phase("preflight", () =>
