@@ -17,7 +17,8 @@ const CERT_ERROR = /certificate|self.signed|verify|issuer|altname/i;
  * verify, so the exec check stays the authority in those cases.
  */
 export function apiServerReadyProbe(kubeconfigPath: string, apiPort: number) {
-  // One transport per running container (keyed by its published port).
+  // One transport per running container, keyed by its published port (a
+  // port can be reused by a later environment; see the certificate case below).
   const transports = new Map<number, Transport>();
   return async (ctx: HelperContext): Promise<boolean | undefined> => {
     const port = ctx.hostPort(apiPort);
@@ -41,7 +42,12 @@ export function apiServerReadyProbe(kubeconfigPath: string, apiPort: number) {
       transports.delete(port);
       return true;
     } catch (err) {
-      return CERT_ERROR.test(causeChain(err)) ? undefined : false;
+      if (!CERT_ERROR.test(causeChain(err))) return false;
+      // The cached certificates do not fit this server (e.g. a later
+      // environment got the same host port): read the kubeconfig afresh.
+      transport.close();
+      transports.delete(port);
+      return undefined;
     }
   };
 }
