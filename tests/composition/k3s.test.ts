@@ -22,15 +22,11 @@ import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { leftovers } from "../support/leftovers.ts";
 
 /** k3s() as users write it, with the two test-image differences named above. */
 function k3sOnTestImage(opts: Parameters<typeof k3s>[0] = {}): ServiceDefinition<K3sHelpers> {
   return { ...k3s(opts), image: { type: "registry", reference: TESTBED_IMAGE! }, privileged: false };
-}
-
-async function leftovers(envId: string): Promise<string[]> {
-  const f = [`${LABEL_ENV}=${envId}`];
-  return [...await listByLabel("container", f), ...await listByLabel("network", f)].map((o) => o.name);
 }
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers>; db: ServiceDefinition }>;

@@ -13,6 +13,7 @@ import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
 import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
 import { runtime } from "../../lib/runtime.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { leftovers, shellExitCode } from "../support/leftovers.ts";
 
 const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
 
@@ -24,12 +25,6 @@ const web = (extra: Partial<ServiceDefinition> = {}): ServiceDefinition => ({
   readyCheck: { type: "http", port: 8080, path: "/", timeoutSecs: 20 },
   ...extra,
 });
-
-async function leftovers(envId: string): Promise<string[]> {
-  const filter = [`${LABEL_ENV}=${envId}`];
-  const [c, n] = await Promise.all([listByLabel("container", filter), listByLabel("network", filter)]);
-  return [...c, ...n].map((o) => o.name);
-}
 
 /**
  * Environments of this test process (its session label), so other k3sbox
@@ -55,8 +50,7 @@ function startChild(script: string, env: Record<string, string> = {}): { pid: nu
   const cp = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   cp.stderr!.on("data", (c) => (stderr += c));
-  // Like a shell, a death by signal reads as 128 + its number.
-  const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(code ?? (signal === "SIGINT" ? 130 : signal === "SIGKILL" ? 137 : signal ? -1 : null))));
+  const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(shellExitCode(code, signal))));
   const ready = new Promise<string>((resolve, reject) => {
     let out = "";
     cp.stdout!.on("data", (c) => {

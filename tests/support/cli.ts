@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { run, type RunResult } from "../../lib/proc.ts";
 import { runtime } from "../../lib/runtime.ts";
+import { shellExitCode } from "./leftovers.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
@@ -14,9 +15,7 @@ export function k3sboxChild(args: string[]) {
   let err = "";
   cp.stdout!.on("data", (c) => (out += c));
   cp.stderr!.on("data", (c) => (err += c));
-  // Like a shell: death by a signal reads as 128 + its number (Deno ends with
-  // SIGINT itself after its handler ran, where Bun and Node exit with 130).
-  const exited = new Promise<number | null>((r) => cp.on("exit", (code, sig) => r(code ?? (sig === "SIGINT" ? 130 : sig === "SIGTERM" ? 143 : null))));
+  const exited = new Promise<number | null>((r) => cp.on("exit", (code, sig) => r(shellExitCode(code, sig))));
   return {
     exited,
     signal: (s: "SIGINT" | "SIGKILL") => void (cp.exitCode === null && cp.kill(s)),
