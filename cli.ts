@@ -11,10 +11,10 @@ import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
 
 const started = performance.now();
-const progressTo = (json: boolean) => (message: string) => {
+/** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
+const progress = (message: string) => {
   const t = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
   process.stderr.write(`[${t}s] ${message}\n`);
-  void json;
 };
 const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 
@@ -69,7 +69,6 @@ function topHelp(): string {
 
 async function up(flags: Record<string, unknown>): Promise<number> {
   const json = flags.json === true;
-  const progress = progressTo(json);
   const env = await startEnvironment({ services: { k8s: clusterFromFlags(flags) }, onProgress: progress, detached: flags.detach === true });
   const path = resolve((flags.kubeconfig as string | undefined) ?? `k3sbox-${env.id}.kubeconfig.yaml`);
   await writeFile(path, env.svc.k8s.kubeconfig.exportConfig(), { mode: 0o600 });
@@ -95,7 +94,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
 
 async function runSmoke(flags: Record<string, unknown>): Promise<number> {
   const json = flags.json === true;
-  const report = await smoke(clusterFromFlags(flags, { ingressDomains: [SMOKE_DOMAIN] }), progressTo(json));
+  const report = await smoke(clusterFromFlags(flags, { ingressDomains: [SMOKE_DOMAIN] }), progress);
   if (json) out(JSON.stringify(report));
   else {
     out(report.ok ? "smoke: PASS" : "smoke: FAIL");
