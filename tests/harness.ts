@@ -1,7 +1,7 @@
-// One test vocabulary for `bun test` and `deno test`.
+// One test vocabulary for `bun test`, `deno test` and `node --test`.
 //
 // Each tier's files import `test`, `suite` and `skip` from here instead of
-// `bun:test` or `Deno.test`, so the same file runs under both runtimes.
+// `bun:test`, `Deno.test` or `node:test`, so the same file runs under all three.
 // Assertions use `node:assert/strict`, which both runtimes provide.
 
 type Body = () => unknown | Promise<unknown>;
@@ -19,8 +19,39 @@ const isDeno = typeof g.Deno !== "undefined";
 
 // Loaded only under Bun; the specifier is indirect so Deno never resolves it.
 const bunTestModule = "bun:test";
-// deno-lint-ignore no-explicit-any
-const bun: any = isBun ? await import(bunTestModule) : undefined;
+const nodeTestModule = "node:test";
+
+/** bun:test and node:test share a shape: describe, before/after hooks, tests with a timeout. */
+interface HookRunner {
+  describe(name: string, body: () => void): void;
+  beforeAll(fn: () => Promise<void>, timeoutMs: number): void;
+  afterAll(fn: () => Promise<void>, timeoutMs: number): void;
+  test(name: string, fn: () => unknown, timeoutMs: number): void;
+  skip(name: string): void;
+}
+
+async function hookRunner(): Promise<HookRunner | undefined> {
+  if (isBun) {
+    const b = await import(bunTestModule);
+    return {
+      describe: b.describe,
+      beforeAll: b.beforeAll,
+      afterAll: b.afterAll,
+      test: b.test,
+      skip: (name) => b.test.skip(name, () => {}),
+    };
+  }
+  if (isDeno) return undefined;
+  const n = await import(nodeTestModule);
+  return {
+    describe: (name, body) => void n.describe(name, body),
+    beforeAll: (fn, timeout) => void n.before(fn, { timeout }),
+    afterAll: (fn, timeout) => void n.after(fn, { timeout }),
+    test: (name, fn, timeout) => void n.test(name, { timeout }, fn),
+    skip: (name) => void n.test(name, { skip: true }, () => {}),
+  };
+}
+const hooks = await hookRunner();
 
 /** Runs `body`, failing with the test's name if it outlives `timeoutMs`. */
 async function withDeadline(name: string, body: Body, timeoutMs: number): Promise<void> {
@@ -41,18 +72,16 @@ async function withDeadline(name: string, body: Body, timeoutMs: number): Promis
 /** A single test case. */
 export function test(name: string, body: Body, opts: Options = {}): void {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (isBun) {
-    // bun's own timeout is the backstop; ours gives the clearer message.
-    bun.test(name, () => withDeadline(name, body, timeoutMs), timeoutMs + 1_000);
-  } else if (isDeno) {
+  if (hooks) {
+    // the runner's own timeout is the backstop; ours gives the clearer message.
+    hooks.test(name, () => withDeadline(name, body, timeoutMs), timeoutMs + 1_000);
+  } else {
     g.Deno.test({
       name,
       fn: () => withDeadline(name, body, timeoutMs),
       sanitizeOps: false,
       sanitizeResources: false,
     });
-  } else {
-    throw new Error("tests/harness.ts: run the tests with `bun test` or `deno test`");
   }
 }
 
@@ -62,7 +91,7 @@ export function test(name: string, body: Body, opts: Options = {}): void {
  */
 export function skip(name: string, reason: string): void {
   console.error(`SKIP ${name}: ${reason}`);
-  if (isBun) bun.test.skip(`${name} (skipped: ${reason})`, () => {});
+  if (hooks) hooks.skip(`${name} (skipped: ${reason})`);
   else g.Deno.test({ name: `${name} (skipped: ${reason})`, ignore: true, fn: () => {} });
 }
 
@@ -89,22 +118,22 @@ export function suite<F>(
     cases.push({ name: caseName, body, timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
   });
 
-  if (isBun) {
-    bun.describe(name, () => {
+  if (hooks) {
+    hooks.describe(name, () => {
       let value: F | undefined;
       let failure: unknown;
-      bun.beforeAll(async () => {
+      hooks.beforeAll(async () => {
         try {
           await withDeadline(`${name} (setup)`, async () => { value = await fixture.setup(); }, setupTimeoutMs);
         } catch (err) {
           failure = err;
         }
       }, setupTimeoutMs + 1_000);
-      bun.afterAll(async () => {
+      hooks.afterAll(async () => {
         if (value !== undefined) await fixture.teardown(value);
       }, 60_000);
       for (const c of cases) {
-        bun.test(c.name, () => {
+        hooks.test(c.name, () => {
           if (failure) throw failure;
           return withDeadline(c.name, () => c.body(value as F), c.timeoutMs);
         }, c.timeoutMs + 1_000);
@@ -112,7 +141,6 @@ export function suite<F>(
     });
     return;
   }
-  if (!isDeno) throw new Error("tests/harness.ts: run the tests with `bun test` or `deno test`");
   g.Deno.test({
     name,
     sanitizeOps: false,

@@ -1,6 +1,6 @@
 // Crash cleanup without an extra image (testcontainers uses a Ryuk
 // container): the first environment of a process starts a small detached
-// watchdog, running this file with the same runtime. It checks once a second
+// watchdog, running reaper-main.ts (or the compiled .js) with the same runtime. It checks once a second
 // whether the parent process still exists; when it does not (SIGKILL, crash,
 // OOM kill), it removes that session's containers and networks, except
 // detached ones, and exits. A parent that exits cleanly has removed its
@@ -18,13 +18,24 @@ import { LABEL_DETACHED, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 const CHECK_EVERY_MS = 1_000;
 let started = false;
 
-/** Starts this process's watchdog once. No-op under Node (it cannot run this TypeScript file) or when opted out. */
+/**
+ * How this runtime runs the watchdog entry next to this module: the sibling
+ * with our own extension (.ts from sources, .js from the npm build). Deno may
+ * have loaded us from an https: URL (a URL import), which it runs as is.
+ */
+export function reaperArgv(moduleUrl: string = import.meta.url): string[] {
+  const entry = new URL(`./reaper-main${moduleUrl.endsWith(".ts") ? ".ts" : ".js"}`, moduleUrl);
+  const script = entry.protocol === "file:" ? fileURLToPath(entry) : entry.href;
+  if (runtime === "deno") return ["run", "-A", script];
+  // Node runs .ts sources only with type stripping (NODE_OPTIONS in the test command).
+  return runtime === "bun" ? ["run", script] : [script];
+}
+
+/** Starts this process's watchdog once, unless opted out. */
 export function ensureReaper(): void {
-  if (started || process.env.K3SBOX_REAPER === "0" || runtime === "node") return;
+  if (started || process.env.K3SBOX_REAPER === "0") return;
   started = true;
-  const script = fileURLToPath(import.meta.url);
-  const args = runtime === "deno" ? ["run", "-A", script] : ["run", script];
-  const child = spawn(process.execPath, [...args, "--reap", SESSION_ID, String(process.pid)], {
+  const child = spawn(process.execPath, [...reaperArgv(), "--reap", SESSION_ID, String(process.pid)], {
     detached: true, // own process group: a Ctrl-C to the parent's group does not reach it
     stdio: "ignore",
     env: { ...process.env, K3SBOX_REAPER: "0" },
@@ -38,13 +49,8 @@ export function reapSession(session: string): Promise<{ containers: string[]; ne
   return removeLabelled([`${LABEL_SESSION}=${session}`], (o) => o.labels[LABEL_DETACHED] !== "true");
 }
 
-async function watch(session: string, parent: number): Promise<void> {
+/** Waits for `parent` to die, then removes its session's leftovers. */
+export async function watch(session: string, parent: number): Promise<void> {
   while (isProcessAlive(parent)) await new Promise((r) => setTimeout(r, CHECK_EVERY_MS));
   await reapSession(session).catch(() => {});
-}
-
-const [flag, session, parent] = process.argv.slice(2);
-if (import.meta.main && flag === "--reap" && session && Number(parent) > 0) {
-  await watch(session, Number(parent));
-  process.exit(0);
 }

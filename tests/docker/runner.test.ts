@@ -11,7 +11,7 @@ import { PrivilegedRefusedError } from "../../lib/runner/preflight.ts";
 import { prune } from "../../lib/runner/prune.ts";
 import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
 import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
-import { runtime } from "../../lib/runtime.ts";
+import { scriptArgv } from "../support/script.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { leftovers, shellExitCode } from "../support/leftovers.ts";
 
@@ -42,12 +42,9 @@ async function assertNoNewEnvironments(before: Set<string>): Promise<void> {
   assert.deepEqual(added, [], `environments left behind: ${added.join(", ")}`);
 }
 
-const cliRuntime = (): string[] =>
-  runtime === "bun" ? [process.execPath, "run"] : runtime === "deno" ? [process.execPath, "run", "-A"] : [process.execPath];
-
 function startChild(script: string, env: Record<string, string> = {}): { pid: number; ready: Promise<string>; exited: Promise<number | null> } {
-  const [cmd, ...args] = cliRuntime();
-  const cp = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const [cmd, ...args] = scriptArgv(script);
+  const cp = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   cp.stderr!.on("data", (c) => (stderr += c));
   const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(shellExitCode(code, signal))));

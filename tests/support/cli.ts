@@ -1,12 +1,12 @@
 // Runs the k3sbox CLI with the runtime running the tests.
 import { spawn } from "node:child_process";
 import { run, type RunResult } from "../../lib/proc.ts";
-import { runtime } from "../../lib/runtime.ts";
+import { scriptArgv } from "./script.ts";
 import { shellExitCode } from "./leftovers.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
-const argvFor = (args: string[]) => [...(runtime === "deno" ? ["run", "-A", cli] : ["run", cli]), ...args];
+const argvFor = (args: string[]) => [...scriptArgv(cli).slice(1), ...args];
 
 /** A long-running CLI process (`up` without --detach). */
 export function k3sboxChild(args: string[]) {

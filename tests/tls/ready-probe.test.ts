@@ -8,7 +8,7 @@ import { test } from "../harness.ts";
 import { stringifyYaml } from "../../deps.ts";
 import { apiServerReadyProbe } from "../../lib/k3s/ready-probe.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
-import { runtime } from "../../lib/runtime.ts";
+import { scriptArgv } from "../support/script.ts";
 import type { HelperContext } from "../../lib/service.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -23,7 +23,8 @@ async function apiServer(status: number, port = 0) {
   const serving = await issueLeaf(ca, { names: ["127.0.0.1"] });
   const client = await issueLeaf(ca, { names: [], commonName: "admin", usages: ["client"] });
   const script = new URL("../support/https-server.ts", import.meta.url).pathname;
-  const child = spawn(process.execPath, [...(runtime === "deno" ? ["run", "-A"] : ["run"]), script], {
+  const [cmd, ...args] = scriptArgv(script);
+  const child = spawn(cmd, args, {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, HTTPS_SERVER: JSON.stringify({ key: serving.keyPem, cert: serving.certPem, ca: ca.certPem, status, port }) },
   });
