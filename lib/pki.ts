@@ -126,6 +126,22 @@ export async function generateCa(opts: CaOptions = {}): Promise<CertificateAutho
   return new CertificateAuthority(keys, cert, algorithm);
 }
 
+/** loadCa() refused its input; `part` says which input was at fault ("pair": they do not belong together). */
+export class CaLoadError extends Error {
+  constructor(readonly part: "cert" | "key" | "pair", message: string) {
+    super(message);
+    this.name = "CaLoadError";
+  }
+}
+
+function inPart<T>(part: CaLoadError["part"], fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw err instanceof CaLoadError ? err : new CaLoadError(part, (err as Error).message);
+  }
+}
+
 /**
  * Loads an existing CA. `certPem` holds the CA certificate (first) and
  * optionally the certificates above it; `keyPem` its private key as PKCS#8
@@ -133,21 +149,27 @@ export async function generateCa(opts: CaOptions = {}): Promise<CertificateAutho
  * optionally preceded by `EC PARAMETERS`), as openssl and k3s write them.
  */
 export async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
-  const certBlocks = parsePem(certPem).filter((b) => b.label === "CERTIFICATE");
-  if (certBlocks.length === 0) throw new Error("CA certificate PEM: no CERTIFICATE block found");
-  const cert = new x509.X509Certificate(certBlocks[0].der);
+  const certBlocks = inPart("cert", () => parsePem(certPem)).filter((b) => b.label === "CERTIFICATE");
+  if (certBlocks.length === 0) throw new CaLoadError("cert", "CA certificate PEM: no CERTIFICATE block found");
+  const cert = inPart("cert", () => {
+    try {
+      return new x509.X509Certificate(certBlocks[0].der);
+    } catch (err) {
+      throw new Error(`CA certificate PEM: not a valid X.509 certificate (${(err as Error).message})`);
+    }
+  });
 
   const basic = cert.getExtension(x509.BasicConstraintsExtension);
   if (!basic?.ca) {
-    throw new Error(`CA certificate "${cert.subject}" is not a CA (basicConstraints CA:TRUE missing)`);
+    throw new CaLoadError("cert", `CA certificate "${cert.subject}" is not a CA (basicConstraints CA:TRUE missing)`);
   }
   const usage = cert.getExtension(x509.KeyUsagesExtension);
   if (usage && !(usage.usages & x509.KeyUsageFlags.keyCertSign)) {
-    throw new Error(`CA certificate "${cert.subject}" is not a CA (keyUsage lacks keyCertSign)`);
+    throw new CaLoadError("cert", `CA certificate "${cert.subject}" is not a CA (keyUsage lacks keyCertSign)`);
   }
 
-  const pkcs8 = privateKeyToPkcs8(keyPem);
-  const kind = wrapDer(() => pkcs8KeyKind(pkcs8));
+  const pkcs8 = inPart("key", () => privateKeyToPkcs8(keyPem));
+  const kind = inPart("key", () => wrapDer(() => pkcs8KeyKind(pkcs8)));
   const importAlg: RsaHashedImportParams | EcKeyImportParams = kind.kind === "rsa"
     ? { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }
     : { name: "ECDSA", namedCurve: kind.curve };
@@ -155,7 +177,7 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
   try {
     privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, importAlg, true, ["sign"]);
   } catch (err) {
-    throw new Error(`CA private key could not be imported: ${(err as Error).message}`);
+    throw new CaLoadError("key", `CA private key could not be imported: ${(err as Error).message}`);
   }
   // Import the certificate's public key the same way; a key of another
   // algorithm or curve fails here, and a different key fails the comparison.
@@ -163,9 +185,9 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
   try {
     publicKey = await webcrypto.subtle.importKey("spki", cert.publicKey.rawData, importAlg, true, ["verify"]);
   } catch {
-    throw new Error("CA key does not match CA certificate");
+    throw new CaLoadError("pair", "CA key does not match CA certificate");
   }
-  if (!(await samePublicKey(privateKey, publicKey))) throw new Error("CA key does not match CA certificate");
+  if (!(await samePublicKey(privateKey, publicKey))) throw new CaLoadError("pair", "CA key does not match CA certificate");
 
   const algorithm = kind.kind === "rsa"
     ? `rsa-${(privateKey.algorithm as RsaHashedKeyAlgorithm).modulusLength}`
@@ -234,7 +256,8 @@ export async function caFromEnv(
   const keyVar = env.K3SBOX_CA_KEY?.trim() || undefined;
   if (!certVar && !keyVar) return undefined;
   if (!certVar || !keyVar) {
-    throw new Error(
+    throw new CaLoadError(
+      certVar ? "key" : "cert",
       `${certVar ? "K3SBOX_CA_CERT" : "K3SBOX_CA_KEY"} is set but ${certVar ? "K3SBOX_CA_KEY" : "K3SBOX_CA_CERT"} is not: set both or neither`,
     );
   }
@@ -242,7 +265,18 @@ export async function caFromEnv(
     pemOrFile("K3SBOX_CA_CERT", certVar),
     pemOrFile("K3SBOX_CA_KEY", keyVar),
   ]);
-  return loadCa(certPem, keyPem);
+  return await loadCaNamed(certPem, keyPem, { cert: "K3SBOX_CA_CERT", key: "K3SBOX_CA_KEY" });
+}
+
+/** loadCa() whose errors start with the names the caller knows the inputs by (variables, options). */
+export async function loadCaNamed(certPem: string, keyPem: string, names: { cert: string; key: string }): Promise<CertificateAuthority> {
+  try {
+    return await loadCa(certPem, keyPem);
+  } catch (err) {
+    if (!(err instanceof CaLoadError)) throw err;
+    const who = err.part === "pair" ? `${names.cert} and ${names.key}` : names[err.part];
+    throw new CaLoadError(err.part, `${who}: ${err.message}`);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -531,7 +565,7 @@ async function pemOrFile(variable: string, value: string): Promise<string> {
   try {
     return await readFile(value, "utf8");
   } catch (err) {
-    throw new Error(`${variable}: neither PEM text nor a readable file (${(err as Error).message})`);
+    throw new CaLoadError(variable === "K3SBOX_CA_CERT" ? "cert" : "key", `${variable}: neither PEM text nor a readable file (${(err as Error).message})`);
   }
 }
 

@@ -29,6 +29,24 @@ export class CommandNotFoundError extends Error {
   }
 }
 
+/** The OS refused to start a command because its arguments are too long (E2BIG). */
+export class ArgumentsTooLongError extends Error {
+  constructor(readonly command: string, args: readonly string[]) {
+    const longest = Math.max(0, ...args.map((a) => a.length));
+    super(
+      `${command}: the operating system refused its arguments as too long (E2BIG; longest argument ${longest} characters, ` +
+        `Linux allows 128 KiB per argument)`,
+    );
+    this.name = "ArgumentsTooLongError";
+  }
+}
+
+/** The error to throw when spawning `cmd` failed: E2BIG is not "command not found". */
+function spawnError(cmd: string, args: readonly string[], cause: unknown): Error {
+  const text = `${(cause as Error)?.message ?? cause} ${(cause as { code?: string })?.code ?? ""}`;
+  return /E2BIG|argument list too long/i.test(text) ? new ArgumentsTooLongError(cmd, args) : new CommandNotFoundError(cmd, cause);
+}
+
 const decoder = new TextDecoder();
 const toBytes = (s: Uint8Array | string) => (typeof s === "string" ? new TextEncoder().encode(s) : s);
 
@@ -58,7 +76,7 @@ async function runBun(cmd: string, args: readonly string[], opts: RunOptions, ti
       cwd: opts.cwd,
     });
   } catch (err) {
-    throw new CommandNotFoundError(cmd, err);
+    throw spawnError(cmd, args, err);
   }
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -91,7 +109,7 @@ async function runDeno(cmd: string, args: readonly string[], opts: RunOptions, t
       cwd: opts.cwd,
     }).spawn();
   } catch (err) {
-    throw new CommandNotFoundError(cmd, err);
+    throw spawnError(cmd, args, err);
   }
   if (opts.stdin !== undefined) {
     const writer = child.stdin.getWriter();
@@ -133,7 +151,7 @@ async function runNode(cmd: string, args: readonly string[], opts: RunOptions, t
     }, timeoutMs);
     cp.on("error", (e) => {
       clearTimeout(timer);
-      reject(new CommandNotFoundError(cmd, e));
+      reject(spawnError(cmd, args, e));
     });
     cp.on("close", (code) => {
       clearTimeout(timer);

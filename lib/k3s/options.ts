@@ -35,11 +35,15 @@ export const DEFAULT_READY_TIMEOUT_SECS = 120;
 /** A bad option value; the message names the option and the allowed form. */
 export class K3sOptionError extends Error {
   constructor(readonly option: string, allowed: string, got: unknown) {
-    super(`k3s(): option "${option}" must be ${allowed}; got ${JSON.stringify(got) ?? String(got)}`);
+    const shown = JSON.stringify(got) ?? String(got);
+    super(`k3s(): option "${option}" must be ${allowed}; got ${shown.length > 120 ? `${shown.slice(0, 100)}… (${shown.length} characters)` : shown}`);
     this.name = "K3sOptionError";
   }
 }
 
+// Far above any real k3s flag, far below the OS's 128 KiB per argument (the
+// whole server command is one `sh -c` argument).
+const MAX_EXTRA_ARG = 4096;
 const KNOWN = ["version", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains"];
 // Docker's tag grammar.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -63,8 +67,8 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
   }
   if (!Array.isArray(extraArgs)) throw new K3sOptionError("extraArgs", 'an array of strings such as ["--tls-san=my.host"]', extraArgs);
   extraArgs.forEach((arg, i) => {
-    if (typeof arg !== "string" || arg.length === 0) {
-      throw new K3sOptionError(`extraArgs[${i}]`, 'a non-empty string such as "--disable=local-storage"', arg);
+    if (typeof arg !== "string" || arg.length === 0 || arg.length > MAX_EXTRA_ARG || arg.includes("\0")) {
+      throw new K3sOptionError(`extraArgs[${i}]`, `a non-empty string of at most ${MAX_EXTRA_ARG} characters, without NUL, such as "--disable=local-storage"`, arg);
     }
   });
   if (typeof readyTimeoutSecs !== "number" || !Number.isFinite(readyTimeoutSecs) || readyTimeoutSecs <= 0) {

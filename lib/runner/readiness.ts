@@ -18,32 +18,76 @@ export class ServiceNotReadyError extends Error {
   }
 }
 
-async function describeContainer(container: string): Promise<string> {
-  const [state, logs] = await Promise.all([
+/** State and log tail of a container, for error messages; gives up after `withinMs` rather than delay the error. */
+export async function describeContainer(container: string, withinMs = 900): Promise<string> {
+  const described = Promise.all([
     inspectContainer(container).then(
       (i) => `state=${i.state.status} exitCode=${i.state.exitCode}${i.state.error ? ` error=${i.state.error}` : ""}${i.state.oomKilled ? " (OOM-killed)" : ""}`,
       (e) => `state unknown (${(e as Error).message})`,
     ),
     logsTail(container, LOG_LINES).catch((e) => `(logs unavailable: ${(e as Error).message})`),
-  ]);
-  return `container ${container}: ${state}\nlast ${LOG_LINES} log lines:\n${logs.trimEnd() || "(no output)"}`;
+  ]).then(([state, logs]) => `container ${container}: ${state}\nlast ${LOG_LINES} log lines:\n${logs.trimEnd() || "(no output)"}`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => (timer = setTimeout(() => r(`container ${container}: (Docker did not describe it within ${withinMs} ms)`), withinMs)));
+  try {
+    return await Promise.race([described, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-/** One try of the check: true when ready. Never throws for "not yet". */
-function tryOnce(container: string, check: ReadyCheck, hostPort: (p: number) => number): Promise<boolean> {
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const MIN_TRY_MS = 100;
+
+/** One try of the check, ending by `deadline`: ok, or what it saw instead. Never throws for "not yet". */
+async function tryOnce(container: string, check: ReadyCheck, hostPort: (p: number) => number, deadline: number): Promise<{ ok: boolean; saw: string }> {
   if (check.type === "exec") {
-    return execIn(container, ["/bin/sh", "-c", check.command], { timeoutMs: 10_000 }).then((r) => r.code === 0, () => false);
+    // The docker CLI is killed at the deadline; the container goes with the failed start.
+    const timeoutMs = Math.max(MIN_TRY_MS, Math.min(10_000, deadline - Date.now()));
+    return await execIn(container, ["/bin/sh", "-c", check.command], { timeoutMs }).then(
+      (r) => ({ ok: r.code === 0, saw: `exit code ${r.code}${(r.stderr || r.stdout).trim() ? `: ${(r.stderr || r.stdout).trim().slice(-300)}` : ""}` }),
+      (e) => ({ ok: false, saw: (e as Error).message }),
+    );
   }
   const url = `${check.scheme ?? "http"}://127.0.0.1:${hostPort(check.port)}${check.path ?? "/"}`;
-  return nodeRequest(url, { signal: AbortSignal.timeout(5_000) }, { ca: check.ca, servername: "localhost" }).then(
-    (res) => (check.status !== undefined ? res.status === check.status : res.status >= 200 && res.status < 300),
-    () => false,
+  const timeoutMs = Math.max(MIN_TRY_MS, Math.min(5_000, deadline - Date.now()));
+  return await nodeRequest(url, { signal: AbortSignal.timeout(timeoutMs) }, { ca: check.ca, servername: "localhost" }).then(
+    (res) => ({ ok: check.status !== undefined ? res.status === check.status : res.status >= 200 && res.status < 300, saw: `HTTP ${res.status}` }),
+    (e) => ({ ok: false, saw: (e as Error).message }),
   );
 }
 
 /**
+ * Watches the container once a second while readiness is awaited, and
+ * resolves with a specific explanation when it can no longer become ready:
+ * paused, removed, or cut off from the environment's network.
+ */
+function watchState(service: string, container: string, network: string | undefined): { problem: Promise<string>; stop(): void } {
+  let stopped = false;
+  const problem = (async () => {
+    while (!stopped) {
+      await sleep(1_000);
+      if (stopped) break;
+      const info = await inspectContainer(container).catch((e) => e as Error);
+      if (info instanceof Error) {
+        if (/no such (container|object)/i.test(info.message)) return `service "${service}": its container ${container} was removed while waiting for readiness`;
+        continue;
+      }
+      if (info.state.status === "paused") return `service "${service}": its container ${container} was paused (docker pause) while waiting for readiness`;
+      if (network && info.state.running && !info.networks[network]) {
+        return `service "${service}": its container ${container} is no longer on the environment's network ${network} (removed or disconnected) while waiting for readiness`;
+      }
+    }
+    return new Promise<string>(() => {});
+  })();
+  return { problem, stop: () => void (stopped = true) };
+}
+
+/**
  * Resolves once `check` passes. Rejects when the container exits first
- * (immediately, with its logs) or when `check.timeoutSecs` elapse.
+ * (immediately, with its logs), is paused, removed or cut off from its
+ * network (within about a second), or when `check.timeoutSecs` elapse (with
+ * what the last try saw).
  */
 export async function waitReady(opts: {
   service: string;
@@ -52,6 +96,8 @@ export async function waitReady(opts: {
   hostPort: (containerPort: number) => number;
   exit: WaitHandle;
   progress: (m: string) => void;
+  /** The environment's network: leaving it is reported at once. */
+  network?: string;
   /** The definition's host-side probe, preferred over `check` when it can tell. */
   probe?: () => Promise<boolean | undefined>;
   /** Stop waiting (the environment is being torn down). */
@@ -62,32 +108,55 @@ export async function waitReady(opts: {
   const deadline = started + check.timeoutSecs * 1000;
   let exited: number | undefined;
   opts.exit.exited.then((code) => (exited = code), () => {});
+  const exitedNow = opts.exit.exited.then(() => undefined, () => new Promise<undefined>(() => {}));
+  let problem: string | undefined;
+  const state = watchState(service, container, opts.network);
+  state.problem.then((p) => (problem = p));
+  /** `p`, unless the deadline passes, the container exits or a state problem shows first. */
+  const bounded = <T>(p: Promise<T>, fallback: T): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<T>((r) => (timer = setTimeout(() => r(fallback), Math.max(0, deadline - Date.now()))));
+    return Promise.race([p, late, exitedNow.then(() => fallback), state.problem.then(() => fallback)]).finally(() => clearTimeout(timer));
+  };
   let lastReport = started;
+  let saw = "nothing yet";
 
-  while (true) {
-    opts.signal?.throwIfAborted();
-    if (exited !== undefined) {
-      throw new ServiceNotReadyError(service, `service "${service}" exited with code ${exited} before it was ready\n${await describeContainer(container)}`);
+  try {
+    while (true) {
+      opts.signal?.throwIfAborted();
+      if (exited !== undefined) {
+        throw new ServiceNotReadyError(service, `service "${service}" exited with code ${exited} before it was ready\n${await describeContainer(container)}`);
+      }
+      if (problem) throw new ServiceNotReadyError(service, `${problem}\n${await describeContainer(container)}`);
+      const probed = opts.probe ? await bounded(opts.probe().catch(() => undefined), undefined) : undefined;
+      let ok = probed === true;
+      if (probed === undefined) {
+        const r = await bounded(tryOnce(container, check, opts.hostPort, deadline), { ok: false, saw });
+        ok = r.ok;
+        saw = r.saw;
+      } else if (!probed) saw = "the service's own probe said not ready";
+      if (ok) {
+        if (exited === undefined) return;
+        continue; // it answered, then died: report the exit
+      }
+      if (exited !== undefined || problem) continue;
+      const now = Date.now();
+      if (now >= deadline) {
+        const what = check.type === "exec" ? `\`${check.command}\`` : `GET ${check.path ?? "/"} on port ${check.port}`;
+        throw new ServiceNotReadyError(
+          service,
+          `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`,
+        );
+      }
+      if (now - lastReport >= 5_000) {
+        lastReport = now;
+        opts.progress(`waiting for ${service} to be ready (${Math.round((now - started) / 1000)}s of ${check.timeoutSecs}s)`);
+      }
+      // Wake early if the container exits during the pause.
+      const pause = probed === undefined ? READY_POLL_MS[check.type] : READY_POLL_MS.probe;
+      await bounded(sleep(pause), undefined);
     }
-    const probed = opts.probe ? await opts.probe().catch(() => undefined) : undefined;
-    if (probed ?? await tryOnce(container, check, opts.hostPort)) {
-      if (exited === undefined) return;
-      continue; // it answered, then died: report the exit
-    }
-    const now = Date.now();
-    if (now >= deadline) {
-      const what = check.type === "exec" ? `\`${check.command}\`` : `GET ${check.path ?? "/"} on port ${check.port}`;
-      throw new ServiceNotReadyError(
-        service,
-        `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed)\n${await describeContainer(container)}`,
-      );
-    }
-    if (now - lastReport >= 5_000) {
-      lastReport = now;
-      opts.progress(`waiting for ${service} to be ready (${Math.round((now - started) / 1000)}s of ${check.timeoutSecs}s)`);
-    }
-    // Wake early if the container exits during the pause.
-    const pause = probed === undefined ? READY_POLL_MS[check.type] : READY_POLL_MS.probe;
-    await Promise.race([new Promise((r) => setTimeout(r, pause)), opts.exit.exited.catch(() => {})]);
+  } finally {
+    state.stop();
   }
 }

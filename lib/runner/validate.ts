@@ -1,70 +1,218 @@
 // Validation of startEnvironment's input, before Docker is touched. Each
-// error names the service, the field and the allowed form.
+// error names the service, the field and the allowed form; no bad value may
+// surface later as a TypeError or as a Docker/OS error.
 
-import { SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
+import { matchesDnsName, SELF_SERVICE_TOKEN, type ServiceDefinition, type ServiceFile } from "../service.ts";
 
 export class EnvironmentOptionError extends Error {
+  /** The option at fault, e.g. `services.web.readyCheck.timeoutSecs`. */
+  readonly option: string;
   constructor(where: string, allowed: string, got: unknown) {
-    super(`startEnvironment: ${where} must be ${allowed}; got ${JSON.stringify(got) ?? String(got)}`);
+    super(`startEnvironment: ${where} must be ${allowed}; got ${describe(got)}`);
     this.name = "EnvironmentOptionError";
+    this.option = where;
   }
+}
+
+/** A value for messages: JSON, shortened; functions and undefined by their type. */
+function describe(v: unknown): string {
+  if (typeof v === "function") return "a function";
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > 120 ? `${text.slice(0, 100)}… (${text.length} characters)` : text;
 }
 
 // A key becomes a DNS alias (`<key>`, `<key>.internal`) and part of a container name.
 const SERVICE_KEY = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Linux refuses a single argv/env string longer than this (MAX_ARG_STRLEN, 128 KiB with its NUL). */
+export const MAX_ARG_BYTES = 128 * 1024 - 1;
+/** The whole `docker create` command line stays well below ARG_MAX (2 MiB with an 8 MiB stack). */
+const MAX_TOTAL_BYTES = 1024 * 1024;
 
 const isPort = (p: unknown) => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+const bytes = (s: string) => new TextEncoder().encode(s).length;
+
+/** A host pattern: a lowercase DNS name, optionally `*.` + name. */
+function isHostPattern(h: unknown): h is string {
+  if (typeof h !== "string" || h.length > 253) return false;
+  const name = h.startsWith("*.") ? h.slice(2) : h;
+  return name.split(".").every((l) => DNS_LABEL.test(l));
+}
+
+/** One host a pattern covers: itself, or a name under a wildcard. */
+const sampleHost = (pattern: string) => (pattern.startsWith("*.") ? `x${pattern.slice(1)}` : pattern);
+
+/** Two patterns claim a common host (`*.a.test` and `b.a.test`, or the same name twice). */
+const overlaps = (a: string, b: string) => matchesDnsName(a, sampleHost(b)) || matchesDnsName(b, sampleHost(a));
+
+export function validateFiles(key: string, files: unknown, where = "files"): asserts files is ServiceFile[] {
+  const at = `services.${key}.${where}`;
+  if (!Array.isArray(files)) throw new EnvironmentOptionError(at, "an array of { path, content, mode? } (or a function returning one)", files);
+  files.forEach((f, i) => {
+    if (!isPlainObject(f)) throw new EnvironmentOptionError(`${at}[${i}]`, "an object { path, content, mode? }", f);
+    if (typeof f.path !== "string" || !f.path.startsWith("/") || f.path.includes("\0") || f.path.split("/").includes("..")) {
+      throw new EnvironmentOptionError(`${at}[${i}].path`, 'an absolute path without ".." such as "/etc/app.conf"', f.path);
+    }
+    if (typeof f.content !== "string") throw new EnvironmentOptionError(`${at}[${i}].content`, "a string", f.content);
+    if (f.mode !== undefined && !(Number.isInteger(f.mode) && (f.mode as number) >= 0 && (f.mode as number) <= 0o7777)) {
+      throw new EnvironmentOptionError(`${at}[${i}].mode`, "an octal file mode such as 0o644", f.mode);
+    }
+  });
+}
+
+function validateReadyCheck(at: (f: string) => string, rc: unknown, ports: number[]): void {
+  if (!isPlainObject(rc)) throw new EnvironmentOptionError(at("readyCheck"), '{ type: "exec", command, timeoutSecs } or { type: "http", port, timeoutSecs }', rc);
+  if (rc.type !== "exec" && rc.type !== "http") throw new EnvironmentOptionError(at("readyCheck.type"), '"exec" or "http"', rc.type);
+  if (!(typeof rc.timeoutSecs === "number" && rc.timeoutSecs > 0 && Number.isFinite(rc.timeoutSecs))) {
+    throw new EnvironmentOptionError(at("readyCheck.timeoutSecs"), "a positive number of seconds", rc.timeoutSecs);
+  }
+  if (rc.type === "exec") {
+    if (typeof rc.command !== "string" || !rc.command.trim() || bytes(rc.command) > MAX_ARG_BYTES) {
+      throw new EnvironmentOptionError(at("readyCheck.command"), `a non-empty shell command of at most ${MAX_ARG_BYTES} bytes`, rc.command);
+    }
+    return;
+  }
+  if (!isPort(rc.port) || !ports.includes(rc.port as number)) {
+    throw new EnvironmentOptionError(at("readyCheck.port"), `one of the service's published ports (${ports.join(", ") || "none"})`, rc.port);
+  }
+  if (rc.path !== undefined && (typeof rc.path !== "string" || !/^\/[\x21-\x7e]*$/.test(rc.path))) {
+    throw new EnvironmentOptionError(at("readyCheck.path"), 'a URL path starting with "/" (no spaces)', rc.path);
+  }
+  if (rc.scheme !== undefined && rc.scheme !== "http" && rc.scheme !== "https") {
+    throw new EnvironmentOptionError(at("readyCheck.scheme"), '"http" or "https"', rc.scheme);
+  }
+  if (rc.status !== undefined && !(Number.isInteger(rc.status) && (rc.status as number) >= 100 && (rc.status as number) <= 599)) {
+    throw new EnvironmentOptionError(at("readyCheck.status"), "an HTTP status code (100-599)", rc.status);
+  }
+  if (rc.ca !== undefined && (typeof rc.ca !== "string" || !rc.ca.includes("-----BEGIN CERTIFICATE-----"))) {
+    throw new EnvironmentOptionError(at("readyCheck.ca"), "a PEM CA bundle", rc.ca);
+  }
+}
+
+function validateService(key: string, def: unknown, keys: string[]): void {
+  const at = (field: string) => `services.${key}${field ? `.${field}` : ""}`;
+  if (!SERVICE_KEY.test(key)) {
+    throw new EnvironmentOptionError(`service key ${JSON.stringify(key)}`, "a DNS label: a-z, 0-9 and \"-\", starting with a letter, at most 32 characters", key);
+  }
+  if (!isPlainObject(def)) throw new EnvironmentOptionError(at(""), "a ServiceDefinition such as k3s()", def);
+  const image = def.image as { type?: unknown; reference?: unknown } | undefined;
+  if (!isPlainObject(image) || image.type !== "registry" || typeof image.reference !== "string" || image.reference === "") {
+    throw new EnvironmentOptionError(at("image"), '{ type: "registry", reference: "<image>:<tag>" }', def.image);
+  }
+  let total = 0;
+  const cmd = def.command;
+  if (cmd !== undefined) {
+    const argv = typeof cmd === "string" ? [cmd] : cmd;
+    if (!Array.isArray(argv) || argv.length === 0 || !argv.every((c) => typeof c === "string") || (typeof cmd === "string" && !cmd.trim())) {
+      throw new EnvironmentOptionError(at("command"), "a non-empty shell string or a non-empty argv array of strings", cmd);
+    }
+    argv.forEach((c: string, i: number) => {
+      if (bytes(c) > MAX_ARG_BYTES) {
+        throw new EnvironmentOptionError(at(typeof cmd === "string" ? "command" : `command[${i}]`), `at most ${MAX_ARG_BYTES} bytes (the OS limit for one argument)`, c);
+      }
+      total += bytes(c);
+    });
+  }
+  if (def.env !== undefined) {
+    if (!isPlainObject(def.env)) throw new EnvironmentOptionError(at("env"), 'an object of strings such as { LOG_LEVEL: "debug" }', def.env);
+    for (const [name, value] of Object.entries(def.env)) {
+      if (!ENV_NAME.test(name)) throw new EnvironmentOptionError(at(`env[${JSON.stringify(name)}]`), "a variable name of letters, digits and _ (not starting with a digit)", name);
+      if (typeof value !== "string" || value.includes("\0") || bytes(name) + 1 + bytes(value) > MAX_ARG_BYTES) {
+        throw new EnvironmentOptionError(at(`env.${name}`), `a string without NUL bytes, NAME=value at most ${MAX_ARG_BYTES} bytes`, value);
+      }
+      total += bytes(name) + 1 + bytes(value);
+    }
+  }
+  if (total > MAX_TOTAL_BYTES) throw new EnvironmentOptionError(at("command and env"), `at most ${MAX_TOTAL_BYTES} bytes together`, `${total} bytes`);
+  if (def.privileged !== undefined && typeof def.privileged !== "boolean") throw new EnvironmentOptionError(at("privileged"), "true or false", def.privileged);
+  if (def.tmpfs !== undefined) {
+    if (!Array.isArray(def.tmpfs)) throw new EnvironmentOptionError(at("tmpfs"), 'an array of absolute paths such as ["/run", "/tmp:size=64m"]', def.tmpfs);
+    def.tmpfs.forEach((t, i) => {
+      if (typeof t !== "string" || !/^\/[^\0\s]*$/.test(t)) throw new EnvironmentOptionError(at(`tmpfs[${i}]`), 'an absolute path, optionally with ":options", such as "/run"', t);
+    });
+  }
+  if (def.cgroupns !== undefined && def.cgroupns !== "host" && def.cgroupns !== "private") {
+    throw new EnvironmentOptionError(at("cgroupns"), '"host" or "private"', def.cgroupns);
+  }
+  const ports = def.ports ?? [];
+  if (!Array.isArray(ports) || !ports.every(isPort) || new Set(ports).size !== ports.length) {
+    throw new EnvironmentOptionError(at("ports"), "an array of distinct TCP ports (1-65535)", def.ports);
+  }
+  if (def.files !== undefined && typeof def.files !== "function") validateFiles(key, def.files);
+  if (def.readyCheck !== undefined) validateReadyCheck(at, def.readyCheck, ports);
+  for (const hook of ["readyProbe", "helpers", "setup", "peers", "dispose"]) {
+    if (def[hook] !== undefined && typeof def[hook] !== "function") throw new EnvironmentOptionError(at(hook), "a function", def[hook]);
+  }
+  if (def.dnsNames !== undefined && !Array.isArray(def.dnsNames)) {
+    throw new EnvironmentOptionError(at("dnsNames"), 'an array of dnsName("*.example.test", { service }) declarations', def.dnsNames);
+  }
+  ((def.dnsNames ?? []) as unknown[]).forEach((d, i) => {
+    if (!isPlainObject(d) || d.kind !== "dnsName") {
+      throw new EnvironmentOptionError(at(`dnsNames[${i}]`), 'a declaration made by dnsName("*.example.test", { service })', d);
+    }
+    if (!isHostPattern(d.host)) {
+      throw new EnvironmentOptionError(at(`dnsNames[${i}].host`), 'a lowercase DNS name, optionally starting with "*.", such as "*.example.test"', d.host);
+    }
+    if (d.service !== SELF_SERVICE_TOKEN && !keys.includes(d.service as string)) {
+      throw new EnvironmentOptionError(at(`dnsNames[${i}].service`), `a service of this environment (${keys.join(", ")}) or SELF_SERVICE_TOKEN`, d.service);
+    }
+  });
+}
+
+/** Every host name claimed once: declared names must not overlap each other or another service's `<key>`/`<key>.internal`. */
+function validateNames(services: Record<string, ServiceDefinition<unknown>>): void {
+  const keys = Object.keys(services);
+  const claims: { owner: string; pattern: string; where: string }[] = keys.flatMap((k) => [
+    { owner: k, pattern: k, where: `the service key "${k}"` },
+    { owner: k, pattern: `${k}.internal`, where: `the service key "${k}"` },
+  ]);
+  for (const [key, def] of Object.entries(services)) {
+    (def.dnsNames ?? []).forEach((d, i) => {
+      const owner = d.service === SELF_SERVICE_TOKEN ? key : d.service;
+      const where = `services.${key}.dnsNames[${i}]`;
+      const other = claims.find((c) => c.owner !== owner && overlaps(c.pattern, d.host));
+      if (other) {
+        throw new EnvironmentOptionError(
+          `${where}.host`,
+          `a name no other service claims (${JSON.stringify(d.host)} for service "${owner}" overlaps ${JSON.stringify(other.pattern)} of service "${other.owner}", from ${other.where})`,
+          d.host,
+        );
+      }
+      claims.push({ owner, pattern: d.host, where });
+    });
+  }
+}
 
 export function validateServices(services: unknown): asserts services is Record<string, ServiceDefinition<unknown>> {
-  if (!services || typeof services !== "object" || Array.isArray(services) || Object.keys(services).length === 0) {
+  if (!isPlainObject(services) || Object.keys(services).length === 0) {
     throw new EnvironmentOptionError("services", "a non-empty object such as { k8s: k3s() }", services);
   }
   const keys = Object.keys(services);
-  for (const [key, def] of Object.entries(services as Record<string, ServiceDefinition<unknown>>)) {
-    const at = (field: string) => `services.${key}${field ? `.${field}` : ""}`;
-    if (!SERVICE_KEY.test(key)) {
-      throw new EnvironmentOptionError(`service key ${JSON.stringify(key)}`, "a DNS label: a-z, 0-9 and \"-\", starting with a letter, at most 32 characters", key);
-    }
-    if (!def || typeof def !== "object") throw new EnvironmentOptionError(at(""), "a ServiceDefinition such as k3s()", def);
-    if (def.image?.type !== "registry" || typeof def.image.reference !== "string" || def.image.reference === "") {
-      throw new EnvironmentOptionError(at("image"), '{ type: "registry", reference: "<image>:<tag>" }', def.image);
-    }
-    if (def.command !== undefined && typeof def.command !== "string" && !(Array.isArray(def.command) && def.command.length > 0 && def.command.every((c) => typeof c === "string"))) {
-      throw new EnvironmentOptionError(at("command"), "a shell string or a non-empty argv array of strings", def.command);
-    }
-    if (def.ports !== undefined && !(Array.isArray(def.ports) && def.ports.every(isPort))) {
-      throw new EnvironmentOptionError(at("ports"), "an array of TCP ports (1-65535)", def.ports);
-    }
-    for (const [name, value] of Object.entries(def.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== "string") {
-        throw new EnvironmentOptionError(at(`env.${name}`), "a string value under a name of letters, digits and _", value);
-      }
-    }
-    for (const t of def.tmpfs ?? []) {
-      if (typeof t !== "string" || !t.startsWith("/")) throw new EnvironmentOptionError(at("tmpfs"), "absolute paths", def.tmpfs);
-    }
-    if (def.cgroupns !== undefined && def.cgroupns !== "host" && def.cgroupns !== "private") {
-      throw new EnvironmentOptionError(at("cgroupns"), '"host" or "private"', def.cgroupns);
-    }
-    const rc = def.readyCheck;
-    if (rc !== undefined) {
-      if (!(typeof rc.timeoutSecs === "number" && rc.timeoutSecs > 0 && Number.isFinite(rc.timeoutSecs))) {
-        throw new EnvironmentOptionError(at("readyCheck.timeoutSecs"), "a positive number of seconds", rc.timeoutSecs);
-      }
-      if (rc.type === "exec") {
-        if (typeof rc.command !== "string" || !rc.command) throw new EnvironmentOptionError(at("readyCheck.command"), "a non-empty shell command", rc.command);
-      } else if (rc.type === "http") {
-        if (!isPort(rc.port) || !(def.ports ?? []).includes(rc.port)) {
-          throw new EnvironmentOptionError(at("readyCheck.port"), `one of the service's published ports (${(def.ports ?? []).join(", ") || "none"})`, rc.port);
-        }
-      } else {
-        throw new EnvironmentOptionError(at("readyCheck.type"), '"exec" or "http"', (rc as { type: unknown }).type);
-      }
-    }
-    for (const d of def.dnsNames ?? []) {
-      if (d.service !== SELF_SERVICE_TOKEN && !keys.includes(d.service)) {
-        throw new EnvironmentOptionError(at("dnsNames"), `owned by a service of this environment (${keys.join(", ")})`, d.service);
-      }
+  for (const [key, def] of Object.entries(services)) validateService(key, def, keys);
+  validateNames(services as Record<string, ServiceDefinition<unknown>>);
+}
+
+/** The options besides `services`. */
+export function validateEnvironmentOptions(opts: unknown): void {
+  if (!isPlainObject(opts)) throw new EnvironmentOptionError("options", "an object such as { services: { k8s: k3s() } }", opts);
+  const known = ["services", "ca", "onProgress", "detached"];
+  for (const k of Object.keys(opts)) if (!known.includes(k)) throw new EnvironmentOptionError(k, `one of the known options (${known.join(", ")})`, k);
+  validateServices(opts.services);
+  if (opts.ca !== undefined) {
+    const ca = opts.ca as Record<string, unknown>;
+    if (!isPlainObject(ca)) throw new EnvironmentOptionError("ca", "{ certPem, keyPem } (PEM text)", ca);
+    for (const f of ["certPem", "keyPem"]) {
+      if (typeof ca[f] !== "string" || !(ca[f] as string).includes("-----BEGIN ")) throw new EnvironmentOptionError(`ca.${f}`, "PEM text", ca[f] === undefined ? undefined : "(not PEM)");
     }
   }
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw new EnvironmentOptionError("onProgress", "a function", opts.onProgress);
+  if (opts.detached !== undefined && typeof opts.detached !== "boolean") throw new EnvironmentOptionError("detached", "true or false", opts.detached);
 }

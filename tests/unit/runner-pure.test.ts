@@ -16,15 +16,15 @@ const badServices: [string, unknown, RegExp][] = [
   ["key with a dot", { "a.b": { image: img } }, /service key "a\.b"/],
   ["missing image", { web: {} }, /services\.web\.image must be \{ type: "registry"/],
   ["empty command argv", { web: { image: img, command: [] } }, /services\.web\.command must be a shell string or a non-empty argv array/],
-  ["port out of range", { web: { image: img, ports: [70000] } }, /services\.web\.ports must be an array of TCP ports/],
-  ["env name", { web: { image: img, env: { "A-B": "x" } } }, /services\.web\.env\.A-B must be a string value/],
+  ["port out of range", { web: { image: img, ports: [70000] } }, /services\.web\.ports must be an array of distinct TCP ports/],
+  ["env name", { web: { image: img, env: { "A-B": "x" } } }, /services\.web\.env\["A-B"\] must be a variable name/],
   ["env value", { web: { image: img, env: { A: 1 } } }, /services\.web\.env\.A/],
-  ["relative tmpfs", { web: { image: img, tmpfs: ["run"] } }, /services\.web\.tmpfs must be absolute paths/],
+  ["relative tmpfs", { web: { image: img, tmpfs: ["run"] } }, /services\.web\.tmpfs\[0\] must be an absolute path/],
   ["cgroupns", { web: { image: img, cgroupns: "shared" } }, /services\.web\.cgroupns must be "host" or "private"/],
   ["ready timeout", { web: { image: img, readyCheck: { type: "exec", command: "true", timeoutSecs: 0 } } }, /readyCheck\.timeoutSecs must be a positive number/],
   ["http check on an unpublished port", { web: { image: img, ports: [80], readyCheck: { type: "http", port: 8080, timeoutSecs: 5 } } }, /readyCheck\.port must be one of the service's published ports \(80\)/],
   ["unknown check type", { web: { image: img, readyCheck: { type: "tcp", timeoutSecs: 5 } } }, /readyCheck\.type must be "exec" or "http"/],
-  ["dnsName owned by a stranger", { web: { image: img, dnsNames: [{ kind: "dnsName", host: "a.test", service: "nope" }] } }, /dnsNames must be owned by a service of this environment \(web\)/],
+  ["dnsName owned by a stranger", { web: { image: img, dnsNames: [{ kind: "dnsName", host: "a.test", service: "nope" }] } }, /dnsNames\[0\]\.service must be a service of this environment \(web\)/],
 ];
 for (const [what, services, message] of badServices) {
   test(`startEnvironment validation: ${what}`, () => {

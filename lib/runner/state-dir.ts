@@ -1,0 +1,69 @@
+// One private directory per environment for the files that hold its
+// secrets (kubeconfigs with the cluster-admin key): <root>/<envId>, where
+// root is $K3SBOX_STATE_DIR or <tmpdir>/k3sbox-<uid>, both mode 0700. The
+// path follows from the id alone, so `stop()`, `k3sbox down <id>`, the crash
+// watchdog and `prune` all remove it without having been told where it is.
+
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+
+const ENV_ID = /^[a-f0-9]{10}$/;
+
+const uid = (): number | undefined => (typeof process.getuid === "function" ? process.getuid() : undefined);
+
+/** The directory holding every environment's directory (not created here). */
+export function stateRoot(): string {
+  return process.env.K3SBOX_STATE_DIR || join(tmpdir(), `k3sbox-${uid() ?? "user"}`);
+}
+
+/** The path of an environment's directory (it may not exist). */
+export function environmentDirPath(envId: string): string {
+  if (!ENV_ID.test(envId)) throw new Error(`not an environment id: ${JSON.stringify(envId)} (10 hex digits)`);
+  return join(stateRoot(), envId);
+}
+
+/**
+ * Creates (if needed) and returns the environment's 0700 directory. The root
+ * is refused unless it is a real directory of ours that nobody else can read:
+ * in a shared /tmp another user could otherwise have planted it.
+ */
+export async function environmentDir(envId: string): Promise<string> {
+  const root = stateRoot();
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const st = await lstat(root);
+  const me = uid();
+  if (!st.isDirectory() || (me !== undefined && st.uid !== me) || (st.mode & 0o077) !== 0) {
+    throw new Error(
+      `k3sbox: ${root} must be a directory owned by you with mode 0700 (it holds cluster-admin kubeconfigs); ` +
+        `it is ${st.isDirectory() ? `mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid}` : "not a directory"}. ` +
+        `Remove it, or set K3SBOX_STATE_DIR to another directory`,
+    );
+  }
+  const dir = environmentDirPath(envId);
+  await mkdir(dir, { mode: 0o700 }).catch((err) => {
+    if ((err as { code?: string }).code !== "EEXIST") throw err;
+  });
+  return dir;
+}
+
+/** Removes the environment's directory; true when there was one. */
+export async function removeEnvironmentDir(envId: string): Promise<boolean> {
+  const dir = environmentDirPath(envId);
+  const existed = await lstat(dir).then(() => true, () => false);
+  await rm(dir, { recursive: true, force: true });
+  return existed;
+}
+
+/** Ids of the environments that have a directory. */
+export async function listEnvironmentDirs(): Promise<{ id: string; modifiedAt: Date }[]> {
+  const root = stateRoot();
+  const names = await readdir(root).catch(() => [] as string[]);
+  const out: { id: string; modifiedAt: Date }[] = [];
+  for (const id of names.filter((n) => ENV_ID.test(n))) {
+    const st = await lstat(join(root, id)).catch(() => undefined);
+    if (st?.isDirectory()) out.push({ id, modifiedAt: st.mtime });
+  }
+  return out;
+}
