@@ -3,8 +3,7 @@
 // created is removed by stop() / `await using`, by a failed start, and on
 // SIGINT/SIGTERM.
 
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   copyInto,
@@ -18,7 +17,7 @@ import {
   type WaitHandle,
   waitExit,
 } from "../docker.ts";
-import { type CertificateAuthority, caFromEnv, generateCa, issueLeaf, loadCa } from "../pki.ts";
+import { type CertificateAuthority, caFromEnv, generateCa, issueLeaf, loadCaNamed } from "../pki.ts";
 import { type RecordedEvent, Recorder } from "../recorder.ts";
 import {
   expandServiceToken,
@@ -33,10 +32,12 @@ import { tar } from "../tar.ts";
 import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
 import { preflight } from "./preflight.ts";
 import { ensureReaper } from "./reaper.ts";
-import { waitReady } from "./readiness.ts";
+import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, untrackEnvironment } from "./signals.ts";
-import { validateServices } from "./validate.ts";
+import { kubeconfigYaml } from "./kubeconfig-file.ts";
+import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
+import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyDefinition = ServiceDefinition<any>;
@@ -97,12 +98,14 @@ class Resources {
   containers: string[] = [];
   network?: string;
   waits: WaitHandle[] = [];
-  /** Created on first use (kubeconfigs); removed at stop. */
-  tempDir?: Promise<string>;
+  /** The environment's private directory (state-dir.ts), created on first use (kubeconfigs); removed at stop. */
+  dir?: Promise<string>;
   disposers: (() => void | Promise<void>)[] = [];
   /** Aborted when stop() begins: waits and hooks still running give up. */
   readonly abort = new AbortController();
   #stopped?: Promise<void>;
+
+  constructor(readonly envId: string) {}
 
   get stopping(): boolean {
     return this.#stopped !== undefined;
@@ -117,7 +120,7 @@ class Resources {
       const errors: unknown[] = [];
       await removeContainers(this.containers).catch((e) => errors.push(e));
       if (this.network) await removeNetworks([this.network]).catch((e) => errors.push(e));
-      if (this.tempDir) await rm(await this.tempDir, { recursive: true, force: true }).catch((e) => errors.push(e));
+      if (this.dir) await this.dir.then(() => removeEnvironmentDir(this.envId), () => {}).catch((e) => errors.push(e));
       if (errors.length) throw new AggregateError(errors, `k3sbox: teardown incomplete: ${errors.map((e) => (e as Error).message).join("; ")}`);
     })();
     return this.#stopped;
@@ -139,7 +142,7 @@ class Resources {
 }
 
 async function environmentCa(opts: EnvironmentOptions<Services>): Promise<CertificateAuthority> {
-  if (opts.ca) return await loadCa(opts.ca.certPem, opts.ca.keyPem);
+  if (opts.ca) return await loadCaNamed(opts.ca.certPem, opts.ca.keyPem, { cert: "startEnvironment: ca.certPem", key: "startEnvironment: ca.keyPem" });
   return (await caFromEnv()) ?? (await generateCa({ commonName: "k3sbox environment CA" }));
 }
 
@@ -162,7 +165,7 @@ const PHASE_LABELS: Record<string, string> = {
 };
 
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
-  validateServices(opts?.services);
+  validateEnvironmentOptions(opts);
   const services = opts.services;
   const keys = Object.keys(services) as (keyof S & string)[];
   const progress = opts.onProgress ?? (() => {});
@@ -170,11 +173,13 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
   const recorder = new Recorder();
   const envId = newEnvironmentId();
   const labels = environmentLabels(envId, opts.detached === true);
-  const res = new Resources();
+  const res = new Resources(envId);
   trackEnvironment(res);
   ensureReaper();
   /** Runs one start phase: announces it, times it into `timings`. */
+  let currentPhase = "";
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    currentPhase = name;
     progress(PHASE_LABELS[name] ?? name);
     const t0 = performance.now();
     try {
@@ -215,6 +220,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         });
         await res.adoptContainer(id);
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
+        validateFiles(key, files, typeof def.files === "function" ? "files (the function's result)" : "files");
         if (files.length > 0) {
           await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key), mode: fileMode(f) }))));
         }
@@ -247,8 +253,22 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       signal: res.abort.signal,
     });
 
+    // A container that exits before the start is over fails it at once, with
+    // its log tail, whichever phase is running (readiness, helpers, setup).
+    const died = Promise.race(keys.map((key) =>
+      exits[key].exited.then(
+        async (code): Promise<never> => {
+          const when = currentPhase === "ready" ? "before it was ready" : `during ${currentPhase} (after it was ready)`;
+          throw new ServiceNotReadyError(key, `service "${key}" exited with code ${code} ${when}\n${await describeContainer(running[key].containerId)}`);
+        },
+        () => new Promise<never>(() => {}), // cancelled: the start is over
+      )
+    ));
+    died.catch(() => {});
+    const unlessDied = <T>(p: Promise<T>) => Promise.race([p, died]);
+
     await phase("ready", () =>
-      Promise.all(keys.map(async (key) => {
+      unlessDied(Promise.all(keys.map(async (key) => {
         const check = services[key].readyCheck;
         if (check) {
           const probe = services[key].readyProbe;
@@ -258,34 +278,35 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
             check,
             hostPort: (p) => hostPort(key, p),
             exit: exits[key],
+            network: res.network,
             progress,
             signal: res.abort.signal,
             probe: probe && (() => probe(contextFor(key))),
           });
         }
-        exits[key].cancel(); // ready: stop watching for an early exit
-      })));
+      }))));
 
     const svc = {} as { [K in keyof S]: HelpersOf<S[K]> };
     await phase("helpers", () =>
-      Promise.all(keys.map(async (key) => {
+      unlessDied(Promise.all(keys.map(async (key) => {
         const def = services[key];
         const helpers = def.helpers ? await def.helpers(contextFor(key)) : undefined;
         svc[key] = helpers as HelpersOf<S[typeof key]>;
         if (def.dispose && helpers !== undefined) res.disposers.push(() => def.dispose!(helpers));
-      })));
+      }))));
 
     await phase("setup", () =>
-      Promise.all(keys.map(async (key) => {
+      unlessDied(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         await services[key].setup?.({ ...contextFor(key), helpers: svc[key] });
-      })));
+      }))));
 
     await phase("peers", () =>
-      Promise.all(keys.map(async (key) => {
+      unlessDied(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);
-      })));
+      }))));
+    for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
 
     const routes = keys.map((key) => ({
       key,
@@ -304,6 +325,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       fetch: createEnvFetch(routes, ca.certPem, recorder),
       hostPort,
       kubeconfigPath(key) {
+        if (res.stopping) return Promise.reject(new Error(`env.kubeconfigPath("${key}"): environment ${envId} was stopped; its kubeconfigs are gone`));
         if (!kubeconfigs.has(key)) kubeconfigs.set(key, writeKubeconfig(res, key, svc[key]));
         return kubeconfigs.get(key)!;
       },
@@ -328,9 +350,10 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 async function writeKubeconfig(res: Resources, key: string, helpers: unknown): Promise<string> {
   const kc = (helpers as { kubeconfig?: { exportConfig?: () => string } } | undefined)?.kubeconfig;
   if (!kc?.exportConfig) throw new Error(`service "${key}" has no kubeconfig (its helpers carry no KubeConfig)`);
-  res.tempDir ??= mkdtemp(join(tmpdir(), "k3sbox-")); // 0700
-  const path = join(await res.tempDir, `${key}.kubeconfig.yaml`);
+  res.dir ??= environmentDir(res.envId); // 0700
+  const path = join(await res.dir, `${key}.kubeconfig.yaml`);
+  res.checkNotStopping(); // stop() may have removed the directory meanwhile
   // 0600: it holds the cluster-admin client key.
-  await writeFile(path, kc.exportConfig(), { mode: 0o600 });
+  await writeFile(path, kubeconfigYaml(kc.exportConfig(), `k3sbox-${res.envId}-${key}`), { mode: 0o600 });
   return path;
 }
