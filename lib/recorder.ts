@@ -86,7 +86,9 @@ export class Recorder {
    * A fetch that records each call. The Response is tagged with its event
    * (see `readTag`), so callers can link results back to the call.
    */
-  fetch(impl: (input: Request | string | URL, init?: RequestInit) => Promise<Response> = globalThis.fetch) {
+  fetch(
+    impl: (input: Request | string | URL, init?: RequestInit) => Promise<Response> = globalThis.fetch,
+  ): (input: Request | string | URL, init?: RequestInit) => Promise<Response> {
     return async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
       const method = init?.method ?? (input instanceof Request ? input.method : "GET");
