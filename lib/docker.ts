@@ -201,6 +201,8 @@ export async function docker(args: readonly string[], opts: DockerOptions = {}):
 // Engine and images
 
 export interface DockerInfo {
+  /** The daemon's ID (stable per engine): a key for per-daemon caches. */
+  id: string;
   serverVersion: string;
   os: string;
   arch: string;
@@ -228,6 +230,7 @@ export async function dockerInfo(opts: Pick<DockerOptions, "env" | "cli" | "time
   if (r.code !== 0) throw new DockerError(["info"], r.code, r.stderr, r.timedOut);
   const security: string[] = info.SecurityOptions ?? [];
   return {
+    id: String(info.ID ?? ""),
     serverVersion: info.ServerVersion,
     os: info.OperatingSystem ?? "",
     arch: info.Architecture ?? "",
@@ -293,7 +296,8 @@ export interface ContainerSpec {
   env?: Record<string, string>;
   /** tmpfs mounts: `/run` or `/run:rw,size=64m`. */
   tmpfs?: string[];
-  privileged?: boolean;
+  /** Beyond Docker's defaults: `--privileged`, or its capability fallback (see `privilegeArgs`). */
+  privilege?: Privilege;
   cgroupns?: "host" | "private";
   /** Container TCP ports published on 127.0.0.1 at a host port Docker picks. */
   publish?: number[];
@@ -317,13 +321,13 @@ export async function createContainer(spec: ContainerSpec): Promise<string> {
     if (!t.startsWith("/")) throw new DockerNameError("tmpfs mount", t, "must be an absolute path, optionally followed by :options");
     args.push("--tmpfs", validateText("tmpfs mount", t));
   }
-  if (spec.privileged) args.push("--privileged");
   if (spec.cgroupns) {
     if (spec.cgroupns !== "host" && spec.cgroupns !== "private") {
       throw new DockerNameError("cgroupns mode", spec.cgroupns, "must be \"host\" or \"private\"");
     }
     args.push("--cgroupns", spec.cgroupns);
   }
+  if (spec.privilege) args.push(...privilegeArgs(spec.privilege, spec.cgroupns));
   for (const p of spec.publish ?? []) {
     if (!Number.isInteger(p) || p < 1 || p > 65535) throw new DockerNameError("port", String(p), "must be an integer 1-65535");
     args.push("--publish", `127.0.0.1::${p}/tcp`);
@@ -599,39 +603,109 @@ export function waitExit(container: string, opts: Pick<DockerOptions, "cli" | "e
 // ---------------------------------------------------------------------------
 // Privileged containers
 
-export interface PrivilegedProbe {
-  allowed: boolean;
-  /** Docker's own words, e.g. "… unable to apply caps: operation not permitted". */
+/** Linux capability names as Docker spells them (without `CAP_`). */
+export const CAPABILITIES: readonly string[] = [
+  "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+  "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+  "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+  "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+  "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+  "CHECKPOINT_RESTORE",
+];
+
+/**
+ * What a container may do beyond Docker's defaults. `full` is
+ * `--privileged`. `capabilities` stands in for it on hosts whose Docker
+ * cannot apply every capability: all capabilities but `drop`, plus the rest
+ * of what privileged mode gives (see `privilegeArgs`); `kmsg` adds the host's
+ * `/dev/kmsg` (only when the daemon's host has one).
+ */
+export type Privilege = { mode: "full" } | { mode: "capabilities"; drop: string[]; kmsg: boolean };
+
+function validateCapability(name: string): string {
+  if (typeof name !== "string" || !CAPABILITIES.includes(name)) {
+    throw new DockerNameError("capability", String(name), "expected a Linux capability name without CAP_, e.g. SYS_RESOURCE");
+  }
+  return name;
+}
+
+/**
+ * docker argv for `privilege`. The capability fallback gives everything
+ * `--privileged` does that the host allows: every capability but `drop`,
+ * no seccomp filter, no AppArmor profile, no masked or read-only /proc and
+ * /sys paths, every device usable (device cgroup rule; `/dev/kmsg` added,
+ * which the kubelet reads), and under `cgroupns` "host" a writable
+ * /sys/fs/cgroup (privileged mode mounts it read-write, others read-only).
+ */
+export function privilegeArgs(privilege: Privilege, cgroupns?: "host" | "private"): string[] {
+  if (privilege?.mode === "full") return ["--privileged"];
+  if (privilege?.mode !== "capabilities") {
+    const mode = (privilege as { mode?: unknown } | undefined)?.mode;
+    throw new DockerNameError("privilege mode", String(mode), "must be \"full\" or \"capabilities\"");
+  }
+  if (!Array.isArray(privilege.drop)) throw new DockerNameError("privilege.drop", String(privilege.drop), "must be an array of capability names");
+  if (typeof privilege.kmsg !== "boolean") throw new DockerNameError("privilege.kmsg", String(privilege.kmsg), "must be true or false");
+  const args = ["--cap-add", "ALL"];
+  for (const c of privilege.drop) args.push("--cap-drop", validateCapability(c));
+  args.push(
+    "--security-opt", "seccomp=unconfined",
+    "--security-opt", "apparmor=unconfined",
+    "--security-opt", "systempaths=unconfined",
+    "--device-cgroup-rule", "a *:* rwm",
+  );
+  if (privilege.kmsg) args.push("--device", "/dev/kmsg");
+  if (cgroupns === "host") args.push("--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw");
+  return args;
+}
+
+/** Whether Docker started a container with some set of privileges. */
+export interface StartProbe {
+  started: boolean;
+  /** Docker refused because the host cannot apply a capability ("unable to apply caps"). */
+  capabilityRefused: boolean;
+  /** Docker does not know a capability asked for (`invalid CapAdd: unknown capability`). */
+  unknownCapability: boolean;
+  /** Docker could not add a `--device` (e.g. no /dev/kmsg on the daemon's host). */
+  deviceMissing: boolean;
+  /** Docker's own words, e.g. "… unable to apply caps: operation not permitted: unknown". */
   detail: string;
 }
 
-let privilegedProbe: Promise<PrivilegedProbe> | undefined;
-
 /**
- * Whether this host's Docker can start `--privileged` containers (k3s needs
- * them). Starts `image` privileged with an entrypoint that cannot exist: a
- * host that refuses privileged containers fails applying capabilities before
- * the exec; otherwise the exec itself fails with "no such file". Needs any
- * local image, runs nothing, leaves nothing behind. Cached per process.
+ * Would Docker start a container of `image` with `privilege` (under
+ * cgroupns "host", so a fallback's cgroup mount is tried too)? Starts it
+ * with an entrypoint that cannot exist: a refusal happens while the runtime
+ * sets the container up, before the exec, which otherwise fails with "no
+ * such file". Needs any local image, runs nothing, leaves nothing behind.
  */
-export function probePrivileged(image: string): Promise<PrivilegedProbe> {
-  if (!privilegedProbe) {
-    privilegedProbe = runPrivilegedProbe(image);
-    privilegedProbe.catch(() => (privilegedProbe = undefined)); // retry after a failure
-  }
-  return privilegedProbe;
+export function probePrivilege(image: string, privilege: Privilege): Promise<StartProbe> {
+  return probeStart(image, () => ["--cgroupns", "host", ...privilegeArgs(privilege, "host")]);
 }
 
-async function runPrivilegedProbe(image: string): Promise<PrivilegedProbe> {
+/** Would Docker start a container holding just `capability`? (see `probePrivilege`) */
+export function probeCapability(image: string, capability: string): Promise<StartProbe> {
+  return probeStart(image, () => ["--cap-drop", "ALL", "--cap-add", validateCapability(capability)]);
+}
+
+/** `flags` is built here, so a validation error is a rejection like any other. */
+async function probeStart(image: string, flags: () => string[]): Promise<StartProbe> {
   const args = [
-    "run", "--rm", "--pull", "never", "--privileged", "--network", "none", "--log-driver", "none",
-    "--label", "k3sbox.probe=privileged", "--entrypoint", "/k3sbox-probe-nonexistent", validateImage(image),
+    "run", "--rm", "--pull", "never", "--network", "none", "--log-driver", "none", "--label", "k3sbox.probe=privileged",
+    ...flags(), "--entrypoint", "/k3sbox-probe-nonexistent", validateImage(image),
   ];
   const r = await dockerResult(args, { timeoutMs: 30_000 });
-  const detail = summarize(r.stderr, r.code);
   if (r.timedOut) throw new DockerError(args, r.code, r.stderr, true);
-  if (/unable to apply caps|operation not permitted/i.test(r.stderr)) return { allowed: false, detail };
-  if (/executable file not found|no such file or directory/i.test(r.stderr)) return { allowed: true, detail };
-  // Anything else (missing image, daemon trouble) says nothing about privileges.
-  throw new DockerError(args, r.code, r.stderr, false, `docker run (privileged probe): unexpected result: ${detail}`);
+  const detail = summarize(r.stderr, r.code);
+  const probe = (o: Partial<StartProbe>): StartProbe => ({
+    started: false, capabilityRefused: false, unknownCapability: false, deviceMissing: false, detail, ...o,
+  });
+  if (/unable to apply caps/i.test(r.stderr)) return probe({ capabilityRefused: true });
+  if (/unknown capability/i.test(r.stderr)) return probe({ unknownCapability: true });
+  if (/error gathering device information/i.test(r.stderr)) return probe({ deviceMissing: true });
+  if (/k3sbox-probe-nonexistent.*(executable file not found|no such file or directory)/i.test(r.stderr)) return probe({ started: true });
+  if (/no such image|unable to find image/i.test(r.stderr)) throw new DockerError(args, r.code, r.stderr);
+  // Anything else (a missing image, daemon trouble, an option this Docker
+  // rejects) says nothing about capabilities: a refusal, in Docker's words.
+  if (r.code !== 0 && /Error response from daemon|OCI runtime|runc/i.test(r.stderr)) return probe({});
+  throw new DockerError(args, r.code, r.stderr, false, `docker run (privilege probe): unexpected result: ${detail}`);
 }

@@ -213,7 +213,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           labels: { ...labels, [LABEL_SERVICE]: key },
           env: def.env,
           tmpfs: def.tmpfs,
-          privileged: def.privileged,
+          privilege: host.privileges[key],
           cgroupns: def.cgroupns,
           publish: def.ports,
           ...commandOf(def, key),

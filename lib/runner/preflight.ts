@@ -1,18 +1,37 @@
 // Checks before anything is created, each failing with what to do about it:
 // Docker reachable, images present (or pulled), privileged containers allowed
-// when a service needs them.
+// (or their capability fallback) when a service needs them.
 
-import { docker, dockerInfo, imageExists, type ImagePullError, probePrivileged, pullImage } from "../docker.ts";
+import { docker, dockerInfo, imageExists, type ImagePullError, type Privilege, pullImage } from "../docker.ts";
 import type { ServiceDefinition } from "../service.ts";
+import { fallbackNotice, type PrivilegeResolution, resolvePrivilege } from "./privilege.ts";
 
-/** The host refuses `--privileged` containers, which the service needs. */
+type Refused = PrivilegeResolution & { ok: false };
+
+/** `rancher/k3s:…`, `k3s@sha256:…`: an image whose repository's last part is `k3s`. */
+function isK3sImage(image: string): boolean {
+  return /(^|\/)k3s$/.test(image.replace(/@.*$/, "").replace(/:[^/]*$/, ""));
+}
+
+/** Docker's refusal of --privileged and, when tried, of the capability fallback. */
+function refusalStory(r: Refused): string {
+  const fallback = r.fallback
+    ? `the fallback (all capabilities${r.fallback.drop.length ? ` but ${r.fallback.drop.map((c) => `CAP_${c}`).join(", ")}` : ""}, ` +
+      `unconfined seccomp/AppArmor/system paths, all devices, writable cgroups): ${r.fallback.detail}`
+    : "no capability fallback: Docker refused --privileged for another reason than capabilities";
+  return `  --privileged: ${r.refusal}\n  ${fallback}`;
+}
+
+/** The host refuses `--privileged` containers (and their capability fallback), which the service needs. */
 export class PrivilegedRefusedError extends Error {
-  constructor(readonly service: string, readonly image: string, detail: string) {
+  constructor(readonly service: string, readonly image: string, readonly resolution: Refused) {
+    const k3s = isK3sImage(image);
     super(
-      `service "${service}" (${image}) needs a privileged container — k3s runs containerd, the kubelet and ` +
-        `iptables inside it — but this Docker host refuses privileged containers:\n  ${detail}\n` +
-        `Run it where \`docker run --privileged\` works (a VM, Docker Desktop, a CI runner with Docker), ` +
-        `or, for tests, use an unprivileged k3s-compatible image (see testbed/ in the k3sbox repository).`,
+      `service "${service}" (${image}) needs a privileged container` +
+        (k3s ? " — k3s runs containerd, the kubelet and iptables inside it —" : " (privileged: true),") +
+        ` but this Docker host refuses privileged containers:\n${refusalStory(resolution)}\n` +
+        `Run it where \`docker run --privileged\` works (a VM, Docker Desktop, a CI runner with Docker)` +
+        (k3s ? ", or, for tests, use an unprivileged k3s-compatible image (see testbed/ in the k3sbox repository)." : "."),
     );
     this.name = "PrivilegedRefusedError";
   }
@@ -31,13 +50,13 @@ export class ImageUnavailableError extends Error {
   }
 }
 
-/** Probes privileged support with whatever image is local; undefined when allowed or unknown. */
-async function privilegedRefusalWithAnyImage(): Promise<string | undefined> {
+/** Probes privileged support with whatever image is local; undefined when allowed (maybe by the fallback) or unknown. */
+async function privilegedRefusalWithAnyImage(daemonId: string): Promise<Refused | undefined> {
   try {
     const images = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])).split("\n").filter((i) => i && !i.includes("<none>"));
     if (images.length === 0) return undefined;
-    const probe = await probePrivileged(images[0]);
-    return probe.allowed ? undefined : probe.detail;
+    const r = await resolvePrivilege(images[0], daemonId);
+    return r.ok ? undefined : r;
   } catch {
     return undefined;
   }
@@ -46,6 +65,8 @@ async function privilegedRefusalWithAnyImage(): Promise<string | undefined> {
 export interface PreflightResult {
   dockerVersion: string;
   dockerHubMirrors: string[];
+  /** How each `privileged: true` service runs: `--privileged`, or the capability fallback. */
+  privileges: Record<string, Privilege>;
 }
 
 /**
@@ -69,17 +90,23 @@ export async function preflight(
       const unavailable = new ImageUnavailableError(key, image, err as Error);
       if (services[key].privileged) {
         // Tell the whole story at once: with the image, would it even run here?
-        const refusal = await privilegedRefusalWithAnyImage();
-        if (refusal) unavailable.message += `\nAlso, this Docker host refuses privileged containers, which k3s needs:\n  ${refusal}`;
+        const refused = await privilegedRefusalWithAnyImage(info.id);
+        if (refused) {
+          unavailable.message += `\nAlso, this Docker host refuses privileged containers, which ${isK3sImage(image) ? "k3s needs" : "the service asks for"}:\n` +
+            refusalStory(refused);
+        }
       }
       throw unavailable;
     }
   }));
 
+  const privileges: Record<string, Privilege> = {};
   for (const [key, def] of Object.entries(services)) {
     if (!def.privileged) continue;
-    const probe = await probePrivileged(def.image.reference);
-    if (!probe.allowed) throw new PrivilegedRefusedError(key, def.image.reference, probe.detail);
+    const r = await resolvePrivilege(def.image.reference, info.id);
+    if (!r.ok) throw new PrivilegedRefusedError(key, def.image.reference, r);
+    if (r.privilege.mode === "capabilities") progress(fallbackNotice(key, r.privilege, def.cgroupns));
+    privileges[key] = r.privilege;
   }
-  return { dockerVersion: info.serverVersion, dockerHubMirrors: info.registryMirrors };
+  return { dockerVersion: info.serverVersion, dockerHubMirrors: info.registryMirrors, privileges };
 }
