@@ -2,13 +2,14 @@
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
 import { rmSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
 import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
 import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
+import { removeEnvironmentDir } from "./lib/runner/state-dir.ts";
 
 const started = performance.now();
 /** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
@@ -26,7 +27,10 @@ const COMMANDS = {
       "With --detach, leave it running; remove it later with `k3sbox down <id>`.",
     flags: {
       ...CLUSTER_FLAGS,
-      "kubeconfig": { kind: "string" as const, help: "where to write the kubeconfig (default ./k3sbox-<id>.kubeconfig.yaml)" },
+      "kubeconfig": {
+        kind: "string" as const,
+        help: "also write the kubeconfig here (default: only in the cluster's private directory, removed with it)",
+      },
       "detach": { kind: "boolean" as const, help: "exit after start, leaving the cluster running" },
       "help": { kind: "boolean" as const, help: "show this help" },
     },
@@ -39,10 +43,12 @@ const COMMANDS = {
     flags: { ...CLUSTER_FLAGS, "help": { kind: "boolean" as const, help: "show this help" } },
   },
   down: {
-    usage: "k3sbox down <id>... | --all",
-    summary: "Remove environments by id (as printed by `up`), or every k3sbox environment on this Docker daemon with --all.",
+    usage: "k3sbox down <id>... | --all [--force]",
+    summary: "Remove environments by id (as printed by `up`), or with --all every detached or abandoned one on this Docker daemon.\n" +
+      "An environment a running process still owns (a `k3sbox up` waiting for Ctrl-C, a test run) is left alone unless --force.",
     flags: {
-      "all": { kind: "boolean" as const, help: "remove every k3sbox environment, live or not" },
+      "all": { kind: "boolean" as const, help: "remove every detached environment and every one whose process is gone" },
+      "force": { kind: "boolean" as const, help: "also remove environments that running processes own" },
       "json": CLUSTER_FLAGS.json,
       "help": { kind: "boolean" as const, help: "show this help" },
     },
@@ -67,16 +73,49 @@ function topHelp(): string {
     `\n\nRun \`k3sbox <command> --help\` for its flags.\n`;
 }
 
+/** `--kubeconfig` must name a file in an existing directory: checked before a cluster is started for it. */
+async function kubeconfigTarget(flag: unknown): Promise<string | undefined> {
+  if (flag === undefined) return undefined;
+  const path = resolve(String(flag));
+  const parent = await stat(dirname(path)).catch(() => undefined);
+  if (!parent?.isDirectory()) throw new UsageError(`--kubeconfig: directory ${dirname(path)} does not exist; give a file path in an existing directory`);
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`--kubeconfig: ${path} is a directory; give a file path`);
+  return path;
+}
+
 async function up(flags: Record<string, unknown>): Promise<number> {
   const json = flags.json === true;
-  const env = await startEnvironment({ services: { k8s: clusterFromFlags(flags) }, onProgress: progress, detached: flags.detach === true });
-  const path = resolve((flags.kubeconfig as string | undefined) ?? `k3sbox-${env.id}.kubeconfig.yaml`);
-  await writeFile(path, env.svc.k8s.kubeconfig.exportConfig(), { mode: 0o600 });
-  const info = { id: env.id, kubeconfig: path, api: `https://127.0.0.1:${env.hostPort("k8s", 6443)}`, ports: env.services.k8s.ports, timings: env.timings };
+  const cluster = clusterFromFlags(flags);
+  const extraPath = await kubeconfigTarget(flags.kubeconfig);
+  const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress, detached: flags.detach === true });
+  let path: string;
+  try {
+    // The cluster's private directory: removed by Ctrl-C, `down`, the crash watchdog and `prune`.
+    path = await env.kubeconfigPath("k8s");
+    if (extraPath) {
+      // The copy the user asked for; removed when this process ends unless detached.
+      if (!flags.detach) process.on("exit", () => rmSync(extraPath, { force: true }));
+      await writeFile(extraPath, await readFile(path), { mode: 0o600 });
+      path = extraPath;
+    }
+  } catch (err) {
+    // Nothing may outlive a failed `up`, detached or not.
+    await env.stop().catch((e) => ((err as Error).message += `\n(and removing it failed: ${(e as Error).message}; run \`k3sbox down ${env.id} --force\`)`));
+    (err as Error).message = `cluster ${env.id} started but \`up\` failed, so it was removed: ${(err as Error).message}`;
+    throw err;
+  }
+  const info = {
+    id: env.id,
+    kubeconfig: path,
+    dir: dirname(await env.kubeconfigPath("k8s")),
+    api: `https://127.0.0.1:${env.hostPort("k8s", 6443)}`,
+    ports: env.services.k8s.ports,
+    timings: env.timings,
+  };
   if (json) out(JSON.stringify(info));
   else {
     out(`cluster ${env.id} is ready (${Object.entries(env.timings).map(([k, v]) => `${k} ${v}ms`).join(", ")})`);
-    out(`kubeconfig: ${path}`);
+    out(`kubeconfig: ${path}${extraPath ? "" : ` (in ${info.dir}, private, removed with the cluster)`}`);
     out(`export KUBECONFIG=${path}`);
   }
   if (flags.detach) {
@@ -84,8 +123,6 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     if (!json) out(`left running; remove it with: k3sbox down ${env.id}`);
     return 0;
   }
-  // The runner's signal handler removes the cluster and exits; the kubeconfig goes with it.
-  process.on("exit", () => rmSync(path, { force: true }));
   if (!json) out("press Ctrl-C to stop and remove the cluster");
   // Stay alive; the runner's SIGINT/SIGTERM handler removes the environment and exits.
   await new Promise(() => setInterval(() => {}, 1 << 30));
@@ -107,15 +144,34 @@ async function runSmoke(flags: Record<string, unknown>): Promise<number> {
 
 async function down(flags: Record<string, unknown>, ids: string[]): Promise<number> {
   if (flags.all ? ids.length > 0 : ids.length === 0) throw new UsageError("k3sbox down: give environment ids, or --all (not both)");
-  const targets = flags.all ? (await listEnvironments()).map((e) => e.id) : ids;
-  const removed = [];
-  for (const id of targets) {
+  for (const id of ids) {
     if (!/^[a-f0-9]{10}$/.test(id)) throw new UsageError(`k3sbox down: ${JSON.stringify(id)} is not an environment id (10 hex digits, as printed by \`k3sbox up\`)`);
-    removed.push({ id, ...(await removeEnvironment(id)) });
   }
-  if (flags.json) out(JSON.stringify(removed));
-  else for (const r of removed) out(r.containers.length || r.networks.length ? `removed ${r.id}: ${[...r.containers, ...r.networks].join(", ")}` : `${r.id}: nothing found`);
-  return 0;
+  const listed = await listEnvironments();
+  const owned = new Set(listed.filter((e) => e.owned).map((e) => e.id));
+  const targets = flags.all ? listed.map((e) => e.id) : ids;
+  const removed = [];
+  const spared = [];
+  const unknown = [];
+  for (const id of targets) {
+    if (owned.has(id) && !flags.force) {
+      spared.push(id);
+      continue;
+    }
+    const r = { id, ...(await removeEnvironment(id)), dir: await removeEnvironmentDir(id) };
+    if (r.containers.length || r.networks.length || r.dir) removed.push(r);
+    else unknown.push(id);
+  }
+  if (flags.json) out(JSON.stringify({ removed, spared, unknown }));
+  else {
+    for (const r of removed) out(`removed ${r.id}: ${[...r.containers, ...r.networks].join(", ") || "(its files only)"}`);
+    if (removed.length === 0 && (flags.all || spared.length === 0)) out("nothing removed");
+    if (flags.all && spared.length) out(`left alone, owned by running processes (--force removes them too): ${spared.join(", ")}`);
+  }
+  if (!flags.all) for (const id of spared) process.stderr.write(`k3sbox down: ${id} belongs to a running process (a \`k3sbox up\` or a test run); stop that process, or add --force\n`);
+  for (const id of unknown) process.stderr.write(`k3sbox down: no environment ${id} on this Docker daemon\n`);
+  // --all finding nothing to do is success; a named id that was not removed is not.
+  return !flags.all && (spared.length || unknown.length) ? 1 : 0;
 }
 
 async function runPrune(flags: Record<string, unknown>): Promise<number> {
@@ -126,6 +182,7 @@ async function runPrune(flags: Record<string, unknown>): Promise<number> {
     const verb = flags["dry-run"] ? "would remove" : "removed";
     out(`${verb} ${result.containers.length} container(s), ${result.networks.length} network(s)`);
     for (const n of [...result.containers, ...result.networks]) out(`  ${n}`);
+    for (const d of result.dirs) out(`  ${d}`);
     if (result.skippedLive.length) out(`left alone (live or detached): ${result.skippedLive.join(", ")}`);
   }
   return 0;

@@ -5,6 +5,7 @@
 
 import { type LabelledObject, listByLabel, removeContainers, removeNetworks } from "../docker.ts";
 import { isProcessAlive } from "../proc.ts";
+import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir } from "./state-dir.ts";
 import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_PID, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 
 export interface PruneOptions {
@@ -19,6 +20,8 @@ export interface PruneResult {
   networks: string[];
   /** Environments left alone because their process is alive. */
   skippedLive: string[];
+  /** Private directories (kubeconfigs) of environments that are gone. */
+  dirs: string[];
 }
 
 /** True when the object belongs to a running session, or to a detached environment (removed by `down`). */
@@ -57,7 +60,9 @@ export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
     await removeContainers(doomedContainers.map((c) => c.id));
     await removeNetworks(doomedNetworks.map((n) => n.name));
   }
-  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live] };
+  const pruned = new Set([...doomedContainers, ...doomedNetworks].map((o) => o.labels[LABEL_ENV]).filter((id) => id && !live.has(id)));
+  const dirs = (await pruneEnvironmentDirs(opts.dryRun === true, pruned)).map(environmentDirPath);
+  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live], dirs };
 }
 
 /**
@@ -81,14 +86,41 @@ export function removeEnvironment(envId: string): Promise<{ containers: string[]
   return removeLabelled([`${LABEL_ENV}=${envId}`]);
 }
 
-/** Environments that have containers on this daemon, with their services. */
-export async function listEnvironments(): Promise<{ id: string; detached: boolean; containers: string[]; createdAt: Date }[]> {
-  const byEnv = new Map<string, { id: string; detached: boolean; containers: string[]; createdAt: Date }>();
-  for (const c of await listByLabel("container", [LABEL_ENV])) {
-    const id = c.labels[LABEL_ENV];
-    const e = byEnv.get(id) ?? { id, detached: c.labels[LABEL_DETACHED] === "true", containers: [], createdAt: c.createdAt };
-    e.containers.push(c.name);
+export interface EnvironmentListing {
+  id: string;
+  detached: boolean;
+  /** Owned by a running process (this host) or by a session on another host, which cannot be checked. */
+  owned: boolean;
+  containers: string[];
+  createdAt: Date;
+}
+
+/** Environments that have containers or networks on this daemon. */
+export async function listEnvironments(): Promise<EnvironmentListing[]> {
+  const byEnv = new Map<string, EnvironmentListing>();
+  const [containers, networks] = await Promise.all([listByLabel("container", [LABEL_ENV]), listByLabel("network", [LABEL_ENV])]);
+  for (const o of [...containers, ...networks]) {
+    const id = o.labels[LABEL_ENV];
+    const detached = o.labels[LABEL_DETACHED] === "true";
+    const owned = !detached && (o.labels[LABEL_HOST] !== HOST_NAME || isLive(o));
+    const e = byEnv.get(id) ?? { id, detached, owned, containers: [], createdAt: o.createdAt };
+    if (containers.includes(o)) e.containers.push(o.name);
     byEnv.set(id, e);
   }
   return [...byEnv.values()];
+}
+
+/**
+ * Private directories (state-dir.ts) of environments that have nothing left
+ * on this daemon, e.g. after a SIGKILL with the watchdog off. Only ones older
+ * than a minute, so a starting environment is never raced.
+ */
+async function pruneEnvironmentDirs(dryRun: boolean, pruned: Set<string>): Promise<string[]> {
+  const dirs = await listEnvironmentDirs(); // before the listing below: a directory is made after its containers
+  const known = new Set((await listEnvironments()).map((e) => e.id));
+  // In a dry run the pruned environments' objects are still listed.
+  const gone = (id: string) => !known.has(id) || (dryRun && pruned.has(id));
+  const orphans = dirs.filter((d) => gone(d.id) && (pruned.has(d.id) || Date.now() - d.modifiedAt.getTime() > 60_000)).map((d) => d.id);
+  if (!dryRun) for (const id of orphans) await removeEnvironmentDir(id);
+  return orphans;
 }

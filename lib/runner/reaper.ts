@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
 import { runtime } from "../runtime.ts";
 import { removeLabelled } from "./prune.ts";
-import { LABEL_DETACHED, LABEL_SESSION, SESSION_ID } from "./labels.ts";
+import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, SESSION_ID } from "./labels.ts";
+import { removeEnvironmentDir } from "./state-dir.ts";
 
 const CHECK_EVERY_MS = 1_000;
 let started = false;
@@ -35,8 +36,12 @@ export function reaperArgv(moduleUrl: string = import.meta.url): string[] {
 export function ensureReaper(): void {
   if (started || process.env.K3SBOX_REAPER === "0") return;
   started = true;
-  const child = spawn(process.execPath, [...reaperArgv(), "--reap", SESSION_ID, String(process.pid)], {
-    detached: true, // own process group: a Ctrl-C to the parent's group does not reach it
+  // Through `sh -c '"$@" &'`: the shell starts the watchdog in the background
+  // and exits, so the watchdog is nobody's child. Test runners end the
+  // processes their tests spawned (`bun test` kills "dangling processes" on a
+  // timeout); a grandchild is out of their reach. Arguments pass as "$@".
+  const child = spawn("/bin/sh", ["-c", '"$@" &', "k3sbox-reaper", process.execPath, ...reaperArgv(), "--reap", SESSION_ID, String(process.pid)], {
+    detached: true, // own session: a Ctrl-C or a kill of the parent's process group does not reach it
     stdio: "ignore",
     env: { ...process.env, K3SBOX_REAPER: "0" },
   });
@@ -45,8 +50,15 @@ export function ensureReaper(): void {
 }
 
 /** Removes what the dead session left, sparing detached environments. */
-export function reapSession(session: string): Promise<{ containers: string[]; networks: string[] }> {
-  return removeLabelled([`${LABEL_SESSION}=${session}`], (o) => o.labels[LABEL_DETACHED] !== "true");
+export async function reapSession(session: string): Promise<{ containers: string[]; networks: string[] }> {
+  const envs = new Set<string>();
+  const removed = await removeLabelled([`${LABEL_SESSION}=${session}`], (o) => {
+    const doomed = o.labels[LABEL_DETACHED] !== "true";
+    if (doomed) envs.add(o.labels[LABEL_ENV]);
+    return doomed;
+  });
+  for (const id of envs) await removeEnvironmentDir(id).catch(() => {}); // their kubeconfigs
+  return removed;
 }
 
 /** Waits for `parent` to die, then removes its session's leftovers. */

@@ -17,6 +17,7 @@ export class EnvironmentOptionError extends Error {
 /** A value for messages: JSON, shortened; functions and undefined by their type. */
 function describe(v: unknown): string {
   if (typeof v === "function") return "a function";
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   let text: string;
   try {
     text = JSON.stringify(v) ?? String(v);
