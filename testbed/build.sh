@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries used by the test tiers from upstream
 # sources (Go module proxy only) into a cache outside the repository:
-#   kube-apiserver kube-controller-manager kube-scheduler kubectl  (testbed/kube)
+#   kube-apiserver kube-controller-manager kube-scheduler kubectl,
+#   kubelet kube-proxy (the node agents of the real-node image)       (testbed/kube)
 #   etcd                                                            (testbed/etcd)
 #   kwok                                                            (testbed/kwok)
 #   k3s (the k3s-compatible entry of the test image), echo-https     (testbed/shim)
@@ -36,10 +37,11 @@ minor="$(echo "$kube_version" | cut -d. -f2)"
 pkg=k8s.io/component-base/version
 kube_ldflags="-s -w -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 part_start=$(date +%s)
-log "building Kubernetes $kube_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes about 8 minutes on 2 cores"
+log "building Kubernetes $kube_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy); a cold build takes about 9 minutes on 2 cores"
 (cd "$here/kube" && go build -ldflags "$kube_ldflags" -o "$out.partial/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 log "Kubernetes built in $(( $(date +%s) - part_start ))s"
 
 part_start=$(date +%s)

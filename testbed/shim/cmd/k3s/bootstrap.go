@@ -111,10 +111,8 @@ func (a *apiClient) create(ctx context.Context, path string, obj any) (exists bo
 	}
 }
 
-// nodeObject is the fake Node: untainted (unless --node-taint), with a
-// realistic capacity, k3s's standard labels and a Ready condition, so it is
-// schedulable as soon as it exists. kwok then keeps its lease and status up.
-func nodeObject(c *serverConfig, nodeIP, podCIDR, kubeVersion string) map[string]any {
+// nodeLabels are the labels k3s gives its server node, plus --node-label.
+func nodeLabels(c *serverConfig) map[string]string {
 	labels := map[string]string{
 		"kubernetes.io/hostname":                c.NodeName,
 		"kubernetes.io/os":                      "linux",
@@ -130,6 +128,42 @@ func nodeObject(c *serverConfig, nodeIP, podCIDR, kubeVersion string) map[string
 		k, v, _ := strings.Cut(l, "=")
 		labels[k] = v
 	}
+	return labels
+}
+
+// labelNode waits for the kubelet to register the node, then adds the
+// labels a kubelet may not set on itself (NodeRestriction forbids the
+// node-role ones), as k3s's server does.
+func labelNode(ctx context.Context, api *apiClient, c *serverConfig) error {
+	path := "/api/v1/nodes/" + c.NodeName
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body, err := api.do(ctx, http.MethodGet, path, "", nil)
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the kubelet did not register node %s within 60s (last: HTTP %d %v %s)", c.NodeName, status, err, body)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	patch := map[string]any{"metadata": map[string]any{"labels": nodeLabels(c)}}
+	status, body, err := api.do(ctx, http.MethodPatch, path, "application/merge-patch+json", patch)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("labelling node %s: HTTP %d %v %s", c.NodeName, status, err, body)
+	}
+	return nil
+}
+
+// nodeObject is the fake Node: untainted (unless --node-taint), with a
+// realistic capacity, k3s's standard labels and a Ready condition, so it is
+// schedulable as soon as it exists. kwok then keeps its lease and status up.
+func nodeObject(c *serverConfig, nodeIP, podCIDR, kubeVersion string) map[string]any {
+	labels := nodeLabels(c)
 	var taints []map[string]string
 	for _, t := range c.NodeTaints {
 		kv, effect, _ := strings.Cut(t, ":")
@@ -227,13 +261,15 @@ import /etc/coredns/custom/*.server
 // bootstrapObjects creates the Node and the coredns ConfigMap. On a reused
 // data directory they may exist already; then the ConfigMap's NodeHosts is
 // checked for this node's entry, like k3s keeps it up to date.
-func bootstrapObjects(ctx context.Context, api *apiClient, c *serverConfig, nodeIP, podCIDR, kubeVersion string) error {
-	exists, err := api.create(ctx, "/api/v1/nodes", nodeObject(c, nodeIP, podCIDR, kubeVersion))
-	if err != nil {
-		return fmt.Errorf("creating node %s: %w", c.NodeName, err)
-	}
-	if exists {
-		logf("info", "node %s already exists", c.NodeName)
+func bootstrapObjects(ctx context.Context, api *apiClient, c *serverConfig, nodeIP, podCIDR, kubeVersion string, fakeNode bool) error {
+	if fakeNode {
+		exists, err := api.create(ctx, "/api/v1/nodes", nodeObject(c, nodeIP, podCIDR, kubeVersion))
+		if err != nil {
+			return fmt.Errorf("creating node %s: %w", c.NodeName, err)
+		}
+		if exists {
+			logf("info", "node %s already exists", c.NodeName)
+		}
 	}
 	if c.disabled("coredns") {
 		return nil
@@ -253,7 +289,7 @@ func bootstrapObjects(ctx context.Context, api *apiClient, c *serverConfig, node
 		},
 	}
 	const cmPath = "/api/v1/namespaces/kube-system/configmaps"
-	exists, err = api.create(ctx, cmPath, cm)
+	exists, err := api.create(ctx, cmPath, cm)
 	if err != nil || !exists {
 		return err
 	}

@@ -34,6 +34,8 @@ type pki struct {
 	Admin     certPair // system:admin in system:masters
 	Manager   certPair // system:kube-controller-manager
 	Scheduler certPair // system:kube-scheduler
+	// The apiserver's client certificate toward kubelets (real node only).
+	KubeletClient certPair
 	CAPEM     []byte
 }
 
@@ -82,30 +84,41 @@ func ensurePKI(dir string, dnsSANs []string, ipSANs []net.IP) (*pki, error) {
 	}
 
 	p.Serving = certPair{filepath.Join(dir, "serving-kube-apiserver.crt"), filepath.Join(dir, "serving-kube-apiserver.key")}
-	serving := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "kube-apiserver"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    dnsSANs,
-		IPAddresses: ipSANs,
-	}
-	if err := issue(p.Serving, serving, ca, caKey); err != nil {
+	serving := newServingTemplate("kube-apiserver", dnsSANs, ipSANs)
+	if err := issue(p.Serving, &serving, ca, caKey); err != nil {
 		return nil, fmt.Errorf("serving certificate: %w", err)
 	}
 	for _, id := range clientIdentities {
 		pair := id.pick(p)
 		*pair = certPair{filepath.Join(dir, id.file+".crt"), filepath.Join(dir, id.file+".key")}
-		tmpl := &x509.Certificate{
-			Subject:     pkix.Name{CommonName: id.cn},
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		}
-		if id.org != "" {
-			tmpl.Subject.Organization = []string{id.org}
-		}
-		if err := issue(*pair, tmpl, ca, caKey); err != nil {
+		tmpl := newClientTemplate(id.cn, id.org)
+		if err := issue(*pair, &tmpl, ca, caKey); err != nil {
 			return nil, fmt.Errorf("client certificate %s: %w", id.cn, err)
 		}
 	}
 	return p, nil
+}
+
+// x509Template is a certificate to be issued by the CA.
+type x509Template = x509.Certificate
+
+// newClientTemplate is a client certificate for user cn in group org.
+func newClientTemplate(cn, org string) x509Template {
+	t := x509Template{Subject: pkix.Name{CommonName: cn}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if org != "" {
+		t.Subject.Organization = []string{org}
+	}
+	return t
+}
+
+// newServingTemplate is a server certificate for the given names.
+func newServingTemplate(cn string, dns []string, ips []net.IP) x509Template {
+	return x509Template{
+		Subject:     pkix.Name{CommonName: cn},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    dns,
+		IPAddresses: ips,
+	}
 }
 
 func loadOrCreateCA(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {

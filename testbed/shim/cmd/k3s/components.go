@@ -83,16 +83,27 @@ func apiserverArgs(c *serverConfig, l layout, p *pki, etcd etcdPorts, advertise 
 		"--service-account-signing-key-file=" + p.SAKey,
 		"--allow-privileged=true",
 		"--enable-admission-plugins=NodeRestriction",
-		// Nodes are created untainted: nothing here would remove the
-		// not-ready taint this plugin adds (no node-lifecycle controller, see
-		// controllerManagerArgs), and the fake node is Ready from the start.
-		"--disable-admission-plugins=TaintNodesByCondition",
 		"--profiling=false",
+	}
+	if p.KubeletClient.Cert != "" {
+		// A real kubelet: logs, exec and port-forward go to it over TLS,
+		// verified against the cluster CA, with a client certificate.
+		args = append(args,
+			"--kubelet-client-certificate="+p.KubeletClient.Cert,
+			"--kubelet-client-key="+p.KubeletClient.Key,
+			"--kubelet-certificate-authority="+p.CACert,
+			"--kubelet-preferred-address-types=InternalIP,Hostname",
+		)
+	} else {
+		// The fake node is created untainted and Ready: nothing would remove
+		// the not-ready taint this plugin adds (no node-lifecycle controller
+		// runs with kwok, see controllerManagerArgs).
+		args = append(args, "--disable-admission-plugins=TaintNodesByCondition")
 	}
 	return append(args, componentArgs(c.APIServerArgs)...)
 }
 
-func controllerManagerArgs(c *serverConfig, l layout, p *pki) []string {
+func controllerManagerArgs(c *serverConfig, l layout, p *pki, realNode bool) []string {
 	args := []string{
 		"--kubeconfig=" + filepath.Join(l.Cred, "controller.kubeconfig"),
 		"--leader-elect=false",
@@ -107,12 +118,18 @@ func controllerManagerArgs(c *serverConfig, l layout, p *pki) []string {
 		"--cluster-signing-key-file=" + p.CAKey,
 		"--cluster-cidr=" + c.ClusterCIDR,
 		"--service-cluster-ip-range=" + c.ServiceCIDR,
-		"--allocate-node-cidrs=false",
+		"--profiling=false",
+	}
+	if realNode {
+		// As in k3s: node IPAM gives the node its podCIDR (the first /24,
+		// which the CNI configuration uses too), and node-lifecycle lifts the
+		// not-ready taint once the kubelet reports Ready.
+		args = append(args, "--allocate-node-cidrs=true", "--node-cidr-mask-size=24")
+	} else {
 		// node-lifecycle would taint/evict the fake node if kwok's lease
 		// renewals lagged on a loaded machine; node-ipam needs
 		// --allocate-node-cidrs (the shim sets the node's podCIDR itself).
-		"--controllers=*,-node-lifecycle-controller,-node-ipam-controller",
-		"--profiling=false",
+		args = append(args, "--allocate-node-cidrs=false", "--controllers=*,-node-lifecycle-controller,-node-ipam-controller")
 	}
 	return append(args, componentArgs(c.ControllerManagerArgs)...)
 }

@@ -39,6 +39,8 @@ type serverConfig struct {
 	APIServerArgs         []string
 	ControllerManagerArgs []string
 	SchedulerArgs         []string
+	KubeletArgs           []string
+	KubeProxyArgs         []string
 
 	// Flags that were accepted but have no effect here (logged once).
 	Ignored []string
@@ -118,12 +120,12 @@ var serverFlags = map[string]flagSpec{
 	"kube-apiserver-arg":          repeat(func(c *serverConfig) *[]string { return &c.APIServerArgs }),
 	"kube-controller-manager-arg": repeat(func(c *serverConfig) *[]string { return &c.ControllerManagerArgs }),
 	"kube-scheduler-arg":          repeat(func(c *serverConfig) *[]string { return &c.SchedulerArgs }),
+	"kubelet-arg":                 repeat(func(c *serverConfig) *[]string { return &c.KubeletArgs }),
+	"kube-proxy-arg":              repeat(func(c *serverConfig) *[]string { return &c.KubeProxyArgs }),
 
-	// Node agent, networking and packaging flags: there is no kubelet, CNI,
-	// kube-proxy, containerd or bundled add-on here, so they are accepted
-	// (the library passes several of them) and have no effect.
-	"kubelet-arg":                       {kind: ignString},
-	"kube-proxy-arg":                    {kind: ignString},
+	// Networking and packaging flags with no counterpart here: accepted (the
+	// library passes several of them) and without effect. (The pod network
+	// is a CNI bridge, whatever --flannel-backend says.)
 	"kube-cloud-controller-manager-arg": {kind: ignString},
 	"flannel-backend":                   {kind: ignString},
 	"flannel-iface":                     {kind: ignString},

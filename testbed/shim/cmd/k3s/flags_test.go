@@ -27,8 +27,11 @@ func TestParseLibraryCommandLine(t *testing.T) {
 	if want := []string{"metrics-server", "traefik", "servicelb"}; !reflect.DeepEqual(c.Disable, want) {
 		t.Errorf("Disable = %q, want %q", c.Disable, want)
 	}
-	if want := []string{"--flannel-backend", "--kube-proxy-arg"}; !reflect.DeepEqual(c.Ignored, want) {
+	if want := []string{"--flannel-backend"}; !reflect.DeepEqual(c.Ignored, want) {
 		t.Errorf("Ignored = %q, want %q", c.Ignored, want)
+	}
+	if want := []string{"proxy-mode=nftables"}; !reflect.DeepEqual(c.KubeProxyArgs, want) {
+		t.Errorf("KubeProxyArgs = %q, want %q", c.KubeProxyArgs, want)
 	}
 	// Defaults for what was not given.
 	if c.DataDir != "/var/lib/rancher/k3s" || c.HTTPSListenPort != 6443 || c.BindAddress != "0.0.0.0" ||

@@ -31,6 +31,7 @@ var kubeVersion = "v0.0.0-unknown"
 const defaultKubeconfig = "/etc/rancher/k3s/k3s.yaml"
 
 func main() {
+	runAsInit()
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		os.Exit(execKubectl(os.Args[1:]))
 	}

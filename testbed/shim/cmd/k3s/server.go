@@ -22,8 +22,9 @@ import (
 // are killed; it stays below `docker stop`'s default 10s.
 const stopGrace = 6 * time.Second
 
-// components are the bundled binaries `k3s server` runs.
-var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+// controlPlane are the bundled binaries every `k3s server` runs; kwok
+// stands in for the node agents when no real node can run.
+var controlPlane = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 func runServer(args []string) int {
 	started := time.Now()
@@ -85,21 +86,17 @@ type server struct {
 	advertise string
 	apiURL    string // how local clients reach the apiserver
 	sup       *supervisor
+	node      *node // nil when kwok fakes the node
 }
 
 // prepare does everything that needs no running process: defaults,
 // directories, certificates, kubeconfigs and the kwok configuration.
 func prepare(c *serverConfig) (*server, error) {
 	if len(c.Ignored) > 0 {
-		logf("info", "ignoring %s: no effect in the test image (no kubelet, CNI, kube-proxy or container runtime here)", strings.Join(c.Ignored, ", "))
-	}
-	if len(c.Disable) > 0 {
-		logf("info", "--disable=%s: the test image deploys no packaged add-ons anyway", strings.Join(c.Disable, ","))
+		logf("info", "ignoring %s: no effect in the test image", strings.Join(c.Ignored, ", "))
 	}
 	if c.ResolvConf != "" {
-		if _, err := os.Stat(c.ResolvConf); err == nil {
-			logf("info", "--resolv-conf=%s noted (no pod DNS in the test image)", c.ResolvConf)
-		} else {
+		if _, err := os.Stat(c.ResolvConf); err != nil {
 			logf("warn", "--resolv-conf=%s: %v", c.ResolvConf, err)
 		}
 	}
@@ -117,6 +114,12 @@ func prepare(c *serverConfig) (*server, error) {
 	c.DataDir = dataDir
 
 	s := &server{cfg: c, dirs: newLayout(c.DataDir), bins: map[string]string{}}
+	realNode, why := chooseRealNode(s.bins)
+	components := controlPlane
+	if !realNode {
+		logf("info", "no real node: %s; kwok fakes the node and its pods", why)
+		components = append(components, "kwok")
+	}
 	for _, name := range components {
 		if s.bins[name], err = findBinary(name); err != nil {
 			return nil, err
@@ -174,7 +177,11 @@ func prepare(c *serverConfig) (*server, error) {
 			return nil, err
 		}
 	}
-	if err := writeFile(filepath.Join(s.dirs.Etc, "kwok.yaml"), kwokStages, 0o644); err != nil {
+	if realNode {
+		if err := s.prepareNode(); err != nil {
+			return nil, fmt.Errorf("preparing the node: %w", err)
+		}
+	} else if err := writeFile(filepath.Join(s.dirs.Etc, "kwok.yaml"), kwokStages, 0o644); err != nil {
 		return nil, err
 	}
 	// Like k3s, the kubeconfig appears before the apiserver answers;
@@ -197,6 +204,12 @@ func (s *server) start(ctx context.Context, started time.Time) error {
 	c := s.cfg
 	logf("info", "Starting k3s-compatible server %s (node %s, IP %s, data %s)", kubeVersion, c.NodeName, s.nodeIP, c.DataDir)
 
+	if s.node != nil {
+		// containerd and the image import overlap with the control plane's start.
+		if err := s.startContainerd(ctx); err != nil {
+			return err
+		}
+	}
 	etcd, err := s.startEtcd(ctx)
 	if err != nil {
 		return err
@@ -223,10 +236,16 @@ func (s *server) start(ctx context.Context, started time.Time) error {
 		args []string
 		env  []string
 	}{
-		{"kube-controller-manager", controllerManagerArgs(c, s.dirs, s.pki), nil},
+		{"kube-controller-manager", controllerManagerArgs(c, s.dirs, s.pki, s.node != nil), nil},
 		{"kube-scheduler", schedulerArgs(c, s.dirs), nil},
+	}
+	if s.node == nil {
 		// KWOK_WORKDIR keeps kwok away from ~/.kwok (a host user's config).
-		{"kwok", kwokArgs(s.dirs, s.nodeIP, s.podCIDR), []string{"KWOK_WORKDIR=" + s.dirs.Kwok}},
+		rest = append(rest, struct {
+			name string
+			args []string
+			env  []string
+		}{"kwok", kwokArgs(s.dirs, s.nodeIP, s.podCIDR), []string{"KWOK_WORKDIR=" + s.dirs.Kwok}})
 	}
 	for _, r := range rest {
 		if _, err := s.sup.start(r.name, 2, s.bins[r.name], r.args, r.env, true); err != nil {
@@ -234,11 +253,27 @@ func (s *server) start(ctx context.Context, started time.Time) error {
 		}
 	}
 
-	if err := bootstrapObjects(ctx, api, c, s.nodeIP, s.podCIDR, kubeVersion); err != nil {
+	if err := bootstrapObjects(ctx, api, c, s.nodeIP, s.podCIDR, kubeVersion, s.node == nil); err != nil {
 		return err
 	}
-	logf("info", "Node %s registered (fake node managed by kwok); coredns NodeHosts written", c.NodeName)
-	logf("info", "k3s is up and running (%.1fs)", time.Since(started).Seconds())
+	if s.node == nil {
+		logf("info", "Node %s registered (fake node managed by kwok); coredns NodeHosts written", c.NodeName)
+		logf("info", "k3s is up and running (%.1fs)", time.Since(started).Seconds())
+		return nil
+	}
+	if err := s.startAgents(ctx); err != nil {
+		return err
+	}
+	logf("info", "kubelet and kube-proxy started after %.1fs", time.Since(started).Seconds())
+	if !c.disabled("coredns") {
+		if err := deployCoreDNS(ctx, api, c, s.node.coreDNSImage); err != nil {
+			return err
+		}
+	}
+	if err := labelNode(ctx, api, c); err != nil {
+		return err
+	}
+	logf("info", "Node %s registered by its kubelet; k3s is up and running (%.1fs)", c.NodeName, time.Since(started).Seconds())
 	return nil
 }
 
