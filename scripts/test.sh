@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test tier that can run on this machine, under Bun
-# and under Deno, printing each tier's duration and a closing
-# "N passed, N failed, N skipped" line. Exits non-zero if anything failed.
+# and Deno (and Node 24 for the tiers in node_tiers), printing each tier's
+# duration and a closing "N passed, N failed, N skipped" line. Exits non-zero
+# if anything failed.
 #
 #   static        deno lint and deno check (types) over the whole module
 #   unit          pure functions, no Docker
@@ -9,6 +10,7 @@
 #   docker        the runner against a real Docker engine (locally built images)
 #   controlplane  client, apply, setup, waits against a real kube-apiserver (Go-built)
 #   composition   k3s() end to end on the k3s-compatible test image
+#   consumers     the npm pack tarball in fresh Bun, Node and Deno projects (tests/consumers/run.sh)
 #   e2e           real rancher/k3s: opt-in with K3SBOX_E2E=1 (skipped here, with the reason)
 #   testbed       go test of the k3s-compatible entry (testbed/shim)
 #
@@ -18,9 +20,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(static unit tls docker controlplane composition e2e testbed)
+[ ${#tiers[@]} -eq 0 ] && tiers=(static unit tls docker controlplane composition consumers e2e testbed)
 needs_testbed=false
-for t in "${tiers[@]}"; do case "$t" in controlplane|composition) needs_testbed=true ;; esac; done
+for t in "${tiers[@]}"; do case "$t" in controlplane|composition|consumers) needs_testbed=true ;; esac; done
 
 t0=$(date +%s)
 if $needs_testbed; then
@@ -33,6 +35,9 @@ echo "== setup: $(( $(date +%s) - t0 ))s"
 
 bun="$root/node_modules/.bin/bun"
 deno="$root/node_modules/.bin/deno"
+node="$root/node_modules/.bin/node"
+# Tiers also run under Node (node --test on the .ts sources, types stripped).
+node_tiers=" unit tls docker controlplane composition "
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 passed=0 failed=0 skipped=0 status=0
@@ -53,6 +58,28 @@ count_deno() {
   passed=$((passed + ${p:-0} + ${ps:-0})); failed=$((failed + ${f:-0} + ${fs:-0})); skipped=$((skipped + ${i:-0}))
 }
 
+count_node() {
+  local p f s
+  p=$(grep -E '^ℹ pass [0-9]+$' "$1" | tail -1 | tr -dc 0-9); f=$(grep -E '^ℹ fail [0-9]+$' "$1" | tail -1 | tr -dc 0-9)
+  s=$(grep -E '^ℹ skipped [0-9]+$' "$1" | tail -1 | tr -dc 0-9)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+}
+
+# Each "ok"/"FAILED" line of tests/consumers/run.sh is one check; its test
+# commands' logs are counted by their runner's counter.
+run_consumers_tier() {
+  local start rc f
+  start=$(date +%s)
+  echo "== consumers"
+  bash tests/consumers/run.sh "$logs/consumers" 2>&1 | tee "$logs/consumers.log"; rc=${PIPESTATUS[0]}
+  passed=$((passed + $(grep -c '^ok ' "$logs/consumers.log"))); failed=$((failed + $(grep -c '^FAILED ' "$logs/consumers.log")))
+  for f in "$logs"/consumers/test-*.log; do
+    case "$f" in */test-bun*) count_bun "$f" ;; */test-node*) count_node "$f" ;; */test-deno*) count_deno "$f" ;; esac
+  done
+  if [ "$rc" != 0 ]; then status=1; grep -qE '^FAILED |^ *[1-9][0-9]* fail$|^ℹ fail [1-9]|^FAILED \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/consumers.log") || failed=$((failed + 1)); fi
+  echo "== consumers: $(( $(date +%s) - start ))s, exit $rc"
+}
+
 run_go_tier() {
   local start rc p f
   start=$(date +%s)
@@ -70,7 +97,7 @@ run_static_tier() {
   start=$(date +%s)
   echo "== static"
   for name in lint check; do
-    if [ $name = lint ]; then "$deno" lint; else "$deno" check mod.ts cli.ts bench/*.ts $(find tests -name '*.ts'); fi
+    if [ $name = lint ]; then "$deno" lint; else "$deno" check mod.ts cli.ts bench/*.ts $(find tests -name '*.ts' -not -path 'tests/consumers/*'); fi
     if [ $? = 0 ]; then passed=$((passed + 1)); echo "static: deno $name ok"; else failed=$((failed + 1)); status=1; echo "static: deno $name FAILED"; fi
   done
   echo "== static: $(( $(date +%s) - start ))s"
@@ -80,13 +107,20 @@ run_tier() {
   local tier=$1 start rc
   [ "$tier" = testbed ] && { run_go_tier; return; }
   [ "$tier" = static ] && { run_static_tier; return; }
+  [ "$tier" = consumers ] && { run_consumers_tier; return; }
   [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; return; }
-  for rt in bun deno; do
+  local runtimes=(bun deno)
+  [[ "$node_tiers" == *" $tier "* ]] && runtimes+=(node)
+  for rt in "${runtimes[@]}"; do
     start=$(date +%s)
     echo "== $tier ($rt)"
     if [ "$rt" = bun ]; then
       "$bun" test "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
       count_bun "$logs/$tier-$rt.log"
+    elif [ "$rt" = node ]; then
+      NODE_OPTIONS="--experimental-transform-types --disable-warning=ExperimentalWarning" \
+        "$node" --test "tests/$tier/"*.test.ts 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
+      count_node "$logs/$tier-$rt.log"
     else
       "$deno" test -A --quiet "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
       count_deno "$logs/$tier-$rt.log"
@@ -94,7 +128,7 @@ run_tier() {
     if [ "$rc" != 0 ]; then
       status=1
       # A runner that died without reporting still counts as a failure.
-      grep -qE '^ *[0-9]+ fail$|^(ok|FAILED) \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/$tier-$rt.log") || failed=$((failed + 1))
+      grep -qE '^ *[0-9]+ fail$|^(ok|FAILED) \| |^ℹ fail [0-9]+$' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/$tier-$rt.log") || failed=$((failed + 1))
     fi
     echo "== $tier ($rt): $(( $(date +%s) - start ))s, exit $rc"
   done
