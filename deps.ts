@@ -14,15 +14,19 @@ export {
   KubernetesObjectApi,
   loadAllYaml,
   ApiException,
+  PatchStrategy,
   ResponseContext,
   ServerConfiguration,
+  setHeaderOptions,
   wrapHttpLibrary,
 } from "@kubernetes/client-node";
 export type {
+  ConfigurationOptions,
   HttpLibrary,
   KubernetesObject,
   RequestContext,
   SecurityAuthentication,
+  V1APIResource,
   V1Deployment,
   V1Pod,
 } from "@kubernetes/client-node";

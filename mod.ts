@@ -29,8 +29,31 @@ export {
 export { readRaw, readTag, type Tag, wrap, type Wrapped } from "./lib/inspect.ts";
 export { describeEvent, type KubeMeta, type RecordedEvent, Recorder } from "./lib/recorder.ts";
 
-export { createKubeHelpers, type KubeClient, type KubeHelpers, loadKubeconfig } from "./lib/kube/client.ts";
-export { ApplyError } from "./lib/kube/apply.ts";
+export {
+  createKubeHelpers,
+  type KubeClient,
+  type KubeHelpers,
+  type KubeNamespace,
+  type KubeOperations,
+  loadKubeconfig,
+} from "./lib/kube/client.ts";
+export {
+  ApplyConflictError,
+  ApplyError,
+  type ApplyOptions,
+  type CreateOptions,
+  type DeleteOptions,
+  FIELD_MANAGER,
+  type FieldConflict,
+} from "./lib/kube/apply.ts";
+export type { KubeObject, Manifest } from "./lib/kube/manifest.ts";
+export { UnknownKindError } from "./lib/kube/kinds.ts";
+export { type ConditionName, type Predicate, WaitError, type WaitOptions } from "./lib/kube/waits.ts";
+export { rolloutState, type RolloutState } from "./lib/kube/rollout-status.ts";
+export type { LogsOptions } from "./lib/kube/logs.ts";
+export type { DiagnosticsOptions } from "./lib/kube/diagnostics.ts";
+// For patch calls: `client.core.patchNamespacedConfigMap({ name, namespace, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch))`.
+export { type ConfigurationOptions, type KubernetesObject, PatchStrategy, setHeaderOptions } from "./deps.ts";
 export { KubeApiError } from "./lib/kube/errors.ts";
 export { KubeTransportError } from "./lib/kube/http-library.ts";
 export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";

@@ -1,8 +1,12 @@
-// Provenance wrapper: a value returned by a recorded call (a Kubernetes API
-// result) carries a tag naming the event that produced it, and `.unwrap()`
-// gives back the plain value. Objects and arrays are wrapped lazily with a
-// Proxy; primitive leaves stay plain, so `expect(pod.status.phase).toBe("Running")`
-// works unchanged in any test runner.
+// Provenance for values returned by recorded calls (Kubernetes API results):
+// every object and array reachable from a result is tagged with the event
+// that produced it (`readTag`) and gets a non-enumerable `.unwrap()`.
+//
+// The tagging is done in place, not with a Proxy: a result stays a plain
+// object, so `expect(cm.data).toStrictEqual({ x: "1" })`, `structuredClone`,
+// `JSON.stringify` and `node:assert`'s deepStrictEqual all see plain data
+// (they ignore non-enumerable properties), and primitive leaves are plain
+// values (`expect(pod.status.phase).toBe("Running")`).
 
 /** Link from a value to the recorder event that produced it. */
 export interface Tag {
@@ -10,22 +14,16 @@ export interface Tag {
 }
 
 type Primitive = string | number | boolean | bigint | symbol | null | undefined;
-// Values with internal slots: a Proxy around them breaks their methods.
+// Values with internal slots, left as they are.
 type Opaque = Date | RegExp | Map<unknown, unknown> | Set<unknown> | ArrayBuffer | ArrayBufferView | Promise<unknown> | Error;
 
-/** `T` with every nested object/array also wrapped, plus `.unwrap()`. */
+/** `T` with every nested object/array also carrying `.unwrap()`. */
 export type Wrapped<T> = T extends Primitive | Opaque ? T
   // deno-lint-ignore ban-types
   : T extends Function ? T
   : { [K in keyof T]: Wrapped<T[K]> } & { unwrap(): T };
 
-const RAW = Symbol("k3sbox.raw");
-const TAG = Symbol("k3sbox.tag");
-
-// Tags of objects that are not proxied (e.g. a recorded fetch Response).
-const directTags = new WeakMap<object, Tag>();
-// One proxy per (target, tag) so `pod.status === pod.status` holds.
-const proxies = new WeakMap<object, Map<number | undefined, object>>();
+const tags = new WeakMap<object, Tag>();
 
 function isWrappable(value: unknown): value is object {
   if (value === null || typeof value !== "object") return false;
@@ -37,63 +35,56 @@ function isWrappable(value: unknown): value is object {
   );
 }
 
+// One shared function, so inspecting a result shows `[Function: unwrap]`.
+function unwrap(this: unknown) {
+  return this;
+}
+
 /**
- * Wraps `value` so it (and everything reachable from it) carries a tag for
- * `sourceSeq` and has `.unwrap()`. Primitives and opaque objects pass through.
+ * Tags `value` and every object/array reachable from it with `sourceSeq`
+ * and gives each a non-enumerable `.unwrap()` (which returns the object
+ * itself: it already is the plain value). Primitives and opaque objects pass
+ * through. The first tag an object gets is kept.
  */
 export function wrap<T>(value: T, sourceSeq?: number): Wrapped<T> {
-  if (!isWrappable(value)) return value as Wrapped<T>;
-  const target = readRaw(value) as object;
-  let bySeq = proxies.get(target);
-  if (!bySeq) proxies.set(target, (bySeq = new Map()));
-  const cached = bySeq.get(sourceSeq);
-  if (cached) return cached as Wrapped<T>;
-
-  const tag: Tag = { sourceSeq };
-  const proxy = new Proxy(target, {
-    get(t, prop) {
-      if (prop === RAW) return t;
-      if (prop === TAG) return tag;
-      if (prop === "unwrap" && !Object.prototype.hasOwnProperty.call(t, "unwrap")) return () => t;
-      const v = Reflect.get(t, prop, t);
-      return isWrappable(v) ? wrap(v, sourceSeq) : v;
-    },
-  });
-  bySeq.set(sourceSeq, proxy);
-  return proxy as Wrapped<T>;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (!isWrappable(v) || tags.has(v)) continue; // tags.has also stops cycles
+    tags.set(v, { sourceSeq });
+    if (!Object.prototype.hasOwnProperty.call(v, "unwrap") && Object.isExtensible(v)) {
+      Object.defineProperty(v, "unwrap", { value: unwrap, enumerable: false, configurable: true, writable: true });
+    }
+    for (const child of Object.values(v)) if (isWrappable(child)) stack.push(child);
+  }
+  return value as Wrapped<T>;
 }
 
-/** The plain value behind a wrapper (or the value itself). */
+/** The plain value behind a wrapped one: the value itself (kept for callers of the old Proxy API). */
 export function readRaw<T>(value: T): T {
-  if (value !== null && typeof value === "object") {
-    const raw = (value as Record<symbol, unknown>)[RAW];
-    if (raw !== undefined) return raw as T;
-  }
   return value;
 }
 
-/** The provenance tag of a wrapped or directly tagged value, if any. */
+/** The provenance tag of a wrapped or tagged value, if any. */
 export function readTag(value: unknown): Tag | undefined {
   if (value === null || typeof value !== "object") return undefined;
-  return ((value as Record<symbol, unknown>)[TAG] as Tag | undefined) ?? directTags.get(value);
+  return tags.get(value);
 }
 
-/** Tags an object in place without proxying it (used for fetch Responses). */
+/** Tags an object without touching its properties (used for fetch Responses). */
 export function tagObject<T extends object>(value: T, tag: Tag): T {
-  directTags.set(value, tag);
+  tags.set(value, tag);
   return value;
 }
 
 /**
- * Removes wrappers recursively, for arguments passed back into an API: a
- * wrapped name must reach a URL template as the plain string.
+ * A deep copy without tags or `.unwrap()`, keeping prototypes, for arguments
+ * passed back into an API (which may mutate them, e.g. to default a namespace).
  */
 export function deepUnwrap<T>(value: T): T {
-  const raw = readRaw(value);
-  if (!isWrappable(raw)) return raw;
-  if (Array.isArray(raw)) return raw.map(deepUnwrap) as T;
-  const proto = Object.getPrototypeOf(raw);
-  const out = Object.create(proto) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) out[k] = deepUnwrap(v);
+  if (!isWrappable(value)) return value;
+  if (Array.isArray(value)) return value.map(deepUnwrap) as T;
+  const out = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = deepUnwrap(v);
   return out as T;
 }

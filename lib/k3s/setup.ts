@@ -4,6 +4,7 @@
 
 import type { KubeHelpers } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
+import { WaitError } from "../kube/waits.ts";
 import type { PeerAddress } from "../service.ts";
 import {
   REGISTRY_DEPLOYMENT,
@@ -28,7 +29,6 @@ export interface SetupDeps {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const oneLine = (s: string) => s.replace(/\s+/g, " ").trim();
 
 /** Installs ingress TLS (when domains are set), Traefik and the registry; waits for both. */
 export async function setupK3sCluster(
@@ -68,79 +68,32 @@ export async function setupK3sCluster(
 }
 
 /**
- * Polls a Deployment every 250 ms until its ready replicas reach the desired
- * count. On timeout throws with the last state seen and a diagnostics dump.
+ * Waits until a Deployment has rolled out its current spec (generation-aware,
+ * as `kubectl rollout status`; see KubeHelpers.rollout). On timeout throws
+ * with the last state seen and a diagnostics dump of its pods.
  */
 export async function waitForDeployment(
   clusterName: string,
   helpers: KubeHelpers,
   opts: { name: string; namespace: string; timeoutMs: number; progress?: (m: string) => void; signal?: AbortSignal },
 ): Promise<void> {
-  const started = Date.now();
-  const deadline = started + opts.timeoutMs;
-  let lastSeen = "not read yet";
-  let lastReport = started;
-  while (Date.now() < deadline) {
-    opts.signal?.throwIfAborted();
-    try {
-      const dep = (await helpers.client.apps.readNamespacedDeployment({ name: opts.name, namespace: opts.namespace })).unwrap();
-      const ready = dep.status?.readyReplicas ?? 0;
-      const want = dep.spec?.replicas ?? 1;
-      if (want > 0 && ready >= want) return;
-      lastSeen = `${ready}/${want} replicas ready`;
-    } catch (err) {
-      lastSeen = err instanceof KubeApiError && err.code === 404 ? "Deployment does not exist yet" : (err as Error)?.message ?? String(err);
-    }
-    if (opts.progress && Date.now() - lastReport >= 5_000) {
-      lastReport = Date.now();
-      opts.progress(`waiting for ${opts.namespace}/${opts.name}: ${lastSeen} (${Math.round((Date.now() - started) / 1000)}s)`);
-    }
-    await sleep(ROLLOUT_POLL_MS);
+  try {
+    await helpers.rollout(`deployment/${opts.name}`, opts);
+  } catch (err) {
+    if (!(err instanceof WaitError)) throw err;
+    const what = `k3s(${clusterName}): Deployment ${opts.namespace}/${opts.name}`;
+    const head = err.timedOut ? `was not Ready within ${opts.timeoutMs / 1000}s (last seen: ${err.lastSeen})` : `failed to roll out: ${err.lastSeen}`;
+    throw new Error(`${what} ${head}\n${err.diagnostics}`, { cause: err });
   }
-  const diagnostics = await collectDiagnostics(helpers, opts.namespace);
-  throw new Error(
-    `k3s(${clusterName}): Deployment ${opts.namespace}/${opts.name} was not Ready within ${opts.timeoutMs / 1000}s (last seen: ${lastSeen})\n${diagnostics}`,
-  );
 }
 
 /**
- * Pod phases, container waiting/terminated reasons and messages (the message
- * carries containerd's real error, e.g. the failing pull), and the newest
- * Warning events of a namespace. Never throws.
+ * Pod phases, container waiting/terminated reasons and messages, log tails
+ * of failing containers, and the newest Warning events of a namespace.
+ * Never throws.
  */
-export async function collectDiagnostics(helpers: KubeHelpers, namespace: string): Promise<string> {
-  const lines: string[] = [];
-  try {
-    const pods = (await helpers.client.core.listNamespacedPod({ namespace })).unwrap();
-    lines.push(`${namespace} pods (${pods.items.length}):`);
-    for (const pod of pods.items) {
-      const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-      const reasons = statuses.map((c) => c.state?.waiting?.reason ?? c.state?.terminated?.reason).filter(Boolean);
-      const unscheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
-      lines.push(
-        `  ${pod.metadata?.name}: phase=${pod.status?.phase ?? "?"}${reasons.length ? ` reasons=${reasons.join(",")}` : ""}${
-          unscheduled ? ` unschedulable: ${oneLine(unscheduled.message ?? unscheduled.reason ?? "")}` : ""
-        }`,
-      );
-      for (const c of statuses) {
-        const message = c.state?.waiting?.message ?? c.state?.terminated?.message;
-        if (message) lines.push(`    ${c.name}: ${oneLine(message)}`);
-      }
-    }
-  } catch (err) {
-    lines.push(`(could not list ${namespace} pods: ${(err as Error)?.message ?? err})`);
-  }
-  try {
-    const events = (await helpers.client.core.listNamespacedEvent({ namespace })).unwrap();
-    const warnings = events.items.filter((e) => e.type === "Warning" && e.message);
-    if (warnings.length > 0) {
-      lines.push(`${namespace} Warning events (last ${Math.min(12, warnings.length)} of ${warnings.length}):`);
-      for (const e of warnings.slice(-12)) lines.push(`  ${e.involvedObject?.name ?? "?"} [${e.reason ?? "?"}] ${oneLine(e.message ?? "")}`);
-    }
-  } catch (err) {
-    lines.push(`(could not list ${namespace} events: ${(err as Error)?.message ?? err})`);
-  }
-  return lines.join("\n");
+export function collectDiagnostics(helpers: KubeHelpers, namespace: string): Promise<string> {
+  return helpers.diagnostics({ namespace });
 }
 
 const COREDNS_CONFIGMAP = "coredns";

@@ -1,90 +1,178 @@
-// `apply(yaml)`: creates every object of a multi-document manifest, in order.
-// Like the reference component it creates (it does not server-side-apply),
-// so applying the same object twice fails with 409 AlreadyExists.
+// `apply(manifest)`: server-side apply of every object of a manifest, in
+// order, as field manager "k3sbox" — applying the same manifest twice
+// succeeds and a changed one updates. `create(manifest)` keeps the
+// reference component's create-only behaviour (409 on the second call), and
+// `delete(manifest)` removes the objects and waits until they are gone.
 
-import { type KubernetesObject, parseAllDocuments } from "../../deps.ts";
+import { type KubernetesObject, type KubernetesObjectApi, PatchStrategy, type V1APIResource } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
-import type { Tagged } from "./tagging.ts";
-import type { KubernetesObjectApi } from "../../deps.ts";
-import { isKubeDiscoveryPath } from "./describe.ts";
 import { KubeApiError } from "./errors.ts";
+import { resolveResource } from "./kinds.ts";
+import { ApplyError, describeObject, groupOf, kindsDefinedBy, type KubeObject, type Manifest, parseManifest } from "./manifest.ts";
+import type { Tagged } from "./tagging.ts";
 
-/** Names the document of a manifest that could not be parsed or created. */
-export class ApplyError extends Error {
-  constructor(readonly documentIndex: number, readonly object: string, cause: unknown) {
-    super(`apply: document ${documentIndex} (${object}): ${(cause as Error)?.message ?? cause}`, { cause });
-    this.name = "ApplyError";
+export { ApplyError } from "./manifest.ts";
+
+export const FIELD_MANAGER = "k3sbox";
+export const DELETE_TIMEOUT_MS = 60_000;
+const DELETE_POLL_MS = 200;
+
+export interface ApplyOptions {
+  /** Take over fields another field manager owns instead of failing with a conflict. Default false. */
+  force?: boolean;
+  /** Field manager name. Default "k3sbox". */
+  fieldManager?: string;
+  /** Namespace for namespaced objects that name none. Default: the object API's default ("default"). */
+  namespace?: string;
+}
+
+export interface CreateOptions {
+  /** Namespace for namespaced objects that name none. */
+  namespace?: string;
+}
+
+export interface DeleteOptions {
+  /** Wait until every object is gone from the API. Default true. */
+  wait?: boolean;
+  /** Deadline of that wait. Default 60 s. */
+  timeoutMs?: number;
+  /** Namespace for namespaced objects that name none. */
+  namespace?: string;
+  /** Garbage collection of dependents. Default "Background" (as kubectl). */
+  propagationPolicy?: "Background" | "Foreground" | "Orphan";
+  signal?: AbortSignal;
+}
+
+/** One field two managers both want. */
+export interface FieldConflict {
+  /** e.g. ".data.color", ".spec.replicas" */
+  field: string;
+  /** The field manager that owns it now, e.g. "kubectl-edit". */
+  manager: string;
+}
+
+/** A server-side apply refused because other field managers own fields the manifest sets. */
+export class ApplyConflictError extends Error {
+  constructor(readonly object: string, readonly conflicts: FieldConflict[], cause: KubeApiError) {
+    const list = conflicts.map((c) => `${c.field} (owned by "${c.manager}")`).join(", ");
+    super(
+      `${conflicts.length} field conflict${conflicts.length === 1 ? "" : "s"} on ${object}: ${list}; apply with { force: true } to take ${
+        conflicts.length === 1 ? "it" : "them"
+      } over`,
+      { cause },
+    );
+    this.name = "ApplyConflictError";
   }
 }
 
-function describeObject(doc: Partial<KubernetesObject>): string {
-  const ns = doc.metadata?.namespace ? `${doc.metadata.namespace}/` : "";
-  return `${doc.kind ?? "?"} ${ns}${doc.metadata?.name ?? doc.metadata?.generateName ?? "?"}`;
-}
-
-/** Parses a manifest into objects, skipping empty documents. 1-based indexes. */
-export function parseManifest(manifest: string): { index: number; object: KubernetesObject }[] {
-  const out: { index: number; object: KubernetesObject }[] = [];
-  parseAllDocuments(manifest).forEach((doc, i) => {
-    const index = i + 1;
-    if (doc.errors.length > 0) throw new ApplyError(index, "unparsable YAML", doc.errors[0]);
-    const value = doc.toJS();
-    if (value === null || value === undefined) return; // empty document (`---` twice, comments only)
-    if (typeof value !== "object" || Array.isArray(value)) {
-      throw new ApplyError(index, "not an object", new Error("each document must be a Kubernetes object mapping"));
-    }
-    if (!value.apiVersion || !value.kind) {
-      throw new ApplyError(index, describeObject(value), new Error("missing apiVersion or kind"));
-    }
-    out.push({ index, object: value as KubernetesObject });
-  });
-  return out;
-}
-
-/** How long a custom resource waits for a CRD created earlier in the same manifest to be served. */
-export const CRD_ESTABLISH_TIMEOUT_MS = 30_000;
-/** The API server does not serve this kind (yet): discovery 404s, or the group lacks the kind. */
-function isUnknownKind(err: unknown): boolean {
-  if (err instanceof KubeApiError) return err.code === 404 && err.url !== undefined && isKubeDiscoveryPath(err.url);
-  return /Unrecognized API version and kind/.test((err as Error)?.message ?? "");
-}
-
-/** "group/Kind" of every CustomResourceDefinition in the manifest. */
-function kindsDefinedBy(docs: KubernetesObject[]): Set<string> {
-  const kinds = new Set<string>();
-  for (const d of docs) {
-    if (d.kind !== "CustomResourceDefinition") continue;
-    const spec = (d as { spec?: { group?: string; names?: { kind?: string } } }).spec;
-    if (spec?.group && spec.names?.kind) kinds.add(`${spec.group}/${spec.names.kind}`);
+/** The conflicts of a 409 Conflict answer to an apply patch, or undefined for any other error. */
+export function conflictsOf(err: unknown): FieldConflict[] | undefined {
+  if (!(err instanceof KubeApiError) || err.code !== 409 || err.reason !== "Conflict") return undefined;
+  let body = err.body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch { /* keep the text */ }
   }
-  return kinds;
+  const causes = (body as { details?: { causes?: { reason?: string; message?: string; field?: string }[] } })?.details?.causes ?? [];
+  const conflicts = causes
+    .filter((c) => c.reason === "FieldManagerConflict")
+    .map((c) => ({ field: c.field ?? "?", manager: /conflict with "([^"]*)"/.exec(c.message ?? "")?.[1] ?? "?" }));
+  return conflicts.length > 0 ? conflicts : undefined;
 }
 
-const groupOf = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.split("/")[0] : "");
+type Objects = Tagged<KubernetesObjectApi>;
 
-export function createApply(objects: Tagged<KubernetesObjectApi>) {
-  return async function apply(manifest: string): Promise<Wrapped<KubernetesObject>[]> {
-    const docs = parseManifest(manifest);
-    const definedHere = kindsDefinedBy(docs.map((d) => d.object));
-    const created: Wrapped<KubernetesObject>[] = [];
-    for (const { index, object } of docs) {
-      // A custom resource right after its CRD: the API server serves the new
-      // kind only once the CRD is established, so retry discovery briefly.
-      const waitsForCrd = definedHere.has(`${groupOf(object.apiVersion!)}/${object.kind}`);
-      const deadline = Date.now() + CRD_ESTABLISH_TIMEOUT_MS;
-      while (true) {
-        try {
-          created.push((await objects.create(object)) as Wrapped<KubernetesObject>);
-          break;
-        } catch (err) {
-          if (waitsForCrd && isUnknownKind(err) && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 200));
-            continue;
-          }
-          throw new ApplyError(index, describeObject(object), err);
-        }
+/** Each object's resource (waiting briefly for kinds whose CRD the manifest itself defines), namespace defaulted. */
+async function* resolved(objects: Objects, manifest: Manifest, verb: string, namespace?: string) {
+  const docs = parseManifest(manifest, verb);
+  const definedHere = kindsDefinedBy(docs.map((d) => d.object));
+  for (const { index, object } of docs) {
+    let resource: V1APIResource;
+    try {
+      resource = await resolveResource(objects, object.apiVersion!, object.kind!, {
+        waitForCrd: definedHere.has(`${groupOf(object.apiVersion!)}/${object.kind}`),
+      });
+    } catch (err) {
+      throw new ApplyError(index, describeObject(object), err, verb);
+    }
+    object.metadata ??= {};
+    if (resource.namespaced && !object.metadata.namespace && namespace) object.metadata.namespace = namespace;
+    yield { index, object, resource };
+  }
+}
+
+export function createApply(objects: Objects) {
+  return async function apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<Wrapped<KubeObject>[]> {
+    const applied: Wrapped<KubeObject>[] = [];
+    for await (const { index, object } of resolved(objects, manifest, "apply", opts.namespace)) {
+      if (!object.metadata?.name) {
+        throw new ApplyError(index, describeObject(object), new Error("metadata.name is required (server-side apply cannot use generateName; use create())"));
+      }
+      try {
+        applied.push(
+          await objects.patch(object, undefined, undefined, opts.fieldManager ?? FIELD_MANAGER, opts.force ?? false, PatchStrategy.ServerSideApply),
+        );
+      } catch (err) {
+        const conflicts = conflictsOf(err);
+        throw new ApplyError(index, describeObject(object), conflicts ? new ApplyConflictError(describeObject(object), conflicts, err as KubeApiError) : err);
+      }
+    }
+    return applied;
+  };
+}
+
+export function createCreate(objects: Objects) {
+  return async function create(manifest: Manifest, opts: CreateOptions = {}): Promise<Wrapped<KubeObject>[]> {
+    const created: Wrapped<KubeObject>[] = [];
+    for await (const { index, object } of resolved(objects, manifest, "create", opts.namespace)) {
+      try {
+        created.push(await objects.create(object));
+      } catch (err) {
+        throw new ApplyError(index, describeObject(object), err, "create");
       }
     }
     return created;
+  };
+}
+
+const isNotFound = (err: unknown) => err instanceof KubeApiError && err.code === 404;
+
+export function createDelete(objects: Objects) {
+  /** Deletes in reverse manifest order (custom resources before their CRD); objects already gone are fine. */
+  return async function deleteManifest(manifest: Manifest, opts: DeleteOptions = {}): Promise<void> {
+    const targets: { index: number; object: KubernetesObject }[] = [];
+    for await (const { index, object } of resolved(objects, manifest, "delete", opts.namespace)) targets.push({ index, object });
+    for (const { index, object } of targets.reverse()) {
+      try {
+        await objects.delete(object, undefined, undefined, undefined, undefined, opts.propagationPolicy ?? "Background");
+      } catch (err) {
+        if (!isNotFound(err)) throw new ApplyError(index, describeObject(object), err, "delete");
+      }
+    }
+    if (opts.wait === false) return;
+
+    const timeoutMs = opts.timeoutMs ?? DELETE_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let remaining = targets;
+    while (true) {
+      const still: { index: number; object: KubernetesObject; finalizers?: string[] }[] = [];
+      for (const t of remaining) {
+        try {
+          const live = await objects.read(t.object as Parameters<Objects["read"]>[0]);
+          still.push({ ...t, finalizers: live.metadata?.finalizers?.slice() });
+        } catch (err) {
+          if (!isNotFound(err)) throw new ApplyError(t.index, describeObject(t.object), err, "delete");
+        }
+      }
+      if (still.length === 0) return;
+      if (Date.now() >= deadline) {
+        const left = still.map((s) => `${describeObject(s.object)}${s.finalizers?.length ? ` (finalizers: ${s.finalizers.join(", ")})` : ""}`);
+        throw new Error(`delete: still present after ${timeoutMs / 1000}s: ${left.join("; ")}`);
+      }
+      opts.signal?.throwIfAborted();
+      remaining = still;
+      await new Promise((r) => setTimeout(r, DELETE_POLL_MS));
+    }
   };
 }

@@ -15,10 +15,15 @@ import {
 } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
 import { Recorder } from "../recorder.ts";
-import { createApply } from "./apply.ts";
+import { type ApplyOptions, createApply, createCreate, createDelete, type CreateOptions, type DeleteOptions } from "./apply.ts";
+import { collectDiagnostics, type DiagnosticsOptions } from "./diagnostics.ts";
 import { createHttpLibrary } from "./http-library.ts";
+import { createGetText, type LogsOptions, podLogs } from "./logs.ts";
+import type { KubeObject, Manifest } from "./manifest.ts";
+import { NamespaceRegistry, type NamespaceRemoveOptions } from "./namespaces.ts";
 import { type Tagged, withTagging } from "./tagging.ts";
 import { createTransport, type TlsMaterial, type Transport } from "./transport.ts";
+import { createRollout, createWaitFor, type ConditionName, type Predicate, type WaitOptions } from "./waits.ts";
 import { watchPath, type WatchEvent, type WatchOptions } from "./watch.ts";
 
 export interface KubeClient {
@@ -34,14 +39,48 @@ export interface KubeClient {
   ): Promise<void>;
 }
 
-export interface KubeHelpers {
+/** apply/create/delete, waits, logs and diagnostics; on a namespace handle they default to its namespace. */
+export interface KubeOperations {
+  /**
+   * Server-side apply (field manager "k3sbox") of every object of a manifest
+   * (multi-document YAML, an object, or an array), in order: idempotent, and
+   * a changed manifest updates. A field another manager owns fails with an
+   * ApplyConflictError naming it, unless `{ force: true }`.
+   */
+  apply(manifest: Manifest, opts?: ApplyOptions): Promise<Wrapped<KubeObject>[]>;
+  /** Creates every object (the reference's behaviour: 409 AlreadyExists if it exists). */
+  create(manifest: Manifest, opts?: CreateOptions): Promise<Wrapped<KubeObject>[]>;
+  /** Deletes every object (already gone is fine) and, unless `{ wait: false }`, waits until they are gone. */
+  delete(manifest: Manifest, opts?: DeleteOptions): Promise<void>;
+  /** Waits until "deployment/<name>", "statefulset/<name>" or "daemonset/<name>" has rolled out its current spec. */
+  rollout(target: string | KubernetesObject, opts?: WaitOptions): Promise<Wrapped<KubeObject>>;
+  /** Waits until an object ("pod/web-0", or an object) has a condition ("Ready", "Complete", …) or satisfies a predicate. */
+  waitFor<T = KubeObject>(target: string | KubernetesObject, condition: ConditionName | Predicate<Wrapped<T>>, opts?: WaitOptions): Promise<Wrapped<T>>;
+  /** Logs of a pod (name or object) or of the pods a label selector ("app=web") matches. */
+  logs(target: string | KubernetesObject, opts?: LogsOptions): Promise<string>;
+  /** Pod states, waiting messages, warning events and failing containers' log tails: of one namespace, or of every namespace with pods. */
+  diagnostics(opts?: DiagnosticsOptions & { namespace?: string }): Promise<string>;
+}
+
+/** A namespace of one's own (see `namespace()`); `await using` deletes it. */
+export interface KubeNamespace extends KubeOperations, AsyncDisposable {
+  readonly name: string;
+  /** Deletes the namespace now; `{ wait: true }` until it is gone. */
+  remove(opts?: NamespaceRemoveOptions): Promise<void>;
+}
+
+export interface KubeHelpers extends KubeOperations {
   /** The loaded KubeConfig, its cluster server pointing where the client connects. */
   kubeconfig: KubeConfig;
   client: KubeClient;
-  /** Creates every object of a (multi-document) YAML manifest, in order. */
-  apply(manifest: string): Promise<Wrapped<KubernetesObject>[]>;
-  /** Releases pooled connections; the runner calls it when the environment stops. */
-  close(): void;
+  /**
+   * Creates a namespace `<prefix>-<random>` (default prefix "test") and waits
+   * until pods can be created in it. Deleted at `await using` of the handle,
+   * at `remove()`, or when the environment stops.
+   */
+  namespace(prefix?: string): Promise<KubeNamespace>;
+  /** Deletes namespaces made by `namespace()` and releases pooled connections; the runner calls it at stop. */
+  close(): Promise<void>;
 }
 
 const text = (b: Uint8Array | Buffer | string | undefined) =>
@@ -103,7 +142,73 @@ export async function createKubeHelpers(
     objects,
     watch: (path, onEvent, watchOpts) => watchPath(withHeaders(transport, headers), recorder, server, path, onEvent, watchOpts),
   };
-  return { kubeconfig, client, apply: createApply(objects), close: () => transport.close() };
+  const core = client.core;
+  const getText = createGetText(transport, recorder, server, headers);
+  const diagnostics = (namespace: string, opts: DiagnosticsOptions) => collectDiagnostics({ core, getText }, namespace, opts);
+  const namespaces = new NamespaceRegistry(core);
+  const ops = operations(
+    { apply: createApply(objects), create: createCreate(objects), delete: createDelete(objects) },
+    { rollout: createRollout({ objects, diagnostics }), waitFor: createWaitFor({ objects, diagnostics }) },
+    {
+      logs: (target, opts) =>
+        podLogs({
+          getText,
+          listPods: async (namespace, labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).unwrap().items,
+          readPod: async (namespace, name) => (await core.readNamespacedPod({ namespace, name })).unwrap(),
+        }, target, opts),
+      diagnostics: async (opts = {}) => {
+        const { namespace, ...rest } = opts;
+        const names = namespace ? [namespace] : await namespacesWithPods(core, namespaces.live());
+        const parts = await Promise.all(names.map((n) => collectDiagnostics({ core, getText }, n, rest)));
+        return parts.join("\n");
+      },
+    },
+  );
+  return {
+    kubeconfig,
+    client,
+    ...ops(undefined),
+    namespace: async (prefix?: string) => {
+      const name = await namespaces.create(prefix);
+      const remove = (opts?: NamespaceRemoveOptions) => namespaces.remove(name, opts);
+      return { name, ...ops(name), remove, [Symbol.asyncDispose]: () => remove() };
+    },
+    close: async () => {
+      try {
+        await namespaces.removeAll();
+      } finally {
+        transport.close();
+      }
+    },
+  };
+}
+
+/** The operations, with `namespace` as the default namespace of each call when given. */
+function operations(
+  writes: Pick<KubeOperations, "apply" | "create" | "delete">,
+  waits: Pick<KubeOperations, "rollout" | "waitFor">,
+  reads: Pick<KubeOperations, "logs" | "diagnostics">,
+): (namespace: string | undefined) => KubeOperations {
+  return (namespace) => {
+    const ns = <O extends { namespace?: string }>(opts?: O): O => ({ ...opts, namespace: opts?.namespace ?? namespace }) as O;
+    return {
+      apply: (m, o) => writes.apply(m, ns(o)),
+      create: (m, o) => writes.create(m, ns(o)),
+      delete: (m, o) => writes.delete(m, ns(o)),
+      rollout: (t, o) => waits.rollout(t, ns(o)),
+      waitFor: (t, c, o) => waits.waitFor(t, c as never, ns(o)),
+      logs: (t, o) => reads.logs(t, ns(o)),
+      diagnostics: (o) => reads.diagnostics(ns(o)),
+    };
+  };
+}
+
+/** Namespaces worth a diagnostics section: those with pods (not the lease/public ones), and our own. */
+async function namespacesWithPods(core: Tagged<CoreV1Api>, own: string[]): Promise<string[]> {
+  const pods = (await core.listPodForAllNamespaces({})).unwrap();
+  const names = new Set(pods.items.map((p) => p.metadata?.namespace).filter((n): n is string => Boolean(n)));
+  for (const n of own) names.add(n);
+  return [...names].sort();
 }
 
 function withHeaders(transport: Transport, headers: Record<string, string>): Transport {

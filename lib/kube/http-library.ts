@@ -39,6 +39,13 @@ function nameInBody(body: unknown): string | undefined {
   }
 }
 
+/** A server-side apply is a PATCH with the apply content type; the timeline calls it "apply". */
+function isApplyPatch(request: RequestContext): boolean {
+  const headers = request.getHeaders();
+  const type = Object.entries(headers).find(([k]) => k.toLowerCase() === "content-type")?.[1] ?? "";
+  return type.startsWith("application/apply-patch");
+}
+
 export function createHttpLibrary(transport: Transport, recorder: Recorder): HttpLibrary {
   return wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
@@ -46,6 +53,7 @@ export function createHttpLibrary(transport: Transport, recorder: Recorder): Htt
       const method = String(request.getHttpMethod());
       const meta = describeKubeRequest(method, url);
       if (meta?.verb === "create" && meta.name === undefined) meta.name = nameInBody(request.getBody());
+      if (meta?.verb === "patch" && isApplyPatch(request)) meta.verb = "apply";
       const seq = recorder.begin(method, url);
       const slot = callSlots.getStore();
       if (slot) Object.assign(slot, { seq, meta, method, url });

@@ -67,7 +67,7 @@ if (!TESTBED_BIN) {
       return { cp, h, recorder };
     },
     teardown: async (f) => {
-      f.h.close();
+      await f.h.close();
       await f.cp.stop();
     },
   }, (t) => {
@@ -170,18 +170,18 @@ spec: { size: 3 }
       const widget = await h.client.objects.read({ apiVersion: "k3sbox.test/v1", kind: "Widget", metadata: { name: "gizmo", namespace: "shop" } });
       assert.equal((widget as unknown as { spec: { size: number } }).spec.size, 3);
       const lines = recorder.events().slice(before).map((e) => `${e.kube?.verb ?? e.method} ${e.kube?.resource ?? e.url}`);
-      assert.ok(lines.includes("create customresourcedefinitions"));
-      assert.ok(lines.includes("create widgets"));
+      assert.ok(lines.includes("apply customresourcedefinitions"));
+      assert.ok(lines.includes("apply widgets"));
       assert.ok(!lines.some((l) => /\/apis\/k3sbox\.test\/v1$/.test(l)), "discovery calls are retracted");
     }, { timeoutMs: 60_000 });
 
     t("apply reports which document failed and why", async ({ h }) => {
       await assert.rejects(
-        h.apply(`${ns("bad-apply")}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: "Not_Valid", namespace: bad-apply}\n`),
+        h.apply(`${ns("bad-apply")}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-valid, namespace: bad-apply}\ndata: {"bad key!": x}\n`),
         (err: unknown) => {
           assert.ok(err instanceof ApplyError);
           assert.equal(err.documentIndex, 2);
-          assert.match(err.message, /^apply: document 2 \(ConfigMap bad-apply\/Not_Valid\): create configmaps · bad-apply\/Not_Valid: 422 Invalid: /);
+          assert.match(err.message, /^apply: document 2 \(ConfigMap bad-apply\/not-valid\): apply configmaps · bad-apply\/not-valid: 422 Invalid: .*bad key!/);
           return true;
         },
       );
@@ -219,8 +219,8 @@ spec: { size: 3 }
       await assert.rejects(waitForDeployment("k8s", h, { name: "stuck", namespace: "stuck", timeoutMs: 4_000 }), (err: unknown) => {
         const m = (err as Error).message;
         console.error(`  (timeout report)\n${m.split("\n").map((l) => `    ${l}`).join("\n")}`);
-        assert.match(m, /^k3s\(k8s\): Deployment stuck\/stuck was not Ready within 4s \(last seen: 0\/1 replicas ready\)/);
-        assert.match(m, /stuck pods \(1\):\n {2}stuck-[a-z0-9]+-[a-z0-9]+: phase=Pending unschedulable: /);
+        assert.match(m, /^k3s\(k8s\): Deployment stuck\/stuck was not Ready within 4s \(last seen: 0 of 1 updated replicas available\)/);
+        assert.match(m, /stuck pods matching app=stuck \(1\):\n {2}stuck-[a-z0-9]+-[a-z0-9]+: phase=Pending unschedulable: /);
         assert.match(m, /Warning events .*\n.*\[FailedScheduling\] .*node\(s\) didn't match Pod's node affinity\/selector/);
         return true;
       });
@@ -259,7 +259,7 @@ spec: { size: 3 }
     t("the timeline reads as kube events", ({ recorder }) => {
       const tl = recorder.timeline();
       assert.match(tl, /^list nodes 200 \d+ms$/m);
-      assert.match(tl, /^create namespaces · crud 201 \d+ms$/m);
+      assert.match(tl, /^apply namespaces · crud 201 \d+ms$/m);
       assert.match(tl, /^patch configmaps · crud\/settings 200 \d+ms$/m);
       assert.match(tl, /^delete configmaps · crud\/settings 200 \d+ms$/m);
       assert.match(tl, /^get configmaps · crud\/settings 404 \d+ms$/m);

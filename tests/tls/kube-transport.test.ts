@@ -96,7 +96,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
     const recorder = new Recorder();
     const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)), { recorder });
     try {
-      const [cm] = await h.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: default\ndata: {a: b}\n");
+      const [cm] = await h.create("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: default\ndata: {a: b}\n");
       assert.equal(cm.metadata?.uid, "uid-1");
       const events = recorder.events();
       assert.deepEqual(events.map((e) => e.kube?.verb), ["create"]);
@@ -118,8 +118,8 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
         return true;
       });
       await assert.rejects(
-        h.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken}\n"),
-        /apply: document 2 \(ConfigMap taken\): create configmaps · default\/taken: 409 AlreadyExists: configmaps "taken" already exists/,
+        h.create("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken}\n"),
+        /create: document 2 \(ConfigMap taken\): create configmaps · default\/taken: 409 AlreadyExists: configmaps "taken" already exists/,
       );
     } finally {
       h.close();
@@ -131,7 +131,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
     try {
       const nodes = await h.client.core.listNode();
       // labels is a wrapped object; it must reach the request body as plain JSON.
-      const [cm] = await h.apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: copy, namespace: default}\n`);
+      const [cm] = await h.create(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: copy, namespace: default}\n`);
       const created = await h.client.core.createNamespacedConfigMap({
         namespace: "default",
         body: { metadata: { name: "from-wrapped", labels: nodes.items[0].metadata!.labels }, data: { uid: cm.metadata!.uid! } },

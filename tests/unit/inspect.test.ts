@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
+import { expectStrictEqual } from "../support/expect.ts";
 import { deepUnwrap, readRaw, readTag, tagObject, wrap } from "../../lib/inspect.ts";
 
 const pod = () => ({ metadata: { name: "web-1", labels: { app: "web" } }, status: { phase: "Running", created: new Date(0) }, items: [{ n: 1 }] });
@@ -27,7 +28,7 @@ test("wrap: identity is stable and structure compares equal to the plain value",
   assert.deepEqual(w.items.map((i) => i.n), [1]);
 });
 
-test("wrap: Dates are not proxied (their methods keep working)", () => {
+test("wrap: Dates are left as they are (their methods keep working)", () => {
   const w = wrap(pod(), 1);
   assert.equal(w.status.created.getTime(), 0);
 });
@@ -55,8 +56,40 @@ test("deepUnwrap strips wrappers nested inside plain objects and arrays", () => 
   assert.deepEqual(out, { spec: pod().metadata, list: [{ n: 1 }], name: "web-1" });
 });
 
-test("tagObject tags without proxying", () => {
+test("tagObject tags without touching properties", () => {
   const res = new Response("x");
   assert.equal(tagObject(res, { sourceSeq: 9 }), res);
   assert.equal(readTag(res)?.sourceSeq, 9);
+});
+
+test("wrapped results compare as plain data: deep-strict equality ignores unwrap()", () => {
+  const cm = wrap({ metadata: { name: "c" }, data: { x: "1" }, list: [{ a: 1 }] }, 4);
+  assert.deepStrictEqual(cm.data, { x: "1" });
+  assert.deepStrictEqual(cm.list, [{ a: 1 }]);
+  assert.deepStrictEqual(cm, { metadata: { name: "c" }, data: { x: "1" }, list: [{ a: 1 }] });
+  assert.deepEqual(Object.keys(cm), ["metadata", "data", "list"]);
+  // The runtime's own matcher (bun:test's expect under Bun; node:assert under Deno).
+  expectStrictEqual(cm.data, { x: "1" });
+  expectStrictEqual(cm.list, [{ a: 1 }]);
+});
+
+test("structuredClone copies a wrapped result as plain data, without tags", () => {
+  const cm = wrap({ metadata: { name: "c", labels: { a: "b" } }, data: { x: "1" }, when: new Date(5) }, 4);
+  const copy = structuredClone(cm);
+  assert.deepStrictEqual(copy, { metadata: { name: "c", labels: { a: "b" } }, data: { x: "1" }, when: new Date(5) });
+  assert.equal(readTag(copy), undefined);
+  assert.equal((copy as { unwrap?: unknown }).unwrap, undefined);
+  expectStrictEqual(copy.data, { x: "1" });
+});
+
+test("wrap: class instances keep their prototype; cycles do not loop", () => {
+  class V1Thing {
+    name = "t";
+    self?: unknown;
+  }
+  const t = new V1Thing();
+  t.self = t;
+  const w = wrap(t, 8);
+  assert.ok(w instanceof V1Thing);
+  assert.equal(readTag(w.self as object)?.sourceSeq, 8);
 });

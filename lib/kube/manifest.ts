@@ -1,0 +1,80 @@
+// Manifests as apply/create/delete take them: multi-document YAML (or JSON)
+// text, one object, or an array of objects. Pure: no API calls.
+
+import { type KubernetesObject, parseAllDocuments } from "../../deps.ts";
+import { deepUnwrap } from "../inspect.ts";
+
+/** Any Kubernetes object: apiVersion, kind, metadata, and whatever fields its kind has (data, spec, status, …). */
+// deno-lint-ignore no-explicit-any
+export type KubeObject = KubernetesObject & { [field: string]: any };
+
+/** What `apply`, `create` and `delete` accept: YAML text (one or more documents), an object, or an array of objects. */
+export type Manifest = string | KubeObject | KubeObject[];
+
+/** Names the document of a manifest that could not be parsed or acted on. */
+export class ApplyError extends Error {
+  constructor(readonly documentIndex: number, readonly object: string, cause: unknown, verb = "apply") {
+    super(`${verb}: document ${documentIndex} (${object}): ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "ApplyError";
+  }
+}
+
+/** "Deployment default/hello", "Namespace shop". */
+export function describeObject(doc: Partial<KubernetesObject>): string {
+  const ns = doc.metadata?.namespace ? `${doc.metadata.namespace}/` : "";
+  return `${doc.kind ?? "?"} ${ns}${doc.metadata?.name ?? doc.metadata?.generateName ?? "?"}`;
+}
+
+function checkObject(value: unknown, index: number, verb: string): KubernetesObject {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ApplyError(index, "not an object", new Error("each document must be a Kubernetes object mapping"), verb);
+  }
+  const obj = value as KubernetesObject;
+  if (!obj.apiVersion || !obj.kind) throw new ApplyError(index, describeObject(obj), new Error("missing apiVersion or kind"), verb);
+  return obj;
+}
+
+/**
+ * The objects of a manifest with their 1-based document indexes, skipping
+ * empty YAML documents. Objects are copied (the API layer defaults their
+ * namespace in place). A manifest without any object is an error: applying
+ * `undefined` or `""` is a bug in the caller, not a no-op.
+ */
+export function parseManifest(manifest: Manifest, verb = "apply"): { index: number; object: KubernetesObject }[] {
+  if (typeof manifest !== "string") {
+    if (manifest === null || typeof manifest !== "object") {
+      throw new TypeError(
+        `${verb}(): manifest must be YAML text, a Kubernetes object or an array of them; got ${manifest === null ? "null" : typeof manifest}`,
+      );
+    }
+    const list = Array.isArray(manifest) ? manifest : [manifest];
+    if (list.length === 0) throw new TypeError(`${verb}(): manifest is an empty array; pass at least one object`);
+    return list.map((o, i) => ({ index: i + 1, object: checkObject(deepUnwrap(o), i + 1, verb) }));
+  }
+  const out: { index: number; object: KubernetesObject }[] = [];
+  parseAllDocuments(manifest).forEach((doc, i) => {
+    const index = i + 1;
+    if (doc.errors.length > 0) throw new ApplyError(index, "unparsable YAML", doc.errors[0], verb);
+    const value = doc.toJS();
+    if (value === null || value === undefined) return; // empty document (`---` twice, comments only)
+    out.push({ index, object: checkObject(value, index, verb) });
+  });
+  if (out.length === 0) {
+    throw new TypeError(`${verb}(): manifest has no objects (${manifest.trim() === "" ? "empty text" : "only empty YAML documents"})`);
+  }
+  return out;
+}
+
+/** "group/Kind" of every CustomResourceDefinition in the manifest. */
+export function kindsDefinedBy(docs: KubernetesObject[]): Set<string> {
+  const kinds = new Set<string>();
+  for (const d of docs) {
+    if (d.kind !== "CustomResourceDefinition") continue;
+    const spec = (d as { spec?: { group?: string; names?: { kind?: string } } }).spec;
+    if (spec?.group && spec.names?.kind) kinds.add(`${spec.group}/${spec.names.kind}`);
+  }
+  return kinds;
+}
+
+/** API group of an apiVersion: "apps" for "apps/v1", "" (core) for "v1". */
+export const groupOf = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.split("/")[0] : "");
