@@ -33,6 +33,7 @@ import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnviro
 import { preflight } from "./preflight.ts";
 import { ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
+import { environmentDiagnostics } from "./diagnostics.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, untrackEnvironment } from "./signals.ts";
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
@@ -85,6 +86,11 @@ export interface Environment<S extends Services> extends AsyncDisposable {
   events(): RecordedEvent[];
   /** One line per recorded call: `create deployments · default/hello 201 12ms`. */
   timeline(): string;
+  /**
+   * For a failed test: each service's state (k3s: pod states, warning events,
+   * failing containers' log tails) and the newest timeline lines. Never throws.
+   */
+  diagnostics(): Promise<string>;
   stop(): Promise<void>;
   /**
    * Releases the environment from this process without removing it: no
@@ -306,6 +312,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);
       }))));
+    res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
 
     const routes = keys.map((key) => ({
@@ -331,6 +338,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       },
       events: () => recorder.events(),
       timeline: () => recorder.timeline(),
+      diagnostics: () =>
+        environmentDiagnostics(keys.map((key) => ({ key, def: services[key], helpers: svc[key], containerId: running[key].containerId })), recorder),
       stop: () => res.stop(),
       [Symbol.asyncDispose]: () => res.stop(),
       detach() {
