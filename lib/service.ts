@@ -130,6 +130,8 @@ export interface ServiceDefinition<H = unknown> {
   peers?: (ctx: SetupContext<H>, peers: PeerAddress[]) => Promise<void>;
   /** Releases what `helpers` holds (connections) when the environment stops. */
   dispose?: (helpers: H) => void | Promise<void>;
+  /** What `env.diagnostics()` reports for this service (default: its container's state and log tail). */
+  diagnostics?: (helpers: H) => Promise<string>;
 }
 
 /** Helpers type of a definition. */

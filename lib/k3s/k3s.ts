@@ -55,6 +55,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal }),
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
     dispose: (helpers) => helpers.close(),
+    diagnostics: (helpers) => helpers.diagnostics(),
   };
   const domains = opts.ingressDomains.map((d) => dnsName(`*.${d}`, { service: SELF_SERVICE_TOKEN }));
   return domains.length ? provides(def, domains) : def;
