@@ -27,7 +27,7 @@ export type K3sHelpers = KubeHelpers;
 export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
   const opts = resolveK3sOptions(options);
   const def: ServiceDefinition<K3sHelpers> = {
-    image: { type: "registry", reference: `rancher/k3s:${opts.version}` },
+    image: { type: "registry", reference: opts.image },
     command: k3sStartupScript(opts),
     privileged: true,
     tmpfs: ["/run", "/var/run"],

@@ -2,8 +2,14 @@
 // up front so a bad value fails before anything is created.
 
 export interface K3sOptions {
-  /** Tag of the `rancher/k3s` image. Default "v1.32.1-k3s1". */
+  /** Tag of the `rancher/k3s` image (or of `image`, when it names none). Default "v1.32.1-k3s1". */
   version?: string;
+  /**
+   * Another k3s image: a mirror or a private registry, e.g.
+   * "registry.example.com:5000/mirror/rancher/k3s" (tagged with `version`)
+   * or a full "…/k3s:v1.31.4-k3s1" / "…@sha256:…" reference. Default "rancher/k3s".
+   */
+  image?: string;
   /** Extra `k3s server` arguments, e.g. "--tls-san=my.host" or "--disable=local-storage". */
   extraArgs?: string[];
   /** Seconds to wait for the API server's /readyz. Default 120. */
@@ -23,6 +29,8 @@ export interface K3sOptions {
 
 export interface ResolvedK3sOptions {
   version: string;
+  /** Full image reference the container runs. */
+  image: string;
   extraArgs: string[];
   readyTimeoutSecs: number;
   registry: boolean;
@@ -44,10 +52,47 @@ export class K3sOptionError extends Error {
 // Far above any real k3s flag, far below the OS's 128 KiB per argument (the
 // whole server command is one `sh -c` argument).
 const MAX_EXTRA_ARG = 4096;
-const KNOWN = ["version", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains"];
+const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains"];
+export const DEFAULT_K3S_IMAGE = "rancher/k3s";
 // Docker's tag grammar.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+// Docker's reference grammar: [domain[:port]/]path[:tag][@digest].
+const DOMAIN = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+/** Does the reference name a tag or a digest (a ":" after the last "/", or an "@")? */
+export function hasTagOrDigest(reference: string): boolean {
+  return reference.includes("@") || reference.slice(reference.lastIndexOf("/") + 1).includes(":");
+}
+
+/** Docker reads the first component as a registry only with a ".", a port or "localhost"; else it is a (lowercase) path. */
+function validFirstComponent(reference: string): boolean {
+  const slash = reference.indexOf("/");
+  if (slash === -1) return true;
+  const first = reference.slice(0, slash);
+  return first.includes(".") || first.includes(":") || first === "localhost" || new RegExp(`^${PATH_COMPONENT}$`).test(first);
+}
+
+function resolveImage(image: unknown, version: string, versionGiven: boolean): string {
+  if (image === undefined) return `${DEFAULT_K3S_IMAGE}:${version}`;
+  if (typeof image !== "string" || image.length > 512 || !IMAGE_REFERENCE.test(image) || !validFirstComponent(image)) {
+    throw new K3sOptionError(
+      "image",
+      'an image reference such as "registry.example.com:5000/mirror/rancher/k3s" or "…/rancher/k3s:v1.32.1-k3s1" ([registry[:port]/]path[:tag][@sha256:digest], lowercase path)',
+      image,
+    );
+  }
+  if (!hasTagOrDigest(image)) return `${image}:${version}`;
+  if (versionGiven) {
+    throw new K3sOptionError("version", `left out when "image" already names a tag or digest (image is ${JSON.stringify(image)})`, version);
+  }
+  return image;
+}
 
 function isDnsName(s: string): boolean {
   return s.length <= 253 && s.split(".").every((l) => LABEL.test(l));
@@ -88,5 +133,6 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
       );
     }
   });
-  return { version, extraArgs: [...extraArgs], readyTimeoutSecs, registry: opts.registry !== false, ingressDomains: [...ingressDomains] };
+  const image = resolveImage(opts.image, version, opts.version !== undefined);
+  return { version, image, extraArgs: [...extraArgs], readyTimeoutSecs, registry: opts.registry !== false, ingressDomains: [...ingressDomains] };
 }

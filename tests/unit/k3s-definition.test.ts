@@ -4,7 +4,7 @@ import { parseYaml, parseAllDocuments } from "../../deps.ts";
 import { k3s } from "../../lib/k3s/k3s.ts";
 import { buildRegistriesYaml } from "../../lib/k3s/registries.ts";
 import { registryManifest, traefikManifest, TRAEFIK_DYNAMIC_TLS } from "../../lib/k3s/manifests.ts";
-import { parseManifest, ApplyError } from "../../lib/kube/apply.ts";
+import { ApplyError, parseManifest } from "../../lib/kube/manifest.ts";
 import { SELF_SERVICE_TOKEN } from "../../lib/service.ts";
 
 const docs = (yaml: string) => parseAllDocuments(yaml).map((d) => d.toJS());

@@ -5,7 +5,7 @@ import { resolveRoute, RoutingError } from "../../lib/runner/routing.ts";
 import { parseArgs, parseDuration, UsageError } from "../../lib/cli/args.ts";
 import { clusterFromFlags } from "../../lib/cli/cluster-flags.ts";
 import { demoManifest } from "../../lib/cli/smoke.ts";
-import { parseManifest } from "../../lib/kube/apply.ts";
+import { parseManifest } from "../../lib/kube/manifest.ts";
 
 const img = { type: "registry" as const, reference: "busybox:1" };
 
