@@ -134,11 +134,16 @@ async function runDeno(cmd: string, args: readonly string[], opts: RunOptions, t
 async function runNode(cmd: string, args: readonly string[], opts: RunOptions, timeoutMs: number): Promise<RunResult> {
   const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
-    const cp = spawn(cmd, [...args], {
-      stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      env: opts.env ? { ...process.env, ...opts.env } : undefined,
-      cwd: opts.cwd,
-    });
+    let cp;
+    try {
+      cp = spawn(cmd, [...args], {
+        stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        env: opts.env ? { ...process.env, ...opts.env } : undefined,
+        cwd: opts.cwd,
+      });
+    } catch (err) {
+      return reject(spawnError(cmd, args, err)); // Node throws E2BIG here rather than emitting "error"
+    }
     const out: Uint8Array[] = [];
     const err: Uint8Array[] = [];
     cp.stdout!.on("data", (c: Uint8Array) => out.push(c));

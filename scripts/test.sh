@@ -65,18 +65,18 @@ count_node() {
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
 }
 
-# Each "ok"/"FAILED" line of tests/consumers/run.sh is one check; its test
+# Each "check ok:"/"check FAILED:" line of tests/consumers/run.sh is one check; its test
 # commands' logs are counted by their runner's counter.
 run_consumers_tier() {
   local start rc f
   start=$(date +%s)
   echo "== consumers"
   bash tests/consumers/run.sh "$logs/consumers" 2>&1 | tee "$logs/consumers.log"; rc=${PIPESTATUS[0]}
-  passed=$((passed + $(grep -c '^ok ' "$logs/consumers.log"))); failed=$((failed + $(grep -c '^FAILED ' "$logs/consumers.log")))
+  passed=$((passed + $(grep -c '^check ok: ' "$logs/consumers.log"))); failed=$((failed + $(grep -c '^check FAILED: ' "$logs/consumers.log")))
   for f in "$logs"/consumers/test-*.log; do
     case "$f" in */test-bun*) count_bun "$f" ;; */test-node*) count_node "$f" ;; */test-deno*) count_deno "$f" ;; esac
   done
-  if [ "$rc" != 0 ]; then status=1; grep -qE '^FAILED |^ *[1-9][0-9]* fail$|^ℹ fail [1-9]|^FAILED \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/consumers.log") || failed=$((failed + 1)); fi
+  if [ "$rc" != 0 ]; then status=1; grep -qE '^check FAILED: |^ *[1-9][0-9]* fail$|^ℹ fail [1-9]|^FAILED \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/consumers.log") || failed=$((failed + 1)); fi
   echo "== consumers: $(( $(date +%s) - start ))s, exit $rc"
 }
 
@@ -119,7 +119,7 @@ run_tier() {
       count_bun "$logs/$tier-$rt.log"
     elif [ "$rt" = node ]; then
       NODE_OPTIONS="--experimental-transform-types --disable-warning=ExperimentalWarning" \
-        "$node" --test "tests/$tier/"*.test.ts 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
+        "$node" --test --test-reporter=spec "tests/$tier/"*.test.ts 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
       count_node "$logs/$tier-$rt.log"
     else
       "$deno" test -A --quiet "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}

