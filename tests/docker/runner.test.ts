@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { suite } from "../harness.ts";
-import { listByLabel } from "../../lib/docker.ts";
+import { docker, dockerInfo, listByLabel } from "../../lib/docker.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_ENV, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { PrivilegedRefusedError } from "../../lib/runner/preflight.ts";
+import { resolvePrivilege } from "../../lib/runner/privilege.ts";
 import { prune } from "../../lib/runner/prune.ts";
 import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
 import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
@@ -216,16 +217,25 @@ suite("runner (real Docker engine, busybox image)", {
     assert.match(env.timeline(), /GET http:\/\/hello\.site\.test:8080\/ 200 \d+ms/);
   }, { timeoutMs: 60_000 });
 
-  t("privileged services are refused with the reason, before anything is created", async () => {
+  t("privileged services run as the host allows (--privileged or its capability fallback), or are refused before anything is created", async () => {
+    const privilege = await resolvePrivilege(BUSYBOX_IMAGE, (await dockerInfo()).id);
     const before = await envIdsNow();
-    await assert.rejects(startEnvironment({ services: { k8s: { image, privileged: true, command: "sleep 1" } } }), (err: unknown) => {
-      assert.ok(err instanceof PrivilegedRefusedError);
-      console.error(`  (refusal as users see it) ${(err as Error).message.split("\n").slice(0, 2).join(" | ")}`);
-      assert.match((err as Error).message, /needs a privileged container.*this Docker host refuses privileged containers/s);
-      assert.match((err as Error).message, /unable to apply caps/);
-      return true;
-    });
-    await assertNoNewEnvironments(before);
+    const start = () => startEnvironment({ services: { k8s: { image, privileged: true, cgroupns: "host", command: "exec sleep 600" } } });
+    if (!privilege.ok) {
+      await assert.rejects(start(), (err: unknown) => {
+        assert.ok(err instanceof PrivilegedRefusedError, String(err));
+        console.error(`  (refusal as users see it) ${err.message}`);
+        assert.match(err.message, /needs a privileged container.*this Docker host refuses privileged containers:\n {2}--privileged: /s);
+        return true;
+      });
+      await assertNoNewEnvironments(before);
+      return;
+    }
+    await using env = await start();
+    const host = JSON.parse(await docker(["inspect", "--format", "{{json .HostConfig}}", env.services.k8s.containerId]));
+    console.error(`  (this host) ${JSON.stringify(privilege.privilege)}`);
+    if (privilege.privilege.mode === "full") assert.equal(host.Privileged, true);
+    else assert.deepEqual([host.Privileged, host.CapAdd, host.CapDrop], [false, ["ALL"], privilege.privilege.drop.map((c) => `CAP_${c}`)]);
   }, { timeoutMs: 60_000 });
 
   t("a failing setup rolls back every container and the network", async () => {
