@@ -12,7 +12,12 @@ export const READY_POLL_MS = { exec: 50, http: 25, probe: 25 } as const;
 const LOG_LINES = 50;
 
 export class ServiceNotReadyError extends Error {
-  constructor(readonly service: string, message: string) {
+  constructor(
+    readonly service: string,
+    message: string,
+    /** How long the wait ran, reporting included (readiness waits only). */
+    readonly waitedMs?: number,
+  ) {
     super(message);
     this.name = "ServiceNotReadyError";
   }
@@ -125,13 +130,15 @@ export async function waitReady(opts: {
     while (true) {
       opts.signal?.throwIfAborted();
       if (exited !== undefined) {
-        throw new ServiceNotReadyError(service, `service "${service}" exited with code ${exited} before it was ready\n${await describeContainer(container)}`);
+        const text = `service "${service}" exited with code ${exited} before it was ready\n${await describeContainer(container)}`;
+        throw new ServiceNotReadyError(service, text, Date.now() - started);
       }
-      if (problem) throw new ServiceNotReadyError(service, `${problem}\n${await describeContainer(container)}`);
+      if (problem) throw new ServiceNotReadyError(service, `${problem}\n${await describeContainer(container)}`, Date.now() - started);
       const probed = opts.probe ? await bounded(opts.probe().catch(() => undefined), undefined) : undefined;
       let ok = probed === true;
       if (probed === undefined) {
-        const r = await bounded(tryOnce(container, check, opts.hostPort, deadline), { ok: false, saw });
+        const unfinished = check.type === "exec" ? "the command was still running at the deadline" : "no answer by the deadline";
+        const r = await bounded(tryOnce(container, check, opts.hostPort, deadline), { ok: false, saw: saw === "nothing yet" ? unfinished : `${unfinished}; the try before: ${saw}` });
         ok = r.ok;
         saw = r.saw;
       } else if (!probed) saw = "the service's own probe said not ready";
@@ -143,10 +150,8 @@ export async function waitReady(opts: {
       const now = Date.now();
       if (now >= deadline) {
         const what = check.type === "exec" ? `\`${check.command}\`` : `GET ${check.path ?? "/"} on port ${check.port}`;
-        throw new ServiceNotReadyError(
-          service,
-          `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`,
-        );
+        const text = `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`;
+        throw new ServiceNotReadyError(service, text, Date.now() - started);
       }
       if (now - lastReport >= 5_000) {
         lastReport = now;
