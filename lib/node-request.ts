@@ -5,6 +5,8 @@
 
 import * as http from "node:http";
 import * as https from "node:https";
+import { isIP } from "node:net";
+import { checkServerIdentity } from "node:tls";
 
 export interface NodeRequestTls {
   /** PEM CA bundle to verify the server against (verification is never off). */
@@ -44,6 +46,7 @@ export async function nodeRequest(
   const headers = headersOf(init);
   if (!headers.host) headers.host = u.host;
   const secure = u.protocol === "https:";
+  const name = tls.servername ?? u.hostname.replace(/^\[|\]$/g, "");
   const options: https.RequestOptions = {
     method: init.method ?? "GET",
     host: connect?.host ?? u.hostname.replace(/^\[|\]$/g, ""),
@@ -55,7 +58,10 @@ export async function nodeRequest(
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
-        servername: tls.servername ?? u.hostname,
+        // SNI carries host names only (RFC 6066; Node warns when given an IP);
+        // the certificate is checked against `name` either way.
+        servername: isIP(name) ? undefined : name,
+        checkServerIdentity: (_host: string, cert: import("node:tls").PeerCertificate) => checkServerIdentity(name, cert),
         rejectUnauthorized: true,
       }
       : {}),
