@@ -15,7 +15,7 @@ const badServices: [string, unknown, RegExp][] = [
   ["key with upper case", { Web: { image: img } }, /service key "Web" must be a DNS label/],
   ["key with a dot", { "a.b": { image: img } }, /service key "a\.b"/],
   ["missing image", { web: {} }, /services\.web\.image must be \{ type: "registry"/],
-  ["empty command argv", { web: { image: img, command: [] } }, /services\.web\.command must be a shell string or a non-empty argv array/],
+  ["empty command argv", { web: { image: img, command: [] } }, /services\.web\.command must be a non-empty shell string or a non-empty argv array/],
   ["port out of range", { web: { image: img, ports: [70000] } }, /services\.web\.ports must be an array of distinct TCP ports/],
   ["env name", { web: { image: img, env: { "A-B": "x" } } }, /services\.web\.env\["A-B"\] must be a variable name/],
   ["env value", { web: { image: img, env: { A: 1 } } }, /services\.web\.env\.A/],
