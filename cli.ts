@@ -1,4 +1,4 @@
-// k3sbox command line: up | smoke | down | prune.
+// k3sbox command line: up | smoke | load | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
 import { rmSync } from "node:fs";
@@ -8,6 +8,7 @@ import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.t
 import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
 import { planDown } from "./lib/cli/down.ts";
 import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
+import { loadCommand } from "./lib/cli/load.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
 import { removeEnvironmentDir } from "./lib/runner/state-dir.ts";
@@ -42,6 +43,16 @@ const COMMANDS = {
       `Boot a cluster, deploy a demo app with a Service and an Ingress for hello.${SMOKE_DOMAIN}, wait for the rollout,\n` +
       "fetch it over HTTPS through Traefik, tear down, and print how long each phase took. Exits 1 with the reason on failure.",
     flags: { ...CLUSTER_FLAGS, "help": { kind: "boolean" as const, help: "show this help" } },
+  },
+  load: {
+    usage: "k3sbox load <image>... [--cluster <id>]",
+    summary: "Copy images from the host's Docker into a running cluster's containerd (docker save | ctr images import, host platform),\n" +
+      "so pods run them with imagePullPolicy: Never. Without --cluster, the only running cluster on this Docker daemon.",
+    flags: {
+      "cluster": { kind: "string" as const, help: "environment id (as printed by `k3sbox up`)" },
+      "json": CLUSTER_FLAGS.json,
+      "help": { kind: "boolean" as const, help: "show this help" },
+    },
   },
   down: {
     usage: "k3sbox down <id>... | --all [--force]",
@@ -199,12 +210,18 @@ export async function main(argv: string[]): Promise<number> {
       out(helpText(cmd.usage, cmd.summary, cmd.flags));
       return 0;
     }
-    if (name !== "down" && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (name !== "down" && name !== "load" && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
     switch (name as Command) {
       case "up":
         return await up(flags);
       case "smoke":
         return await runSmoke(flags);
+      case "load": {
+        const r = await loadCommand(positionals, flags.cluster as string | undefined);
+        if (flags.json) out(JSON.stringify(r));
+        else for (const i of r.images) out(`loaded ${i.name} into ${r.envId} (${r.container})`);
+        return 0;
+      }
       case "down":
         return await down(flags, positionals);
       case "prune":

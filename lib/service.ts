@@ -76,6 +76,8 @@ export interface PeerAddress {
 export interface HelperContext {
   /** The service's key in the `services` map (its DNS alias is `<name>.internal`). */
   name: string;
+  /** Docker id of the service's container (for `docker exec -i` streams that `exec` cannot carry). */
+  container: string;
   /** Host port on 127.0.0.1 that Docker published for a container port. */
   hostPort(containerPort: number): number;
   /** Runs argv inside the container (no shell unless you pass one). */

@@ -7,12 +7,20 @@ import { type K3sOptions, resolveK3sOptions } from "./options.ts";
 import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
 import { apiServerReadyProbe } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
+import { type LoadedImage, loadImages } from "./load-images.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
 
 /** What `env.svc.<key>` is for a k3s() service. */
-export type K3sHelpers = KubeHelpers;
+export interface K3sHelpers extends KubeHelpers {
+  /**
+   * Copies images from the host's Docker into the node's containerd (host
+   * platform, streamed: `docker save | docker exec -i … ctr images import -`),
+   * so pods run them with `imagePullPolicy: Never` or `IfNotPresent`.
+   */
+  loadImages(...refs: string[]): Promise<LoadedImage[]>;
+}
 
 /**
  * A throwaway single-node Kubernetes cluster (k3s) with Traefik on the
@@ -49,7 +57,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       // The API server's certificate carries 127.0.0.1 (see --tls-san), so
       // the published port verifies against the cluster CA.
       pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);
-      return await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
+      const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
+      return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },
     setup: (ctx) =>
       setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal }),

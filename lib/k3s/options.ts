@@ -1,6 +1,8 @@
 // k3s() options: the reference component's options and defaults, validated
 // up front so a bad value fails before anything is created.
 
+import { hasTagOrDigest, isImageReference } from "../image-ref.ts";
+
 export interface K3sOptions {
   /** Tag of the `rancher/k3s` image (or of `image`, when it names none). Default "v1.32.1-k3s1". */
   version?: string;
@@ -58,29 +60,9 @@ export const DEFAULT_K3S_IMAGE = "rancher/k3s";
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-// Docker's reference grammar: [domain[:port]/]path[:tag][@digest].
-const DOMAIN = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
-const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const IMAGE_REFERENCE = new RegExp(
-  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
-);
-
-/** Does the reference name a tag or a digest (a ":" after the last "/", or an "@")? */
-export function hasTagOrDigest(reference: string): boolean {
-  return reference.includes("@") || reference.slice(reference.lastIndexOf("/") + 1).includes(":");
-}
-
-/** Docker reads the first component as a registry only with a ".", a port or "localhost"; else it is a (lowercase) path. */
-function validFirstComponent(reference: string): boolean {
-  const slash = reference.indexOf("/");
-  if (slash === -1) return true;
-  const first = reference.slice(0, slash);
-  return first.includes(".") || first.includes(":") || first === "localhost" || new RegExp(`^${PATH_COMPONENT}$`).test(first);
-}
-
 function resolveImage(image: unknown, version: string, versionGiven: boolean): string {
   if (image === undefined) return `${DEFAULT_K3S_IMAGE}:${version}`;
-  if (typeof image !== "string" || image.length > 512 || !IMAGE_REFERENCE.test(image) || !validFirstComponent(image)) {
+  if (!isImageReference(image)) {
     throw new K3sOptionError(
       "image",
       'an image reference such as "registry.example.com:5000/mirror/rancher/k3s" or "…/rancher/k3s:v1.32.1-k3s1" ([registry[:port]/]path[:tag][@sha256:digest], lowercase path)',

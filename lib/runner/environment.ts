@@ -247,6 +247,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 
     const contextFor = (key: string): HelperContext => ({
       name: key,
+      container: running[key as keyof S & string].containerId,
       hostPort: (p) => hostPort(key, p),
       exec: (argv, o) => execIn(running[key as keyof S & string].containerId, argv, o),
       recorder,

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
 import { k3s } from "../../lib/k3s/k3s.ts";
-import { hasTagOrDigest, K3sOptionError, resolveK3sOptions } from "../../lib/k3s/options.ts";
+import { K3sOptionError, resolveK3sOptions } from "../../lib/k3s/options.ts";
+import { hasTagOrDigest, normalizeReference } from "../../lib/image-ref.ts";
 
 const DIGEST = "sha256:" + "ab12".repeat(16);
 
@@ -43,4 +44,14 @@ test("hasTagOrDigest looks after the last slash (a registry port is not a tag)",
   assert.equal(hasTagOrDigest("localhost:5000/k3s:v1"), true);
   assert.equal(hasTagOrDigest(`k3s@${DIGEST}`), true);
   assert.equal(hasTagOrDigest("rancher/k3s"), false);
+});
+
+test("normalizeReference: the name containerd and the kubelet use for an image", () => {
+  assert.equal(normalizeReference("app:dev"), "docker.io/library/app:dev");
+  assert.equal(normalizeReference("app"), "docker.io/library/app:latest");
+  assert.equal(normalizeReference("acme/app:1"), "docker.io/acme/app:1");
+  assert.equal(normalizeReference("ghcr.io/acme/app"), "ghcr.io/acme/app:latest");
+  assert.equal(normalizeReference("localhost:5000/app:2"), "localhost:5000/app:2");
+  assert.equal(normalizeReference("localhost/app"), "localhost/app:latest");
+  assert.equal(normalizeReference(`app@${DIGEST}`), `docker.io/library/app@${DIGEST}`);
 });

@@ -1,0 +1,111 @@
+// loadImages(...refs): images from the host's Docker into the k3s node's
+// containerd, so pods run them with `imagePullPolicy: Never` (or IfNotPresent)
+// and no registry. `docker save` of the host platform only is streamed into
+// `ctr images import -` inside the node through `docker exec -i`: no
+// temporary file, nothing held in memory. Docker's containerd image store
+// saves every platform of an index whose other platforms it may not have;
+// `--platform` on both ends keeps to the host's (Docker ≥ 28 has it on
+// save; the classic store saves one platform anyway).
+
+import { docker, dockerResult, imageExists } from "../docker.ts";
+import { isImageReference, normalizeReference } from "../image-ref.ts";
+import { runPipeline } from "../pipeline.ts";
+
+/** Where k3s's containerd listens (also the test image's). */
+export const CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock";
+/** The containerd namespace the kubelet (CRI) uses. */
+export const CRI_NAMESPACE = "k8s.io";
+export const LOAD_TIMEOUT_MS = 600_000;
+
+export interface LoadedImage {
+  /** As given, e.g. "app:dev". */
+  reference: string;
+  /** As containerd and the kubelet name it, e.g. "docker.io/library/app:dev". */
+  name: string;
+}
+
+export class LoadImagesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LoadImagesError";
+  }
+}
+
+let hostPlatform: Promise<string> | undefined;
+/** "linux/amd64": the Docker engine's platform, which the node shares. */
+function dockerPlatform(): Promise<string> {
+  hostPlatform ??= docker(["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"]).then((s) => s.trim());
+  return hostPlatform;
+}
+
+let savePlatformFlag: Promise<boolean> | undefined;
+/** Does this docker CLI's `save` take `--platform` (Docker ≥ 28)? */
+function saveTakesPlatform(): Promise<boolean> {
+  savePlatformFlag ??= dockerResult(["save", "--help"]).then((r) => /--platform\b/.test(r.stdout + r.stderr));
+  return savePlatformFlag;
+}
+
+/** The two commands of the pipeline (pure, for tests). */
+export function loadCommands(container: string, refs: string[], platform: string, savePlatform: boolean) {
+  return {
+    save: { cmd: "docker", args: ["save", ...(savePlatform ? ["--platform", platform] : []), ...refs] },
+    importer: {
+      cmd: "docker",
+      args: ["exec", "--interactive", container, "ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_NAMESPACE, "images", "import", "--platform", platform, "-"],
+    },
+  };
+}
+
+function checkRefs(refs: unknown[]): string[] {
+  if (refs.length === 0) throw new TypeError('loadImages(): give at least one image reference, e.g. loadImages("app:dev")');
+  refs.forEach((r, i) => {
+    if (!isImageReference(r)) {
+      throw new TypeError(
+        `loadImages(): argument ${i + 1} must be an image reference such as "app:dev" or "registry.example.com/team/app:1.2" (lowercase path; an image ID is not enough, the node needs a name); got ${
+          JSON.stringify(r)
+        }`,
+      );
+    }
+  });
+  return refs as string[];
+}
+
+/**
+ * Copies images from the host's Docker into the containerd of the node
+ * running in `container`. Checks every image exists on the host first and,
+ * afterwards, that containerd lists each under its full name.
+ */
+export async function loadImages(container: string, refs: unknown[], opts: { timeoutMs?: number } = {}): Promise<LoadedImage[]> {
+  const images = checkRefs(refs);
+  const missing = [];
+  for (const ref of images) if (!(await imageExists(ref))) missing.push(ref);
+  if (missing.length > 0) {
+    throw new LoadImagesError(
+      `loadImages(): ${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "is" : "are"} not in the host's Docker; build or pull ${
+        missing.length === 1 ? "it" : "them"
+      } first (\`docker images\` lists what is there)`,
+    );
+  }
+  const [platform, savePlatform] = await Promise.all([dockerPlatform(), saveTakesPlatform()]);
+  const { save, importer } = loadCommands(container, images, platform, savePlatform);
+  const r = await runPipeline(save, importer, { timeoutMs: opts.timeoutMs ?? LOAD_TIMEOUT_MS });
+  if (r.timedOut) throw new LoadImagesError(`loadImages(): not done within ${(opts.timeoutMs ?? LOAD_TIMEOUT_MS) / 1000}s (docker save | ctr images import)`);
+  if (r.first.code !== 0) throw new LoadImagesError(`loadImages(): docker save failed (exit ${r.first.code}): ${r.first.stderr.trim()}`);
+  if (r.second.code !== 0) {
+    throw new LoadImagesError(
+      `loadImages(): ctr images import in container ${container} failed (exit ${r.second.code}): ${(r.second.stderr || r.second.stdout).trim()}`,
+    );
+  }
+
+  const wanted = images.map((reference) => ({ reference, name: normalizeReference(reference) }));
+  const ls = await dockerResult(["exec", container, "ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_NAMESPACE, "images", "list", "--quiet"]);
+  if (ls.code !== 0) throw new LoadImagesError(`loadImages(): could not list the node's images: ${ls.stderr.trim()}`);
+  const present = new Set(ls.stdout.split("\n").map((l) => l.trim()));
+  const absent = wanted.filter((w) => !present.has(w.name));
+  if (absent.length > 0) {
+    throw new LoadImagesError(
+      `loadImages(): ctr reported success but the node has no ${absent.map((a) => a.name).join(", ")} (ctr said: ${r.second.stdout.trim() || "nothing"})`,
+    );
+  }
+  return wanted;
+}

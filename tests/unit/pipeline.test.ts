@@ -1,0 +1,47 @@
+// `first | second` without a shell, under each runtime (real processes).
+
+import assert from "node:assert/strict";
+import { test } from "../harness.ts";
+import { runPipeline } from "../../lib/pipeline.ts";
+import { loadCommands } from "../../lib/k3s/load-images.ts";
+
+test("runPipeline streams the producer's stdout into the consumer (20 MB, nothing buffered in between)", async () => {
+  const r = await runPipeline({ cmd: "head", args: ["-c", "20000000", "/dev/zero"] }, { cmd: "wc", args: ["-c"] });
+  assert.equal(r.first.code, 0);
+  assert.equal(r.second.code, 0);
+  assert.equal(r.second.stdout.trim(), "20000000");
+  assert.equal(r.timedOut, false);
+});
+
+test("runPipeline reports each side's exit code and stderr; arguments never meet a shell", async () => {
+  const hostile = "$(touch /tmp/k3sbox-pwned); echo no";
+  const r = await runPipeline({ cmd: "printf", args: ["%s", hostile] }, { cmd: "sh", args: ["-c", "cat; echo oops >&2; exit 3"] });
+  assert.equal(r.second.stdout, hostile);
+  assert.equal(r.second.code, 3);
+  assert.equal(r.second.stderr, "oops\n");
+  const failing = await runPipeline({ cmd: "sh", args: ["-c", "echo bad >&2; exit 4"] }, { cmd: "cat", args: [] });
+  assert.equal(failing.first.code, 4);
+  assert.equal(failing.first.stderr, "bad\n");
+  assert.equal(failing.second.code, 0);
+});
+
+test("runPipeline keeps its deadline: both processes are killed", async () => {
+  const t0 = Date.now();
+  const r = await runPipeline({ cmd: "sleep", args: ["30"] }, { cmd: "sleep", args: ["30"] }, { timeoutMs: 300 });
+  assert.equal(r.timedOut, true);
+  assert.ok(Date.now() - t0 < 10_000);
+});
+
+test("runPipeline: a missing command is a clear error", async () => {
+  await assert.rejects(runPipeline({ cmd: "k3sbox-no-such-command", args: [] }, { cmd: "cat", args: [] }), /k3sbox-no-such-command: command not found/);
+});
+
+test("loadCommands: docker save (host platform when the CLI can) into ctr images import - in the node", () => {
+  const c = loadCommands("abc123", ["app:dev", "ghcr.io/x/y:1"], "linux/amd64", true);
+  assert.deepEqual(c.save, { cmd: "docker", args: ["save", "--platform", "linux/amd64", "app:dev", "ghcr.io/x/y:1"] });
+  assert.deepEqual(c.importer.args, [
+    "exec", "--interactive", "abc123", "ctr", "--address", "/run/k3s/containerd/containerd.sock", "--namespace", "k8s.io",
+    "images", "import", "--platform", "linux/amd64", "-",
+  ]);
+  assert.deepEqual(loadCommands("abc123", ["app:dev"], "linux/arm64", false).save.args, ["save", "app:dev"]);
+});
