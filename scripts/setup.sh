@@ -2,9 +2,11 @@
 # Installs and starts what k3sbox needs on a fresh machine, idempotently:
 #   npm packages (Bun, Deno, client-node, x509, yaml) and a reachable Docker
 #   engine (Debian's docker.io, started as root when no daemon answers).
-# With --tests it also prepares the test tiers: static busybox for the test
-# images, the Go-built control plane (testbed/build.sh) and its k3s-compatible
-# image (testbed/image.sh). Prints what it does.
+# With --tests it also prepares the test tiers: static busybox and the
+# netfilter userland for the test images, the Go-built control plane and node
+# agents (testbed/build.sh), containerd, runc, the CNI plugins and the
+# in-cluster images (testbed/parts.sh), and the k3s-compatible node image
+# (testbed/image.sh). Prints what it does.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -50,12 +52,17 @@ if ! file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then
   command -v file >/dev/null 2>&1 || apt_install file
   file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || apt_install busybox-static
 fi
+# nft and iptables (nf_tables) go into the node image for kube-proxy and CNI.
+[ -x /usr/sbin/nft ] && [ -x /usr/sbin/xtables-nft-multi ] || apt_install nftables iptables
 
-# 4. The control plane from upstream sources, and the k3s-compatible image.
+# 4. The cluster from upstream sources, and the k3s-compatible node image.
 t0=$(date +%s)
-bin_dir="$(bash testbed/build.sh)"
+bin_dir="$(bash testbed/build.sh | tail -n1)"
 say "testbed binaries: $bin_dir ($(( $(date +%s) - t0 ))s)"
 t0=$(date +%s)
-image="$(bash testbed/image.sh "$bin_dir")"
+parts_dir="$(bash testbed/parts.sh | tail -n1)"
+say "node parts and images: $parts_dir ($(( $(date +%s) - t0 ))s)"
+t0=$(date +%s)
+image="$(bash testbed/image.sh "$bin_dir" "$parts_dir" | tail -n1)"
 say "testbed image: $image ($(( $(date +%s) - t0 ))s)"
 printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\n' "$bin_dir" "$image"

@@ -1,30 +1,53 @@
 #!/usr/bin/env bash
-# Builds the k3s-compatible test image from the binaries build.sh produces:
+# Builds the k3s-compatible test image, a real single-node cluster:
 #   FROM scratch; static busybox (/bin/busybox + applet links: sh, ip, awk,
-#   cat, printf, ...); k3s (the shim), etcd, kube-apiserver,
-#   kube-controller-manager, kube-scheduler, kwok, kubectl, echo-https in /bin.
-# Nothing is pulled. Tagged k3sbox-testbed:<kube version>-<hash of the
-# binaries, busybox and this script> and k3sbox-testbed:latest; an existing
-# tag is reused as is.
-# Usage: image.sh [BIN_DIR]   (default: the directory build.sh prints)
-# Prints the tag on stdout (last line); progress goes to stderr.
+#   cat, printf, mount, ...);
+#   from build.sh: k3s (the shim), etcd, kube-apiserver,
+#     kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kwok,
+#     kubectl, echo-https in /bin;
+#   from parts.sh: containerd, containerd-shim-runc-v2, ctr, runc in /bin,
+#     the CNI plugins in /opt/cni/bin, and the airgap images (pause, CoreDNS,
+#     Traefik, registry, whoami) in /var/lib/rancher/k3s/agent/images;
+#   from the host's Debian packages: nft and iptables (nf_tables) with the
+#     shared libraries they load, for kube-proxy and the CNI plugins.
+# Nothing is pulled. Tagged k3sbox-testbed:<kube version>-<hash of all of
+# that and this script> and k3sbox-testbed:latest; an existing tag is reused.
+# Usage: image.sh [BIN_DIR [PARTS_DIR]]   (default: what build.sh and
+# parts.sh print). Prints the tag on stdout (last line); progress on stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 busybox="${K3SBOX_BUSYBOX:-/bin/busybox}"
 log() { printf 'testbed-image: %s\n' "$*" >&2; }
 
 bin="${1:-$(bash "$here/build.sh" | tail -n1)}"
-binaries=(k3s etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl echo-https)
+parts="${2:-$(bash "$here/parts.sh" | tail -n1)}"
+binaries=(k3s etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kwok kubectl echo-https)
 for b in "${binaries[@]}"; do
   [ -x "$bin/$b" ] || { log "missing $bin/$b (run build.sh)"; exit 1; }
 done
+node_binaries=(containerd containerd-shim-runc-v2 ctr runc)
+cni_plugins=(bridge host-local loopback portmap)
+for b in "${node_binaries[@]}"; do [ -x "$parts/bin/$b" ] || { log "missing $parts/bin/$b (run parts.sh)"; exit 1; }; done
+for b in "${cni_plugins[@]}"; do [ -x "$parts/cni/$b" ] || { log "missing $parts/cni/$b (run parts.sh)"; exit 1; }; done
+ls "$parts"/images/*.tar >/dev/null || { log "no airgap images in $parts/images (run parts.sh)"; exit 1; }
+# The netfilter userland comes from the host's Debian packages.
+netfilter=(/usr/sbin/nft /usr/sbin/xtables-nft-multi)
+for b in "${netfilter[@]}"; do [ -x "$b" ] || { log "missing $b (apt-get install nftables iptables)"; exit 1; }; done
+# iptables loads its extensions from the directory compiled into it (the
+# real path, /usr/lib/..., not the /lib symlink ldd may print).
+xtables_dir=$(readlink -f "$(dirname "$(ldd /usr/sbin/xtables-nft-multi | awk '/libxtables/{print $3}')")/xtables")
+libs=$(for b in "${netfilter[@]}" "$xtables_dir"/*.so; do ldd "$b" | awk '/=>/{print $3} /ld-linux/{print $1}'; done | sort -u)
+# The k3s entry deploys CoreDNS under the reference its tarball carries.
+coredns_image=$(tar -xOf "$parts/images/coredns.tar" manifest.json | sed -n 's/.*"RepoTags":\["\([^"]*\)".*/\1/p')
+[ -n "$coredns_image" ] || { log "no image reference in $parts/images/coredns.tar"; exit 1; }
 # The applet links need a static busybox (Debian: busybox-static).
 if ! "$busybox" --list >/dev/null 2>&1 || ldd "$busybox" >/dev/null 2>&1; then
   log "$busybox is not a static busybox (set K3SBOX_BUSYBOX)"; exit 1
 fi
 
 kube_version="$(awk '/^require k8s.io\/kubernetes /{print $3}' "$here/kube/go.mod")"
-hash="$( (cd "$bin" && sha256sum "${binaries[@]}"; sha256sum "$busybox" "$here/image.sh" | cut -d' ' -f1) | sha256sum | cut -c1-12)"
+hash="$( (cd "$bin" && sha256sum "${binaries[@]}"; cd "$parts" && sha256sum bin/* cni/* images/*;
+  sha256sum "$busybox" "$here/image.sh" "${netfilter[@]}" $libs | cut -d' ' -f1) | sha256sum | cut -c1-12)"
 tag="k3sbox-testbed:${kube_version}-${hash}"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
@@ -38,6 +61,14 @@ else
   mkdir -m 1777 "$root/tmp"
   # Hard links where possible: the binaries are ~450 MB.
   for b in "${binaries[@]}"; do cp -l "$bin/$b" "$root/bin/" 2>/dev/null || cp "$bin/$b" "$root/bin/"; done
+  for b in "${node_binaries[@]}"; do cp -l "$parts/bin/$b" "$root/bin/" 2>/dev/null || cp "$parts/bin/$b" "$root/bin/"; done
+  mkdir -p "$root/opt/cni/bin" "$root/usr/sbin" "$root/var/lib/rancher/k3s/agent/images"
+  for b in "${cni_plugins[@]}"; do cp "$parts/cni/$b" "$root/opt/cni/bin/"; done
+  for t in "$parts"/images/*.tar; do cp -l "$t" "$root/var/lib/rancher/k3s/agent/images/" 2>/dev/null || cp "$t" "$root/var/lib/rancher/k3s/agent/images/"; done
+  cp "${netfilter[@]}" "$root/usr/sbin/"
+  for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s xtables-nft-multi "$root/usr/sbin/$l"; done
+  for l in $libs; do mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; done
+  mkdir -p "$root$xtables_dir" && cp "$xtables_dir"/*.so "$root$xtables_dir/"
   cp "$busybox" "$root/bin/busybox"
   for applet in $("$busybox" --list); do
     # Never shadow a bundled binary (busybox has no applet of those names
@@ -53,9 +84,10 @@ else
   cat > "$ctx/Dockerfile" <<'EOF'
 FROM scratch
 COPY rootfs/ /
-ENV PATH=/bin:/usr/bin HOME=/root KUBECONFIG=/etc/rancher/k3s/k3s.yaml
+ENV PATH=/bin:/usr/bin:/usr/sbin HOME=/root KUBECONFIG=/etc/rancher/k3s/k3s.yaml
 CMD ["/bin/k3s", "server"]
 EOF
+  echo "ENV K3SBOX_COREDNS_IMAGE=$coredns_image" >> "$ctx/Dockerfile"
   log "building $tag from $bin"
   docker build --label "k3sbox.testbed.kube-version=$kube_version" -t "$tag" "$ctx" >&2
   log "built $tag in $(( $(date +%s) - start ))s"

@@ -1,0 +1,194 @@
+// k3s()'s own definition, end to end through the runner, on the node image
+// (testbed/image.sh): a real single-node cluster built from upstream sources
+// — kubelet, containerd + runc, CNI bridge, kube-proxy (nftables), CoreDNS —
+// with the library's real Traefik and registry Deployments on top.
+//
+// The ONLY difference from real use is the image: the node image instead of
+// rancher/k3s (which cannot be pulled here). The container is privileged as
+// k3s() asks; on this host Docker refuses --privileged (no CAP_SYS_RESOURCE),
+// so the runner's capability fallback runs it.
+//
+// The in-cluster images are stand-ins built from upstream modules under the
+// references the manifests use (see testbed/parts.sh): Traefik is v3.6.12,
+// the registry is distribution v3.1.2, whoami is a local stand-in.
+
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { skip, suite } from "../harness.ts";
+import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
+import { REGISTRY_DEPLOYMENT } from "../../lib/k3s/manifests.ts";
+import { waitForDeployment } from "../../lib/k3s/setup.ts";
+import { demoManifest } from "../../lib/cli/smoke.ts";
+import { docker } from "../../lib/docker.ts";
+import { run } from "../../lib/proc.ts";
+import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
+import type { ServiceDefinition } from "../../lib/service.ts";
+import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { leftovers } from "../support/leftovers.ts";
+
+type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers>; db: ServiceDefinition }>;
+
+const LONG = { timeoutMs: 120_000 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a value, or fails at the deadline with the last error. */
+async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000}s (last: ${last || "no value"})`);
+}
+
+if (!TESTBED_IMAGE) {
+  skip("real node tier", NO_IMAGE_REASON);
+} else {
+  const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
+  suite("composition: k3s() on a real node (kubelet, containerd, CNI, kube-proxy, CoreDNS; image is the only difference)", {
+    setupTimeoutMs: 240_000,
+    setup: async () => {
+      await ensureBusyboxImage();
+      const progress: string[] = [];
+      const env: Env = await startEnvironment({
+        services: {
+          k8s: { ...k3s({ ingressDomains: ["example.test"] }), image: { type: "registry", reference: TESTBED_IMAGE! } },
+          db: { image: { type: "registry", reference: BUSYBOX_IMAGE }, command: "exec sleep 3600" },
+        },
+        onProgress: (m) => progress.push(m),
+      });
+      console.error(`  environment ${env.id} ready: ${JSON.stringify(env.timings)}`);
+      const kubeconfig = await env.kubeconfigPath("k8s");
+      const kubectl = async (...args: string[]) => {
+        const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 60_000 });
+        if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
+        return r.stdout;
+      };
+      return { env, progress, kubectl, pushed: [] as string[] };
+    },
+    teardown: async ({ env, pushed }) => {
+      const id = env.services.k8s.containerId;
+      await env.stop();
+      for (const tag of pushed) await docker(["rmi", tag]).catch(() => {});
+      assert.deepEqual(await leftovers(env.id), [], "stop() leaves no container or network");
+      // The kubelet's pod cgroups live below the node container's own cgroup
+      // and go with it; mounts and veths lived in its namespaces.
+      const cgroups = await run("sh", ["-c", `ls -d /sys/fs/cgroup/*/docker/${id}* 2>/dev/null; true`]);
+      assert.equal(cgroups.stdout.trim(), "", "no cgroup directory of the node is left on the host");
+      const mounts = await readFile("/proc/self/mountinfo", "utf8");
+      assert.ok(!mounts.includes(id), "no mount of the node is left on the host");
+    },
+  }, (t) => {
+    t("the privileged fallback is announced, and the node is a real kubelet on containerd", async ({ env, progress }) => {
+      assert.ok(progress.some((m) => /privileged/i.test(m)), `progress names the privilege mode:\n${progress.join("\n")}`);
+      const nodes = (await env.svc.k8s.client.core.listNode()).unwrap();
+      assert.equal(nodes.items.length, 1);
+      const node = nodes.items[0]!;
+      assert.match(node.status?.nodeInfo?.containerRuntimeVersion ?? "", /^containerd:\/\//);
+      assert.equal(node.status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
+      assert.equal(node.metadata?.labels?.["node-role.kubernetes.io/control-plane"], "true");
+    });
+
+    t("setup's waits ran against the kubelet: Traefik, the registry and CoreDNS run in containerd", async ({ env }) => {
+      for (const [ns, name] of [["kube-system", "traefik"], ["kube-system", REGISTRY_DEPLOYMENT], ["kube-system", "coredns"]] as const) {
+        await waitForDeployment("k8s", env.svc.k8s, { name, namespace: ns, timeoutMs: 60_000 });
+      }
+      const pods = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "kube-system" })).unwrap();
+      for (const pod of pods.items) {
+        assert.equal(pod.status?.phase, "Running", pod.metadata?.name);
+        assert.match(pod.status?.containerStatuses?.[0]?.containerID ?? "", /^containerd:\/\//, pod.metadata?.name);
+      }
+    }, LONG);
+
+    t("an Ingress reaches a pod through real Traefik: HTTPS verified against the environment CA, and plain HTTP", async ({ env }) => {
+      await env.svc.k8s.apply(demoManifest("hello.example.test"));
+      await waitForDeployment("k8s", env.svc.k8s, { name: "hello", namespace: "default", timeoutMs: 60_000 });
+      for (const url of ["https://hello.example.test/", "http://hello.example.test/"]) {
+        const body = await eventually(`GET ${url}`, 30_000, async () => {
+          const res = await env.fetch(url);
+          const text = await res.text();
+          return res.status === 200 ? text : undefined;
+        });
+        assert.match(body, /Hostname: hello-/, `${url}: whoami answered from its pod`);
+      }
+      const other = await env.fetch("https://nobody.example.test/");
+      assert.equal(other.status, 404, "a host with no Ingress gets Traefik's 404 (same verified certificate)");
+    }, LONG);
+
+    t("the in-cluster registry: docker push to the published port, then containerd pulls <key>.internal:5000/…", async (ctx) => {
+      const { env } = ctx;
+      const tag = `127.0.0.1:${env.hostPort("k8s", 5000)}/k3sbox-test/busybox:${env.id}`;
+      await docker(["tag", BUSYBOX_IMAGE, tag]);
+      ctx.pushed.push(tag);
+      await docker(["push", tag]);
+      await env.svc.k8s.apply(`
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: default }
+spec:
+  containers:
+  - name: sh
+    image: k8s.internal:5000/k3sbox-test/busybox:${env.id}
+    command: ["sh", "-c", "echo client-started; exec sleep 3600"]
+`);
+      const pod = await eventually("pod client Running", 60_000, async () => {
+        const p = (await env.svc.k8s.client.core.readNamespacedPod({ name: "client", namespace: "default" })).unwrap();
+        return p.status?.phase === "Running" ? p : undefined;
+      });
+      assert.match(pod.status?.containerStatuses?.[0]?.imageID ?? "", /k3sbox-test\/busybox@sha256:/);
+    }, LONG);
+
+    t("pod networking: a Service by DNS name, a peer's <key>.internal, kubectl logs and exec", async ({ env, kubectl }) => {
+      assert.match(await kubectl("logs", "client"), /client-started/);
+      // The pod resolves the Service's name through CoreDNS, then connects to
+      // the ClusterIP (kube-proxy's nftables rules lead to the whoami pod).
+      // busybox's nslookup and nc, not wget: the test image's busybox is
+      // static glibc, whose NSS lookups (even of the "http" port) crash.
+      const script = `ip=$(nslookup hello.default.svc.cluster.local | awk '/^Name:/{getline; print $2}'); echo "resolved $ip"; ` +
+        `printf 'GET / HTTP/1.0\\r\\nHost: hello\\r\\n\\r\\n' | nc -w 3 "$ip" 80`;
+      const page = await eventually("wget through the hello Service", 30_000, async () => {
+        const out = await kubectl("exec", "client", "--", "sh", "-c", script);
+        return out.includes("Hostname:") ? out : undefined;
+      });
+      const svc = (await env.svc.k8s.client.core.readNamespacedService({ name: "hello", namespace: "default" })).unwrap();
+      assert.match(page, new RegExp(`^resolved ${svc.spec?.clusterIP?.replace(/\./g, "\\.")}$`, "m"), "the name resolved to the ClusterIP");
+      assert.match(page, /Hostname: hello-/);
+      const dbIp = env.services.db.ip;
+      // NodeHosts reaches CoreDNS through the kubelet's ConfigMap sync.
+      const answer = await eventually("nslookup db.internal", 90_000, async () => {
+        const out = await kubectl("exec", "client", "--", "nslookup", "db.internal");
+        return out.includes(dbIp) ? out : undefined;
+      });
+      assert.match(answer, new RegExp(dbIp.replace(/\./g, "\\.")));
+    }, LONG);
+
+    t("a missing image: the rollout wait times out with containerd's real pull error", async ({ env }) => {
+      await env.svc.k8s.apply(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: nopull, namespace: default }
+spec:
+  selector: { matchLabels: { app: nopull } }
+  template:
+    metadata: { labels: { app: nopull } }
+    spec: { containers: [{ name: c, image: "k8s.internal:5000/k3sbox-test/absent:nope" }] }
+`);
+      await assert.rejects(
+        waitForDeployment("k8s", env.svc.k8s, { name: "nopull", namespace: "default", timeoutMs: 20_000 }),
+        (err: Error) => {
+          assert.match(err.message, /ErrImagePull|ImagePullBackOff/);
+          assert.match(err.message, /k3sbox-test\/absent:nope/);
+          assert.match(err.message, /not found/i);
+          return true;
+        },
+      );
+    }, LONG);
+  });
+}
