@@ -1,10 +1,15 @@
 // The only file that imports third-party packages. Everything else in
 // k3sbox imports from here, so the dependency surface is visible at a glance.
 
-// @peculiar/x509 needs the Reflect metadata polyfill loaded before it.
-import "reflect-metadata";
-
-export * as x509 from "@peculiar/x509";
+// @peculiar/x509, and the Reflect metadata polyfill it needs loaded before
+// it, load on first use: they were a third of `import("k3sbox")` (bench/import.ts)
+// and only certificate work needs them.
+export type * as X509 from "@peculiar/x509";
+export type X509Module = typeof import("@peculiar/x509");
+let x509Module: Promise<X509Module> | undefined;
+export function loadX509(): Promise<X509Module> {
+  return x509Module ??= import("reflect-metadata").then(() => import("@peculiar/x509"));
+}
 
 export {
   AppsV1Api,

@@ -11,7 +11,7 @@
 
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { x509 } from "../deps.ts";
+import { loadX509, type X509, type X509Module } from "../deps.ts";
 import {
   type Bytes,
   curveByOid,
@@ -23,6 +23,13 @@ import {
   readTlv,
   sec1ToPkcs8,
 } from "./der.ts";
+
+// @peculiar/x509 loads on the first certificate operation (see deps.ts); the
+// exported async functions await ready() before any helper here uses it.
+let x509 = undefined as unknown as X509Module;
+async function ready(): Promise<void> {
+  x509 ??= await loadX509();
+}
 
 /** Key algorithms k3sbox mints. ECDSA P-256 is the default everywhere. */
 export type KeyAlgorithm = "ecdsa-p256" | "rsa-2048";
@@ -88,7 +95,7 @@ export class CertificateAuthority {
 
   constructor(
     readonly keys: CryptoKeyPair,
-    readonly cert: x509.X509Certificate,
+    readonly cert: X509.X509Certificate,
     /** Describes the key, e.g. "ecdsa-p256", "ecdsa-p384", "rsa-2048". */
     readonly algorithm: string,
     /** Certificates above this CA (intermediate's issuers), PEM; usually empty. */
@@ -99,12 +106,14 @@ export class CertificateAuthority {
 
   /** The CA private key as PKCS#8 PEM (`BEGIN PRIVATE KEY`). */
   async keyPem(): Promise<string> {
+    await ready();
     return pkcs8Pem(await webcrypto.subtle.exportKey("pkcs8", this.keys.privateKey));
   }
 }
 
 /** Creates a self-signed root CA. */
 export async function generateCa(opts: CaOptions = {}): Promise<CertificateAuthority> {
+  await ready();
   const algorithm = opts.algorithm ?? "ecdsa-p256";
   const commonName = checkCommonName(opts.commonName ?? "k3sbox CA");
   const validityDays = checkValidity(opts.validityDays ?? 3650);
@@ -149,6 +158,7 @@ function inPart<T>(part: CaLoadError["part"], fn: () => T): T {
  * optionally preceded by `EC PARAMETERS`), as openssl and k3s write them.
  */
 export async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  await ready();
   const certBlocks = inPart("cert", () => parsePem(certPem)).filter((b) => b.label === "CERTIFICATE");
   if (certBlocks.length === 0) throw new CaLoadError("cert", "CA certificate PEM: no CERTIFICATE block found");
   const cert = inPart("cert", () => {
@@ -198,6 +208,7 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
 
 /** Mints a leaf certificate and key signed by `ca`. */
 export async function issueLeaf(ca: CertificateAuthority, opts: LeafOptions): Promise<IssuedLeaf> {
+  await ready();
   const usages = opts.usages ?? ["server"];
   if (!Array.isArray(usages) || usages.length === 0) throw new Error("usages: give at least one of \"server\", \"client\"");
   for (const u of usages) {
@@ -222,7 +233,7 @@ export async function issueLeaf(ca: CertificateAuthority, opts: LeafOptions): Pr
     webcrypto.subtle.exportKey("spki", keys.publicKey),
     webcrypto.subtle.exportKey("pkcs8", keys.privateKey),
   ]);
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     ...(await fixedLeafExtensions(ca, algorithm, usages)),
     new x509.SubjectKeyIdentifierExtension(await keyIdentifier(spki), false),
   ];
@@ -434,14 +445,14 @@ function signingAlgorithmFor(key: CryptoKey): Algorithm | EcdsaParams {
 }
 
 // Per CA: its key identifier and the leaf extensions fixed by (key type, usages).
-const leafExtensionCache = new WeakMap<CertificateAuthority, Map<string, Promise<x509.Extension[]>>>();
+const leafExtensionCache = new WeakMap<CertificateAuthority, Map<string, Promise<X509.Extension[]>>>();
 
 /** basicConstraints, keyUsage, extendedKeyUsage and authorityKeyIdentifier for a leaf of `ca`. */
 function fixedLeafExtensions(
   ca: CertificateAuthority,
   algorithm: KeyAlgorithm,
   usages: LeafUsage[],
-): Promise<x509.Extension[]> {
+): Promise<X509.Extension[]> {
   let perCa = leafExtensionCache.get(ca);
   if (!perCa) leafExtensionCache.set(ca, perCa = new Map());
   const eku = [...new Set(usages)].sort().reverse(); // "server" before "client"
@@ -467,7 +478,7 @@ function fixedLeafExtensions(
 }
 
 /** Key identifier of the CA: its subjectKeyIdentifier if it has one, else derived from its public key. */
-async function authorityKeyId(ca: CertificateAuthority): Promise<x509.AuthorityKeyIdentifierExtension> {
+async function authorityKeyId(ca: CertificateAuthority): Promise<X509.AuthorityKeyIdentifierExtension> {
   const ski = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
   if (ski) return new x509.AuthorityKeyIdentifierExtension(ski.keyId, false);
   return new x509.AuthorityKeyIdentifierExtension(await keyIdentifier(ca.cert.publicKey.rawData), false);

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { x509 } from "../../deps.ts";
+import { loadX509, type X509 } from "../../deps.ts";
 import {
   decodeOid,
   encodeOid,
@@ -25,6 +25,8 @@ import {
 import { caFromEnv, type CertificateAuthority, generateCa, issueLeaf, loadCa } from "../../lib/pki.ts";
 import { test } from "../harness.ts";
 
+const x509 = await loadX509();
+
 const webcrypto = globalThis.crypto;
 const DAY_MS = 86_400_000;
 const fixture = (name: string) =>
@@ -33,18 +35,18 @@ const fixture = (name: string) =>
 // ---------------------------------------------------------------------------
 // helpers
 
-function parse(pem: string): x509.X509Certificate {
+function parse(pem: string): X509.X509Certificate {
   return new x509.X509Certificate(pem);
 }
 
-function ext<T extends x509.Extension>(cert: x509.X509Certificate, type: new (raw: BufferSource) => T): T {
+function ext<T extends X509.Extension>(cert: X509.X509Certificate, type: new (raw: BufferSource) => T): T {
   const e = cert.getExtension(type);
   assert.ok(e, `certificate has no ${type.name}`);
   return e;
 }
 
 /** The raw DER bytes of a certificate's issuer or subject Name (what Go compares). */
-function rawName(cert: x509.X509Certificate, which: "issuer" | "subject"): string {
+function rawName(cert: X509.X509Certificate, which: "issuer" | "subject"): string {
   const der = new Uint8Array(cert.rawData);
   const tbs = readChildren(readTlv(der).value)[0];
   let fields = readChildren(tbs.value);
@@ -54,16 +56,16 @@ function rawName(cert: x509.X509Certificate, which: "issuer" | "subject"): strin
   return Array.from(f.value, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function sans(cert: x509.X509Certificate): { type: string; value: string }[] {
+function sans(cert: X509.X509Certificate): { type: string; value: string }[] {
   return ext(cert, x509.SubjectAlternativeNameExtension).names.items.map((n) => ({ type: n.type, value: n.value }));
 }
 
-async function signedBy(leaf: x509.X509Certificate, ca: x509.X509Certificate): Promise<boolean> {
+async function signedBy(leaf: X509.X509Certificate, ca: X509.X509Certificate): Promise<boolean> {
   return await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true }, webcrypto);
 }
 
 /** True when the PKCS#8 PEM key's public half is the certificate's public key. */
-async function keyMatchesCert(keyPem: string, cert: x509.X509Certificate): Promise<boolean> {
+async function keyMatchesCert(keyPem: string, cert: X509.X509Certificate): Promise<boolean> {
   const der = x509.PemConverter.decodeFirst(keyPem);
   const kind = pkcs8KeyKind(new Uint8Array(der));
   const alg = kind.kind === "rsa"
@@ -75,7 +77,7 @@ async function keyMatchesCert(keyPem: string, cert: x509.X509Certificate): Promi
   return kind.kind === "rsa" ? a.n === b.n : a.x === b.x && a.y === b.y;
 }
 
-function serialBytes(cert: x509.X509Certificate): number {
+function serialBytes(cert: X509.X509Certificate): number {
   return cert.serialNumber.length / 2;
 }
 
