@@ -1,13 +1,12 @@
-// k3s() end to end through the runner, on the k3s-compatible test image
-// (upstream etcd, kube-apiserver, controller-manager, scheduler and kwok
-// behind a `k3s server` entry; built locally by testbed/image.sh).
+// k3s() end to end through the runner, on the node image run UNPRIVILEGED:
+// then its `k3s server` entry cannot run a kubelet and falls back to kwok
+// (fake pods), which makes this the fast API-level composition suite.
 //
-// The only differences from real use, both set below: the image is the test
-// image instead of rancher/k3s, and the container is not privileged (this
-// host refuses privileged containers; the test image does not need them).
-// Traefik and the registry are real Deployments that become Ready through
-// kwok, but no Traefik process serves traffic, so HTTPS routing is tested
-// here against an HTTPS echo server and through real Traefik in tests/e2e.
+// The differences from real use, both set below: the node image instead of
+// rancher/k3s, and no privileges. Traefik and the registry are Deployments
+// that become Ready through kwok without serving traffic, so HTTPS routing is
+// tested here against an HTTPS echo server; real Traefik, registry, pod
+// network and DNS are tested on the real node in real-node.test.ts.
 
 import assert from "node:assert/strict";
 import { stat } from "node:fs/promises";
@@ -83,7 +82,7 @@ spec:
       assert.equal(dep.metadata?.name, "hello");
       const { waitForDeployment } = await import("../../lib/k3s/setup.ts");
       await waitForDeployment("k8s", env.svc.k8s, { name: "hello", namespace: "default", timeoutMs: 60_000 });
-      assert.match(env.timeline(), /^create deployments · default\/hello 201 \d+ms$/m);
+      assert.match(env.timeline(), /^apply deployments · default\/hello 201 \d+ms$/m, "apply is a server-side apply");
     }, { timeoutMs: 90_000 });
 
     t("kubeconfigPath(): a 0600 file kubectl uses against the published port", async ({ env }) => {
