@@ -99,7 +99,9 @@ async function cycle(i: number, root: string): Promise<Cycle> {
 
 /** Runs the fixture under a real test runner that times its test out; returns the environment it left live at the timeout. */
 async function runnerTimeout(argv: string[], env: Record<string, string> = {}): Promise<{ envId: string; code: number | null; cleanupMs: number }> {
-  const cp = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  // Under `node --test` this process carries NODE_TEST_CONTEXT, which would make the child report to us instead of running on its own.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT"));
+  const cp = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...inherited, ...env } });
   let out = "";
   cp.stdout!.on("data", (c) => (out += c));
   cp.stderr!.on("data", (c) => (out += c));
