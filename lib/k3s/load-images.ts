@@ -45,13 +45,21 @@ function saveTakesPlatform(): Promise<boolean> {
   return savePlatformFlag;
 }
 
+/** Between ctr's import report and its image list in the importer's output. */
+export const LIST_MARKER = "--- k3sbox: images in containerd ---";
+
+// Import, then list in the same `docker exec` (one exec less than asking
+// separately). The values reach the node's shell as positional parameters.
+const IMPORT_THEN_LIST = `ctr --address "$1" --namespace "$2" images import --platform "$3" - && echo "$4" && ` +
+  `exec ctr --address "$1" --namespace "$2" images list --quiet`;
+
 /** The two commands of the pipeline (pure, for tests). */
 export function loadCommands(container: string, refs: string[], platform: string, savePlatform: boolean) {
   return {
     save: { cmd: "docker", args: ["save", ...(savePlatform ? ["--platform", platform] : []), ...refs] },
     importer: {
       cmd: "docker",
-      args: ["exec", "--interactive", container, "ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_NAMESPACE, "images", "import", "--platform", platform, "-"],
+      args: ["exec", "--interactive", container, "sh", "-c", IMPORT_THEN_LIST, "sh", CONTAINERD_SOCKET, CRI_NAMESPACE, platform, LIST_MARKER],
     },
   };
 }
@@ -70,27 +78,35 @@ function checkRefs(refs: unknown[]): string[] {
   return refs as string[];
 }
 
+/** Names of the images the host's Docker does not have (asked only after `docker save` failed). */
+async function missingOnHost(refs: string[]): Promise<string[]> {
+  const missing = [];
+  for (const ref of refs) if (!(await imageExists(ref))) missing.push(ref);
+  return missing;
+}
+
 /**
  * Copies images from the host's Docker into the containerd of the node
- * running in `container`. Checks every image exists on the host first and,
- * afterwards, that containerd lists each under its full name.
+ * running in `container`, and checks containerd lists each under its full
+ * name afterwards (ctr's transfer-service output is a progress table, not a list).
  */
 export async function loadImages(container: string, refs: unknown[], opts: { timeoutMs?: number } = {}): Promise<LoadedImage[]> {
   const images = checkRefs(refs);
-  const missing = [];
-  for (const ref of images) if (!(await imageExists(ref))) missing.push(ref);
-  if (missing.length > 0) {
-    throw new LoadImagesError(
-      `loadImages(): ${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "is" : "are"} not in the host's Docker; build or pull ${
-        missing.length === 1 ? "it" : "them"
-      } first (\`docker images\` lists what is there)`,
-    );
-  }
   const [platform, savePlatform] = await Promise.all([dockerPlatform(), saveTakesPlatform()]);
   const { save, importer } = loadCommands(container, images, platform, savePlatform);
   const r = await runPipeline(save, importer, { timeoutMs: opts.timeoutMs ?? LOAD_TIMEOUT_MS });
   if (r.timedOut) throw new LoadImagesError(`loadImages(): not done within ${(opts.timeoutMs ?? LOAD_TIMEOUT_MS) / 1000}s (docker save | ctr images import)`);
-  if (r.first.code !== 0) throw new LoadImagesError(`loadImages(): docker save failed (exit ${r.first.code}): ${r.first.stderr.trim()}`);
+  if (r.first.code !== 0) {
+    const missing = await missingOnHost(images);
+    if (missing.length > 0) {
+      throw new LoadImagesError(
+        `loadImages(): ${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "is" : "are"} not in the host's Docker; build or pull ${
+          missing.length === 1 ? "it" : "them"
+        } first (\`docker images\` lists what is there)`,
+      );
+    }
+    throw new LoadImagesError(`loadImages(): docker save failed (exit ${r.first.code}): ${r.first.stderr.trim()}`);
+  }
   if (r.second.code !== 0) {
     throw new LoadImagesError(
       `loadImages(): ctr images import in container ${container} failed (exit ${r.second.code}): ${(r.second.stderr || r.second.stdout).trim()}`,
@@ -98,13 +114,12 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
   }
 
   const wanted = images.map((reference) => ({ reference, name: normalizeReference(reference) }));
-  const ls = await dockerResult(["exec", container, "ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_NAMESPACE, "images", "list", "--quiet"]);
-  if (ls.code !== 0) throw new LoadImagesError(`loadImages(): could not list the node's images: ${ls.stderr.trim()}`);
-  const present = new Set(ls.stdout.split("\n").map((l) => l.trim()));
+  const [report, list] = r.second.stdout.split(`${LIST_MARKER}\n`);
+  const present = new Set((list ?? "").split("\n").map((l) => l.trim()));
   const absent = wanted.filter((w) => !present.has(w.name));
   if (absent.length > 0) {
     throw new LoadImagesError(
-      `loadImages(): ctr reported success but the node has no ${absent.map((a) => a.name).join(", ")} (ctr said: ${r.second.stdout.trim() || "nothing"})`,
+      `loadImages(): ctr reported success but the node has no ${absent.map((a) => a.name).join(", ")} (ctr said: ${report.trim() || "nothing"})`,
     );
   }
   return wanted;

@@ -133,7 +133,7 @@ if (!TESTBED_IMAGE) {
       assert.match(absent.stderr, /"k3sbox-test-absent:never" is not in the host's Docker; build or pull it first/);
     }, LONG);
 
-    t("loadImages: bad or missing references fail before anything is streamed", async ({ env }) => {
+    t("loadImages: a bad reference fails before anything runs; a missing image is named", async ({ env }) => {
       const k8s = env.svc.k8s;
       await assert.rejects(k8s.loadImages(), /give at least one image reference/);
       await assert.rejects(k8s.loadImages("Bad Ref"), /argument 1 must be an image reference such as "app:dev"/);

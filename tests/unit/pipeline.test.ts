@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
 import { runPipeline } from "../../lib/pipeline.ts";
-import { loadCommands } from "../../lib/k3s/load-images.ts";
+import { LIST_MARKER, loadCommands } from "../../lib/k3s/load-images.ts";
 
 test("runPipeline streams the producer's stdout into the consumer (20 MB, nothing buffered in between)", async () => {
   const r = await runPipeline({ cmd: "head", args: ["-c", "20000000", "/dev/zero"] }, { cmd: "wc", args: ["-c"] });
@@ -36,12 +36,12 @@ test("runPipeline: a missing command is a clear error", async () => {
   await assert.rejects(runPipeline({ cmd: "k3sbox-no-such-command", args: [] }, { cmd: "cat", args: [] }), /k3sbox-no-such-command: command not found/);
 });
 
-test("loadCommands: docker save (host platform when the CLI can) into ctr images import - in the node", () => {
+test("loadCommands: docker save (host platform when the CLI can) into ctr images import - in the node, then its list", () => {
   const c = loadCommands("abc123", ["app:dev", "ghcr.io/x/y:1"], "linux/amd64", true);
   assert.deepEqual(c.save, { cmd: "docker", args: ["save", "--platform", "linux/amd64", "app:dev", "ghcr.io/x/y:1"] });
-  assert.deepEqual(c.importer.args, [
-    "exec", "--interactive", "abc123", "ctr", "--address", "/run/k3s/containerd/containerd.sock", "--namespace", "k8s.io",
-    "images", "import", "--platform", "linux/amd64", "-",
-  ]);
+  assert.deepEqual(c.importer.args.slice(0, 5), ["exec", "--interactive", "abc123", "sh", "-c"]);
+  // The values are positional parameters of the node's shell, never part of its script.
+  assert.deepEqual(c.importer.args.slice(6), ["sh", "/run/k3s/containerd/containerd.sock", "k8s.io", "linux/amd64", LIST_MARKER]);
+  assert.equal(c.importer.args[5], 'ctr --address "$1" --namespace "$2" images import --platform "$3" - && echo "$4" && exec ctr --address "$1" --namespace "$2" images list --quiet');
   assert.deepEqual(loadCommands("abc123", ["app:dev"], "linux/arm64", false).save.args, ["save", "app:dev"]);
 });
