@@ -58,10 +58,15 @@ export async function nodeRequest(
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
-        // SNI carries host names only (RFC 6066; Node warns when given an IP);
-        // the certificate is checked against `name` either way.
+        // SNI carries host names only (RFC 6066; Node warns when given an IP).
+        // The certificate is checked against `name` either way: with SNI set,
+        // the default check uses it; an IP needs an explicit check. (Only
+        // then: a custom check turns off Bun's connection reuse, which made
+        // every env.fetch a new TLS handshake.)
         servername: isIP(name) ? undefined : name,
-        checkServerIdentity: (_host: string, cert: import("node:tls").PeerCertificate) => checkServerIdentity(name, cert),
+        // No pooling for an IP name either: with no SNI, connections for
+        // different IPs would share one pool and skip the check.
+        ...(isIP(name) ? { checkServerIdentity: (_host: string, cert: import("node:tls").PeerCertificate) => checkServerIdentity(name, cert), agent: false } : {}),
         rejectUnauthorized: true,
       }
       : {}),
