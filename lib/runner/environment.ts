@@ -34,6 +34,7 @@ import { preflight } from "./preflight.ts";
 import { ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
+import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, untrackEnvironment } from "./signals.ts";
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
@@ -55,6 +56,12 @@ export interface EnvironmentOptions<S extends Services> {
    * outlives this process after `env.detach()`; remove it with `k3sbox down <id>`.
    */
   detached?: boolean;
+  /**
+   * Keep the environment when this process ends, and attach to a running one
+   * started with the same service definitions (after its ready checks pass)
+   * instead of starting anew. Default: K3SBOX_REUSE=1. See lib/runner/reuse.ts.
+   */
+  reuse?: boolean;
 }
 
 export interface RunningService {
@@ -107,6 +114,8 @@ class Resources {
   /** The environment's private directory (state-dir.ts), created on first use (kubeconfigs); removed at stop. */
   dir?: Promise<string>;
   disposers: (() => void | Promise<void>)[] = [];
+  /** A started reuse environment: stop() only releases this process's hold (disposers, waits). */
+  keep = false;
   /** Aborted when stop() begins: waits and hooks still running give up. */
   readonly abort = new AbortController();
   #stopped?: Promise<void>;
@@ -123,6 +132,7 @@ class Resources {
       untrackEnvironment(this);
       await Promise.allSettled(this.disposers.map((d) => d()));
       for (const w of this.waits) w.cancel();
+      if (this.keep) return;
       const errors: unknown[] = [];
       await removeContainers(this.containers).catch((e) => errors.push(e));
       if (this.network) await removeNetworks([this.network]).catch((e) => errors.push(e));
@@ -177,9 +187,13 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
   const progress = opts.onProgress ?? (() => {});
   const timings: Record<string, number> = {};
   const recorder = new Recorder();
-  const envId = newEnvironmentId();
-  const labels = environmentLabels(envId, opts.detached === true);
+  const reuse = reuseRequested(opts.reuse) ? await reusableFor(services, keys, opts.ca?.certPem) : undefined;
+  const attach = reuse?.found;
+  const envId = attach?.envId ?? newEnvironmentId();
+  // A reuse environment is detached: prune, signals and the crash watchdog leave it.
+  const labels = { ...environmentLabels(envId, opts.detached === true || reuse !== undefined), ...(reuse ? { [LABEL_REUSE]: reuse.key } : {}) };
   const res = new Resources(envId);
+  if (reuse && !attach) res.dir = environmentDir(envId); // holds its CA: removed if this start fails
   trackEnvironment(res);
   ensureReaper();
   /** Runs one start phase: announces it, times it into `timings`. */
@@ -197,11 +211,11 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 
   try {
     const [ca, host] = await phase("preflight", () =>
-      Promise.all([environmentCa(opts), preflight(services, progress)]));
+      Promise.all([reuse ? reuseCa(envId, attach !== undefined, () => environmentCa(opts)) : environmentCa(opts), preflight(services, progress)]));
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
-    res.network = networkName(envId); // set first: a stop racing the create still removes it
-    await phase("network", () => createNetwork(res.network!, labels));
+    if (!attach) res.network = networkName(envId); // set first: a stop racing the create still removes it
+    await phase("network", async () => void (attach || await createNetwork(res.network!, labels)));
     res.checkNotStopping();
 
     const running = {} as Record<keyof S & string, RunningService>;
@@ -211,6 +225,15 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         const def = services[key];
         const name = containerName(envId, key);
         res.checkNotStopping();
+        if (attach) {
+          const id = attach.containers[key];
+          const exit = waitExit(id);
+          res.waits.push(exit);
+          exits[key] = exit;
+          const info = await inspectContainer(id);
+          running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ports: info.ports };
+          return;
+        }
         const id = await createContainer({
           name,
           image: def.image.reference,
@@ -302,19 +325,25 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         if (def.dispose && helpers !== undefined) res.disposers.push(() => def.dispose!(helpers));
       }))));
 
-    await phase("setup", () =>
+    // An attached environment was set up (and told its peers) by the run that started it.
+    if (!attach) await phase("setup", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         await services[key].setup?.({ ...contextFor(key), helpers: svc[key] });
       }))));
 
-    await phase("peers", () =>
+    if (!attach) await phase("peers", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
+    if (reuse) {
+      res.keep = true; // from here on, stop() leaves it running for the next run
+      res.disposers.push(await markAttached(envId));
+      if (!attach) await markStarted(envId);
+    }
 
     const routes = keys.map((key) => ({
       key,
@@ -350,9 +379,21 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
     };
     return env;
   } catch (err) {
+    const stoppedByCaller = res.stopping;
     await res.stop().catch((stopErr) => {
       (err as Error).message += `\n(and cleaning up failed: ${(stopErr as Error).message})`;
     });
+    if (attach && !stoppedByCaller) {
+      // The reused environment is not healthy: replace it, unless another process is using it.
+      const others = await liveAttachments(envId);
+      if (others.length > 0) {
+        (err as Error).message += `\n(reused environment ${envId} left alone: processes ${others.join(", ")} are attached to it)`;
+        throw err;
+      }
+      progress(`reused environment ${envId} is not healthy (${(err as Error).message.split("\n")[0]}); replacing it`);
+      await removeReused(envId);
+      return await startEnvironment(opts);
+    }
     throw err;
   }
 }
