@@ -1,4 +1,4 @@
-// k3sbox command line: up | smoke | load | down | prune.
+// k3sbox command line: up | smoke | load | list | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
 import { rmSync } from "node:fs";
@@ -9,6 +9,7 @@ import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
 import { planDown } from "./lib/cli/down.ts";
 import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
 import { loadCommand } from "./lib/cli/load.ts";
+import { listReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
 import { removeEnvironmentDir } from "./lib/runner/state-dir.ts";
@@ -54,6 +55,11 @@ const COMMANDS = {
       "help": { kind: "boolean" as const, help: "show this help" },
     },
   },
+  list: {
+    usage: "k3sbox list [--json]",
+    summary: "List reuse environments (startEnvironment({ reuse: true }) / K3SBOX_REUSE=1): id, definitions hash, attached processes, idle time.",
+    flags: { "json": CLUSTER_FLAGS.json, "help": { kind: "boolean" as const, help: "show this help" } },
+  },
   down: {
     usage: "k3sbox down <id>... | --all [--force]",
     summary: "Remove environments by id (as printed by `up`), or with --all every detached or abandoned one on this Docker daemon.\n" +
@@ -70,6 +76,7 @@ const COMMANDS = {
     summary: "Remove containers and networks left by crashed runs. Never touches a live session's or a detached environment.",
     flags: {
       "older-than": { kind: "string" as const, help: "only remove leftovers at least this old (90s, 15m, 2h, 1d; default 0)" },
+      "reuse-idle": { kind: "string" as const, help: "remove reuse environments nobody attached to for this long (default 1d)" },
       "dry-run": { kind: "boolean" as const, help: "list what would be removed" },
       "json": CLUSTER_FLAGS.json,
       "help": { kind: "boolean" as const, help: "show this help" },
@@ -181,13 +188,15 @@ async function down(flags: Record<string, unknown>, ids: string[]): Promise<numb
 
 async function runPrune(flags: Record<string, unknown>): Promise<number> {
   const olderThanMs = flags["older-than"] !== undefined ? parseDuration(flags["older-than"] as string, "older-than") : 0;
-  const result = await prune({ olderThanMs, dryRun: flags["dry-run"] === true });
+  const reuseIdleMs = flags["reuse-idle"] !== undefined ? parseDuration(flags["reuse-idle"] as string, "reuse-idle") : undefined;
+  const result = await prune({ olderThanMs, dryRun: flags["dry-run"] === true, reuseIdleMs });
   if (flags.json) out(JSON.stringify(result));
   else {
     const verb = flags["dry-run"] ? "would remove" : "removed";
     out(`${verb} ${result.containers.length} container(s), ${result.networks.length} network(s)`);
     for (const n of [...result.containers, ...result.networks]) out(`  ${n}`);
     for (const d of result.dirs) out(`  ${d}`);
+    if (result.reused.length) out(`${verb} idle reuse environment(s): ${result.reused.join(", ")}`);
     if (result.skippedLive.length) out(`left alone (live or detached): ${result.skippedLive.join(", ")}`);
   }
   return 0;
@@ -220,6 +229,18 @@ export async function main(argv: string[]): Promise<number> {
         const r = await loadCommand(positionals, flags.cluster as string | undefined);
         if (flags.json) out(JSON.stringify(r));
         else for (const i of r.images) out(`loaded ${i.name} into ${r.envId} (${r.container})`);
+        return 0;
+      }
+      case "list": {
+        const envs = await listReused();
+        if (flags.json) out(JSON.stringify(envs));
+        else if (envs.length === 0) out("no reuse environments");
+        else {
+          for (const e of envs) {
+            const state = e.attached.length ? `attached: ${e.attached.join(", ")}` : `idle ${Math.round((e.idleMs ?? 0) / 60_000)} min`;
+            out(`${e.id}  definitions ${e.key}  ${state}  ${e.containers.join(", ")}`);
+          }
+        }
         return 0;
       }
       case "down":

@@ -6,6 +6,7 @@
 import { type LabelledObject, listByLabel, removeContainers, removeNetworks } from "../docker.ts";
 import { isProcessAlive } from "../proc.ts";
 import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir } from "./state-dir.ts";
+import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
 import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_PID, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 
 export interface PruneOptions {
@@ -13,6 +14,8 @@ export interface PruneOptions {
   olderThanMs?: number;
   /** Report what would be removed without removing it. */
   dryRun?: boolean;
+  /** Remove reuse environments no process has attached to for this long. Default 24 h. */
+  reuseIdleMs?: number;
 }
 
 export interface PruneResult {
@@ -22,6 +25,8 @@ export interface PruneResult {
   skippedLive: string[];
   /** Private directories (kubeconfigs) of environments that are gone. */
   dirs: string[];
+  /** Reuse environments removed for being idle (see reuse.ts). */
+  reused: string[];
 }
 
 /** True when the object belongs to a running session, or to a detached environment (removed by `down`). */
@@ -62,7 +67,8 @@ export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
   }
   const pruned = new Set([...doomedContainers, ...doomedNetworks].map((o) => o.labels[LABEL_ENV]).filter((id) => id && !live.has(id)));
   const dirs = (await pruneEnvironmentDirs(opts.dryRun === true, pruned)).map(environmentDirPath);
-  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live], dirs };
+  const reused = await pruneIdleReused(opts.reuseIdleMs ?? DEFAULT_REUSE_IDLE_MS, opts.dryRun === true);
+  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live], dirs, reused };
 }
 
 /**

@@ -113,7 +113,11 @@ export async function markAttached(envId: string): Promise<() => Promise<void>> 
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, String(process.pid));
   await writeFile(file, new Date().toISOString(), { mode: 0o600 });
-  return () => rm(file, { force: true });
+  await touchUsed(envId);
+  return async () => {
+    await rm(file, { force: true });
+    await touchUsed(envId).catch(() => {}); // idle from now on (the directory may be gone with the environment)
+  };
 }
 
 /** Pids of live processes attached to the environment (stale records are dropped). */
@@ -158,4 +162,51 @@ export async function reuseCa(envId: string, attaching: boolean, fresh: () => Pr
   const ca = await fresh();
   await saveCa(envId, { certPem: ca.certPem, keyPem: await ca.keyPem() });
   return ca;
+}
+
+/** `prune` removes a reuse environment nobody has attached to for this long (`--reuse-idle` overrides). */
+export const DEFAULT_REUSE_IDLE_MS = 24 * 60 * 60 * 1000;
+const USED = "reuse-used";
+
+async function touchUsed(envId: string): Promise<void> {
+  await writeFile(join(await environmentDir(envId), USED), new Date().toISOString(), { mode: 0o600 });
+}
+
+export interface ReusedEnvironment {
+  id: string;
+  key: string;
+  containers: string[];
+  /** Live processes attached now. */
+  attached: number[];
+  /** Milliseconds since the last process attached or left; undefined while one is attached. */
+  idleMs?: number;
+}
+
+/** Every reuse environment on this Docker daemon. */
+export async function listReused(): Promise<ReusedEnvironment[]> {
+  const found = await listByLabel("container", [LABEL_REUSE]);
+  const byEnv = new Map<string, ReusedEnvironment & { createdAt: number }>();
+  for (const c of found) {
+    const id = c.labels[LABEL_ENV];
+    const e = byEnv.get(id) ?? { id, key: c.labels[LABEL_REUSE], containers: [], attached: [], createdAt: c.createdAt.getTime() };
+    e.containers.push(c.name);
+    byEnv.set(id, e);
+  }
+  const out: ReusedEnvironment[] = [];
+  for (const { createdAt, ...e } of byEnv.values()) {
+    e.attached = await liveAttachments(e.id);
+    if (e.attached.length === 0) {
+      const used = await readFile(join(await environmentDir(e.id), USED), "utf8").then((t) => Date.parse(t), () => createdAt);
+      e.idleMs = Date.now() - (Number.isNaN(used) ? createdAt : used);
+    }
+    out.push(e);
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Removes reuse environments idle for at least `idleMs` with no live process attached. */
+export async function pruneIdleReused(idleMs: number, dryRun = false): Promise<string[]> {
+  const idle = (await listReused()).filter((e) => e.idleMs !== undefined && e.idleMs >= idleMs).map((e) => e.id);
+  if (!dryRun) for (const id of idle) await removeReused(id);
+  return idle;
 }

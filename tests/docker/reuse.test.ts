@@ -13,6 +13,10 @@ import { run } from "../../lib/proc.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 import { scriptArgv } from "../support/script.ts";
 import { docker } from "../../lib/docker.ts";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { environmentDirPath } from "../../lib/runner/state-dir.ts";
+import { k3sbox } from "../support/cli.ts";
 
 const CHILD = new URL("../support/reuse-child.ts", import.meta.url).pathname;
 // Each run of this test gets its own definitions, so it never meets another run's environments.
@@ -91,3 +95,25 @@ test("reuse: a broken environment is replaced, but never one a live process is a
     for (const id of made) await removeReused(id);
   }
 }, { timeoutMs: 240_000 });
+
+test("reuse: `k3sbox list` shows it idle; `k3sbox prune --reuse-idle` removes it once idle that long", async () => {
+  await ensureBusyboxImage();
+  const env = await child("d");
+  try {
+    const listed = await k3sbox(["list", "--json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const mine = (JSON.parse(listed.stdout) as { id: string; attached: number[]; idleMs?: number; containers: string[] }[]).find((e) => e.id === env.id);
+    assert.ok(mine, `listed: ${listed.stdout}`);
+    assert.deepEqual(mine.attached, []);
+    assert.ok(mine.idleMs !== undefined && mine.idleMs >= 0 && mine.idleMs < 120_000, `idle since the child left: ${mine.idleMs}`);
+    assert.deepEqual(mine.containers, [`k3sbox-${env.id}-idle`]);
+    // Make it look unused for 30 years, so a 20-year threshold removes it and nobody else's.
+    await writeFile(join(environmentDirPath(env.id), "reuse-used"), "1996-01-01T00:00:00.000Z");
+    const pruned = await k3sbox(["prune", "--reuse-idle", "7300d", "--json"]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.deepEqual((JSON.parse(pruned.stdout) as { reused: string[] }).reused, [env.id]);
+    assert.deepEqual(await containersOf(env.id), []);
+  } finally {
+    await removeReused(env.id);
+  }
+}, { timeoutMs: 120_000 });
