@@ -9,7 +9,7 @@ import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
 import { planDown } from "./lib/cli/down.ts";
 import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
 import { loadCommand } from "./lib/cli/load.ts";
-import { listReused } from "./lib/runner/reuse.ts";
+import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
 import { removeEnvironmentDir } from "./lib/runner/state-dir.ts";
@@ -106,7 +106,8 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   const json = flags.json === true;
   const cluster = clusterFromFlags(flags);
   const extraPath = await kubeconfigTarget(flags.kubeconfig);
-  const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress, detached: flags.detach === true });
+  // --detach keeps it for reuse: a test run (or another `up --detach`) with the same definitions attaches to it.
+  const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress, detached: flags.detach === true, reuse: flags.detach === true });
   let path: string;
   try {
     // The cluster's private directory: removed by Ctrl-C, `down`, the crash watchdog and `prune`.
@@ -120,6 +121,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   } catch (err) {
     // Nothing may outlive a failed `up`, detached or not.
     await env.stop().catch((e) => ((err as Error).message += `\n(and removing it failed: ${(e as Error).message}; run \`k3sbox down ${env.id} --force\`)`));
+    if (flags.detach && (await liveAttachments(env.id)).length === 0) await removeReused(env.id); // stop() keeps reuse environments
     (err as Error).message = `cluster ${env.id} started but \`up\` failed, so it was removed: ${(err as Error).message}`;
     throw err;
   }

@@ -30,7 +30,7 @@ import {
 } from "../service.ts";
 import { tar } from "../tar.ts";
 import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
-import { preflight } from "./preflight.ts";
+import { preflight, type PreflightResult } from "./preflight.ts";
 import { ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
@@ -180,6 +180,8 @@ const PHASE_LABELS: Record<string, string> = {
   peers: "registering peers",
 };
 
+const ATTACHED_HOST: PreflightResult = { dockerVersion: "", dockerHubMirrors: [], privileges: {} };
+
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);
   const services = opts.services;
@@ -211,7 +213,11 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 
   try {
     const [ca, host] = await phase("preflight", () =>
-      Promise.all([reuse ? reuseCa(envId, attach !== undefined, () => environmentCa(opts)) : environmentCa(opts), preflight(services, progress)]));
+      Promise.all([
+        reuse ? reuseCa(envId, attach !== undefined, () => environmentCa(opts)) : environmentCa(opts),
+        // Attaching creates nothing: its containers already run, so images and privileges were checked.
+        attach ? ATTACHED_HOST : preflight(services, progress),
+      ]));
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
     if (!attach) res.network = networkName(envId); // set first: a stop racing the create still removes it
