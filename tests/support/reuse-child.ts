@@ -22,5 +22,6 @@ const env = await startEnvironment({
 });
 const setups = (await env.svc.idle.exec(["sh", "-c", "wc -l < /setup-count"])).stdout.trim();
 console.log(JSON.stringify({ id: env.id, timings: env.timings, setups: Number(setups) }));
-if (process.env.K3SBOX_CHILD_HOLD === "1") await new Promise(() => {});
+// A timer keeps the process alive: Node exits on a bare never-settling promise.
+if (process.env.K3SBOX_CHILD_HOLD === "1") await new Promise(() => setInterval(() => {}, 1 << 30));
 await env.stop();
