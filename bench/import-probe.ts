@@ -6,3 +6,5 @@ const t0 = performance.now();
 await import(target);
 console.log(JSON.stringify({ ms: performance.now() - t0 }));
 process.exit(0);
+
+export {}; // a module: top-level await
