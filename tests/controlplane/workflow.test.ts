@@ -330,7 +330,8 @@ if (!TESTBED_BIN) {
       await using ns = await h.namespace("crash");
       await h.client.core.createNamespacedPod({
         namespace: ns.name,
-        body: { metadata: { name: "crasher" }, spec: { nodeName: "k3sbox-node", containers: [{ name: "app", image: "x/y:z" }] } },
+        // Bound to a node kwok does not manage, so nothing rewrites the status written below.
+        body: { metadata: { name: "crasher" }, spec: { nodeName: "k3sbox-absent-node", containers: [{ name: "app", image: "x/y:z" }] } },
       });
       await h.client.core.replaceNamespacedPodStatus({
         name: "crasher",
