@@ -102,7 +102,10 @@ if (!TESTBED_IMAGE) {
       const k8s = env.svc.k8s;
       await k8s.loadImages(tags.one);
       await using ns = await k8s.namespace("crash");
-      await ns.apply(deployment("crash", tags.one, "echo 'fatal: no config at /etc/app.yaml' >&2; exit 3"));
+      // Between crashes the container is Running (and, without a probe, Ready) for an instant;
+      // minReadySeconds keeps such an instant from counting as available, as in a real rollout gate.
+      const crash = deployment("crash", tags.one, "echo 'fatal: no config at /etc/app.yaml' >&2; exit 3");
+      await ns.apply({ ...crash, spec: { ...crash.spec, minReadySeconds: 30 } });
       const t0 = Date.now();
       await assert.rejects(ns.rollout("deployment/crash", { timeoutMs: 25_000 }), (err: unknown) => {
         assert.ok(err instanceof WaitError);
