@@ -7,7 +7,8 @@
 #     kubectl, echo-https in /bin;
 #   from parts.sh: containerd, containerd-shim-runc-v2, ctr, runc in /bin,
 #     the CNI plugins in /opt/cni/bin, and the airgap images (pause, CoreDNS,
-#     Traefik, registry, whoami) in /var/lib/rancher/k3s/agent/images;
+#     Traefik, registry, whoami, local-path-provisioner, busybox) in
+#     /var/lib/rancher/k3s/agent/images;
 #   from the host's Debian packages: nft and iptables (nf_tables) with the
 #     shared libraries they load, for kube-proxy and the CNI plugins.
 # Nothing is pulled. Tagged k3sbox-testbed:<kube version>-<hash of all of
@@ -37,9 +38,17 @@ for b in "${netfilter[@]}"; do [ -x "$b" ] || { log "missing $b (apt-get install
 # real path, /usr/lib/..., not the /lib symlink ldd may print).
 xtables_dir=$(readlink -f "$(dirname "$(ldd /usr/sbin/xtables-nft-multi | awk '/libxtables/{print $3}')")/xtables")
 libs=$(for b in "${netfilter[@]}" "$xtables_dir"/*.so; do ldd "$b" | awk '/=>/{print $3} /ld-linux/{print $1}'; done | sort -u)
-# The k3s entry deploys CoreDNS under the reference its tarball carries.
-coredns_image=$(tar -xOf "$parts/images/coredns.tar" manifest.json | sed -n 's/.*"RepoTags":\["\([^"]*\)".*/\1/p')
-[ -n "$coredns_image" ] || { log "no image reference in $parts/images/coredns.tar"; exit 1; }
+# The k3s entry deploys CoreDNS and local-path-provisioner (whose helper pods
+# run busybox) under the references their tarballs carry.
+image_ref() {
+  local ref
+  ref=$(tar -xOf "$parts/images/$1.tar" manifest.json | sed -n 's/.*"RepoTags":\["\([^"]*\)".*/\1/p')
+  [ -n "$ref" ] || { log "no image reference in $parts/images/$1.tar"; exit 1; }
+  echo "$ref"
+}
+coredns_image=$(image_ref coredns)
+local_path_image=$(image_ref local-path)
+local_path_helper_image=$(image_ref busybox)
 # The applet links need a static busybox (Debian: busybox-static).
 if ! "$busybox" --list >/dev/null 2>&1 || ldd "$busybox" >/dev/null 2>&1; then
   log "$busybox is not a static busybox (set K3SBOX_BUSYBOX)"; exit 1
@@ -87,7 +96,7 @@ COPY rootfs/ /
 ENV PATH=/bin:/usr/bin:/usr/sbin HOME=/root KUBECONFIG=/etc/rancher/k3s/k3s.yaml
 CMD ["/bin/k3s", "server"]
 EOF
-  echo "ENV K3SBOX_COREDNS_IMAGE=$coredns_image" >> "$ctx/Dockerfile"
+  echo "ENV K3SBOX_COREDNS_IMAGE=$coredns_image K3SBOX_LOCAL_PATH_IMAGE=$local_path_image K3SBOX_LOCAL_PATH_HELPER_IMAGE=$local_path_helper_image" >> "$ctx/Dockerfile"
   log "building $tag from $bin"
   docker build --label "k3sbox.testbed.kube-version=$kube_version" -t "$tag" "$ctx" >&2
   log "built $tag in $(( $(date +%s) - start ))s"

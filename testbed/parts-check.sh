@@ -114,6 +114,12 @@ else
       whoami.tar)
         start whoami "$tag"
         expect "whoami answers on :80" "^Hostname: " "$(http "http://$ip/")" ;;
+      local-path.tar)
+        expect "local-path-provisioner --version" "version $(version local-path)\$" "$(run "$tag" local-path-provisioner --version)" ;;
+      busybox.tar)
+        # What local-path's setup and teardown scripts run.
+        expect "busybox: sh, mkdir -m, chmod, rm" "^777 gone$" \
+          "$(run "$tag" sh -c 'set -eu; mkdir -m 0777 -p /v/a/b; chmod 700 /v/a; echo "$(stat -c %a /v/a/b) $(rm -rf /v/a/b && [ ! -e /v/a/b ] && echo gone)"')" ;;
       *) bad "$file: no check written for it" ;;
     esac
   done < <(awk -F'\t' 'NF == 3' "$dir/images/README.txt")

@@ -10,12 +10,14 @@
 #            library's manifests use (see images/README.txt, images/index.json):
 #            pause (parts/pause: pause.c from k8s.io/kubernetes), coredns,
 #            traefik, registry, whoami (a stand-in: the proxy refuses
-#            github.com/traefik/whoami)
+#            github.com/traefik/whoami), local-path (local-path-provisioner,
+#            parts/local-path) and busybox (the host's static busybox, for
+#            local-path's helper pods)
 #   versions.txt  part -> upstream module@version
 # One Go module per upstream project under parts/, so their dependency
 # versions are never merged. The cache directory is keyed by a hash of every
-# input here (this script, go.mod/go.sum/sources/config, the CA bundle copied
-# into images, the Go version), so an unchanged tree is a no-op.
+# input here (this script, go.mod/go.sum/sources/config, the CA bundle and the
+# busybox copied into images, the Go version), so an unchanged tree is a no-op.
 # Prints the directory on stdout (last line); progress and per-part build
 # times go to stderr.
 set -euo pipefail
@@ -24,6 +26,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 parts="$here/parts"
 cache_root="${K3SBOX_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k3sbox/testbed}"
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
+busybox="${K3SBOX_BUSYBOX:-/bin/busybox}"
 log() { printf 'parts: %s\n' "$*" >&2; }
 
 apt_updated=false
@@ -38,9 +41,13 @@ apt_install() {
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { log "Go toolchain not found on PATH (need Go >= 1.26)"; exit 1; }
 [ -f "$ca_bundle" ] || apt_install ca-certificates
+[ -n "${K3SBOX_BUSYBOX:-}" ] || [ -x "$busybox" ] || apt_install busybox-static
+if ! "$busybox" --list >/dev/null 2>&1 || ldd "$busybox" >/dev/null 2>&1; then
+  log "$busybox is not a static busybox (apt-get install busybox-static, or set K3SBOX_BUSYBOX)"; exit 1
+fi
 
 key="$( { (cd "$here" && find parts.sh parts -type f \( -name 'go.*' -o -name '*.go' -o -name '*.yml' -o -name parts.sh \) -print0 \
-  | sort -z | xargs -0 sha256sum); sha256sum "$ca_bundle" | cut -d' ' -f1; go env GOVERSION; } | sha256sum | cut -c1-16)"
+  | sort -z | xargs -0 sha256sum); sha256sum "$ca_bundle" "$busybox" | cut -d' ' -f1; go env GOVERSION; } | sha256sum | cut -c1-16)"
 out="$cache_root/parts-$key"
 if [ -f "$out/.complete" ]; then
   log "parts cached at $out"
@@ -212,6 +219,45 @@ write_image whoami traefik/whoami:v1.10.3 "k3sbox.local/testbed/parts/whoami (wh
   "$path_env],\"Entrypoint\":[\"/whoami\"],\"ExposedPorts\":{\"80/tcp\":{}},\"WorkingDir\":\"/\""
 built "whoami"
 versions+=("whoami k3sbox.local/testbed/parts/whoami images/whoami.tar")
+
+# local-path-provisioner, laid out like its upstream image
+# (package/Dockerfile: /usr/bin/local-path-provisioner, CMD
+# local-path-provisioner); VERSION set as its scripts/build does.
+v="$(version_of local-path github.com/rancher/local-path-provisioner)"
+pkg=github.com/rancher/local-path-provisioner
+begin "local-path-provisioner $v"
+root="$work/rootfs-local-path"
+rootfs_base "$root"
+mkdir -p "$root/usr/bin"
+(cd "$parts/local-path" && go build -ldflags "-s -w -X main.VERSION=$v" -o "$root/usr/bin/local-path-provisioner" $pkg)
+write_image local-path "rancher/local-path-provisioner:$v" "$pkg@$v" "$root" \
+  "$path_env],\"Cmd\":[\"local-path-provisioner\"],\"WorkingDir\":\"/\""
+built "local-path-provisioner $v"
+versions+=("local-path $pkg@$v images/local-path.tar")
+
+# busybox for local-path's helper pods (they run `sh /script/setup`, mkdir,
+# chmod, rm): the host's static busybox and its applet links in /bin, tagged
+# as the helper image k3s configures; the label names the Debian package.
+bb_pkg="$(dpkg-query -S "$busybox" 2>/dev/null | sed -n '1s/:.*//p' || true)"
+if [ -n "$bb_pkg" ]; then
+  bb_version="$(dpkg-query -W -f='${Version}' "$bb_pkg")"
+  bb_id="debian/$bb_pkg@$bb_version"
+  bb_upstream="Debian $bb_pkg $bb_version ($busybox)"
+else
+  bb_version="$("$busybox" --help 2>&1 | sed -n '1s/^BusyBox \(v[^ ]*\).*/\1/p' || true)"
+  bb_id="busybox@$bb_version"
+  bb_upstream="BusyBox $bb_version ($busybox, not from a Debian package)"
+fi
+begin "busybox ($bb_upstream)"
+root="$work/rootfs-busybox"
+rootfs_base "$root"
+mkdir -p "$root/bin"
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"; done
+write_image busybox rancher/mirrored-library-busybox:1.36.1 "$bb_upstream" "$root" \
+  "$path_env],\"Cmd\":[\"sh\"],\"WorkingDir\":\"/\""
+built "busybox"
+versions+=("busybox $bb_id images/busybox.tar")
 
 # --- indexes -----------------------------------------------------------------
 {

@@ -270,6 +270,11 @@ func (s *server) start(ctx context.Context, started time.Time) error {
 			return err
 		}
 	}
+	if !c.disabled("local-storage") {
+		if err := deployLocalPath(ctx, api, c); err != nil {
+			return err
+		}
+	}
 	if err := labelNode(ctx, api, c); err != nil {
 		return err
 	}
