@@ -96,8 +96,8 @@ if (!TESTBED_IMAGE) {
       assert.equal(node.metadata?.labels?.["node-role.kubernetes.io/control-plane"], "true");
     });
 
-    t("setup's waits ran against the kubelet: Traefik, the registry and CoreDNS run in containerd", async ({ env }) => {
-      for (const [ns, name] of [["kube-system", "traefik"], ["kube-system", REGISTRY_DEPLOYMENT], ["kube-system", "coredns"]] as const) {
+    t("setup's waits ran against the kubelet: Traefik, the registry, CoreDNS and local-path-provisioner run in containerd", async ({ env }) => {
+      for (const [ns, name] of [["kube-system", "traefik"], ["kube-system", REGISTRY_DEPLOYMENT], ["kube-system", "coredns"], ["kube-system", "local-path-provisioner"]] as const) {
         await waitForDeployment("k8s", env.svc.k8s, { name, namespace: ns, timeoutMs: 60_000 });
       }
       const pods = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "kube-system" })).unwrap();
@@ -189,6 +189,50 @@ spec:
           return true;
         },
       );
+    }, LONG);
+
+    t("a PVC with no storageClassName binds through local-path-provisioner (the default class); a pod's file lands in the node's storage directory", async ({ env, kubectl }) => {
+      const text = `written-by-pod-${env.id}`;
+      await env.svc.k8s.apply(`
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: data, namespace: default }
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: { requests: { storage: 16Mi } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: writer, namespace: default }
+spec:
+  volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]
+  containers:
+  - name: sh
+    image: k8s.internal:5000/k3sbox-test/busybox:${env.id}
+    command: ["sh", "-c", "echo ${text} > /data/file && cat /data/file && exec sleep 3600"]
+    volumeMounts: [{ name: data, mountPath: /data }]
+`);
+      const core = env.svc.k8s.client.core;
+      // WaitForFirstConsumer: the claim binds once the pod is scheduled and a
+      // busybox helper pod has made the directory.
+      const pvc = await eventually("PVC data Bound", 90_000, async () => {
+        const p = (await core.readNamespacedPersistentVolumeClaim({ name: "data", namespace: "default" })).unwrap();
+        return p.status?.phase === "Bound" ? p : undefined;
+      });
+      assert.equal(pvc.spec?.storageClassName, "local-path", "the default StorageClass was filled in");
+      const pv = (await core.readPersistentVolume({ name: pvc.spec?.volumeName ?? "" })).unwrap();
+      assert.equal(pv.metadata?.annotations?.["pv.kubernetes.io/provisioned-by"], "rancher.io/local-path");
+      const dir = pv.spec?.hostPath?.path ?? "";
+      assert.match(dir, /^\/var\/lib\/rancher\/k3s\/storage\/pvc-/);
+      await eventually("pod writer Running", 60_000, async () => {
+        const p = (await core.readNamespacedPod({ name: "writer", namespace: "default" })).unwrap();
+        return p.status?.phase === "Running" ? p : undefined;
+      });
+      assert.equal((await kubectl("logs", "writer")).trim(), text);
+      assert.equal((await kubectl("exec", "writer", "--", "cat", "/data/file")).trim(), text, "the pod reads its file back");
+      // The file is on the provisioned volume, not in the container's own layer.
+      const onNode = await docker(["exec", env.services.k8s.containerId, "cat", `${dir}/file`]);
+      assert.equal(onNode.trim(), text, `the file is in ${dir} on the node`);
     }, LONG);
   });
 }
