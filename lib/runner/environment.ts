@@ -134,9 +134,12 @@ class Resources {
       for (const w of this.waits) w.cancel();
       if (this.keep) return;
       const errors: unknown[] = [];
+      // The private directory first: the crash watchdog finds an environment
+      // by its containers and network, so a process killed mid-stop must not
+      // have removed those and left the directory (its kubeconfigs) behind.
+      if (this.dir) await this.dir.then(() => removeEnvironmentDir(this.envId), () => {}).catch((e) => errors.push(e));
       await removeContainers(this.containers).catch((e) => errors.push(e));
       if (this.network) await removeNetworks([this.network]).catch((e) => errors.push(e));
-      if (this.dir) await this.dir.then(() => removeEnvironmentDir(this.envId), () => {}).catch((e) => errors.push(e));
       if (errors.length) throw new AggregateError(errors, `k3sbox: teardown incomplete: ${errors.map((e) => (e as Error).message).join("; ")}`);
     })();
     return this.#stopped;
