@@ -709,3 +709,19 @@ async function probeStart(image: string, flags: () => string[]): Promise<StartPr
   if (r.code !== 0 && /Error response from daemon|OCI runtime|runc/i.test(r.stderr)) return probe({});
   throw new DockerError(args, r.code, r.stderr, false, `docker run (privilege probe): unexpected result: ${detail}`);
 }
+
+/**
+ * Removes the containers, then the networks, carrying every label of
+ * `filter` (and passing `keep`). Returns the names removed.
+ */
+export async function removeLabelled(
+  filter: string[],
+  keep: (o: LabelledObject) => boolean = () => true,
+): Promise<{ containers: string[]; networks: string[] }> {
+  const [containers, networks] = await Promise.all([listByLabel("container", filter), listByLabel("network", filter)]);
+  const doomedContainers = containers.filter(keep);
+  const doomedNetworks = networks.filter(keep);
+  await removeContainers(doomedContainers.map((c) => c.id));
+  await removeNetworks(doomedNetworks.map((n) => n.name));
+  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name) };
+}

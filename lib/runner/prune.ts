@@ -3,7 +3,7 @@
 // on other hosts sharing the daemon). A live session's objects are never
 // touched, nor this process's own.
 
-import { type LabelledObject, listByLabel, removeContainers, removeNetworks } from "../docker.ts";
+import { type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
 import { isProcessAlive } from "../proc.ts";
 import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir } from "./state-dir.ts";
 import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
@@ -69,22 +69,6 @@ export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
   const dirs = (await pruneEnvironmentDirs(opts.dryRun === true, pruned)).map(environmentDirPath);
   const reused = await pruneIdleReused(opts.reuseIdleMs ?? DEFAULT_REUSE_IDLE_MS, opts.dryRun === true);
   return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live], dirs, reused };
-}
-
-/**
- * Removes the containers, then the networks, carrying every label of
- * `filter` (and passing `keep`). Returns the names removed.
- */
-export async function removeLabelled(
-  filter: string[],
-  keep: (o: LabelledObject) => boolean = () => true,
-): Promise<{ containers: string[]; networks: string[] }> {
-  const [containers, networks] = await Promise.all([listByLabel("container", filter), listByLabel("network", filter)]);
-  const doomedContainers = containers.filter(keep);
-  const doomedNetworks = networks.filter(keep);
-  await removeContainers(doomedContainers.map((c) => c.id));
-  await removeNetworks(doomedNetworks.map((n) => n.name));
-  return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name) };
 }
 
 /** Removes every container and network of one environment (e.g. a detached `k3sbox up`). */

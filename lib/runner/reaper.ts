@@ -7,12 +7,16 @@
 // environments already, so the watchdog then finds nothing and just exits.
 //
 // Opt out with K3SBOX_REAPER=0 (prune remains the manual remedy).
+//
+// The watchdog imports only node: modules and our own Docker/process layer,
+// never deps.ts: started from a URL import, Deno runs it without the user's
+// import map, so a third-party import would kill it at load.
 
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
 import { runtime } from "../runtime.ts";
-import { removeLabelled } from "./prune.ts";
+import { removeLabelled } from "../docker.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 import { removeEnvironmentDir } from "./state-dir.ts";
 
