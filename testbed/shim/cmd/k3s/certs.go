@@ -36,7 +36,7 @@ type pki struct {
 	Scheduler certPair // system:kube-scheduler
 	// The apiserver's client certificate toward kubelets (real node only).
 	KubeletClient certPair
-	CAPEM     []byte
+	CAPEM         []byte
 }
 
 type certPair struct{ Cert, Key string }

@@ -5,74 +5,54 @@ package main
 // plus the optional coredns-custom overrides) and the kube-dns Service at
 // --cluster-dns. Only with a real node (kwok runs no DNS server).
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
-func coreDNSObjects(c *serverConfig, image string) []struct {
-	path string
-	obj  map[string]any
-} {
+func coreDNSObjects(c *serverConfig, image string) []addon {
 	labels := map[string]string{"k8s-app": "kube-dns"}
 	meta := map[string]any{"name": "coredns", "namespace": "kube-system"}
 	list := []string{"list", "watch"}
 	probe := func(path string, port int) map[string]any {
 		return map[string]any{"httpGet": map[string]any{"path": path, "port": port}, "periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 3}
 	}
-	deployment := map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "coredns", "namespace": "kube-system", "labels": labels},
-		"spec": map[string]any{
-			"replicas": 1,
-			"selector": map[string]any{"matchLabels": labels},
-			"template": map[string]any{
-				"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{
-					"serviceAccountName": "coredns",
-					"priorityClassName":  "system-cluster-critical",
-					"dnsPolicy":          "Default",
-					"tolerations": []map[string]string{
-						{"key": "CriticalAddonsOnly", "operator": "Exists"},
-						{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
-					},
-					"containers": []map[string]any{{
-						"name":            "coredns",
-						"image":           image,
-						"imagePullPolicy": "IfNotPresent",
-						"args":            []string{"-conf", "/etc/coredns/Corefile"},
-						"ports": []map[string]any{
-							{"name": "dns", "containerPort": 53, "protocol": "UDP"},
-							{"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-							{"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
-						},
-						"resources":      map[string]any{"requests": map[string]string{"cpu": "50m", "memory": "70Mi"}},
-						"livenessProbe":  probe("/health", 8080),
-						"readinessProbe": probe("/ready", 8181),
-						"securityContext": map[string]any{
-							"allowPrivilegeEscalation": false,
-							"readOnlyRootFilesystem":   true,
-							"capabilities":             map[string]any{"add": []string{"NET_BIND_SERVICE"}, "drop": []string{"all"}},
-						},
-						"volumeMounts": []map[string]any{
-							{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": true},
-							{"name": "custom-config-volume", "mountPath": "/etc/coredns/custom", "readOnly": true},
-						},
-					}},
-					"volumes": []map[string]any{
-						{"name": "config-volume", "configMap": map[string]any{"name": "coredns", "items": []map[string]string{
-							{"key": "Corefile", "path": "Corefile"}, {"key": "NodeHosts", "path": "NodeHosts"},
-						}}},
-						{"name": "custom-config-volume", "configMap": map[string]any{"name": "coredns-custom", "optional": true}},
-					},
-				},
-			},
+	deployment := systemDeployment("coredns", labels, map[string]any{
+		"serviceAccountName": "coredns",
+		"priorityClassName":  "system-cluster-critical",
+		"dnsPolicy":          "Default",
+		"tolerations": []map[string]string{
+			{"key": "CriticalAddonsOnly", "operator": "Exists"},
+			{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
 		},
-	}
-	return []struct {
-		path string
-		obj  map[string]any
-	}{
+		"containers": []map[string]any{{
+			"name":            "coredns",
+			"image":           image,
+			"imagePullPolicy": "IfNotPresent",
+			"args":            []string{"-conf", "/etc/coredns/Corefile"},
+			"ports": []map[string]any{
+				{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+				{"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+				{"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+			},
+			"resources":      map[string]any{"requests": map[string]string{"cpu": "50m", "memory": "70Mi"}},
+			"livenessProbe":  probe("/health", 8080),
+			"readinessProbe": probe("/ready", 8181),
+			"securityContext": map[string]any{
+				"allowPrivilegeEscalation": false,
+				"readOnlyRootFilesystem":   true,
+				"capabilities":             map[string]any{"add": []string{"NET_BIND_SERVICE"}, "drop": []string{"all"}},
+			},
+			"volumeMounts": []map[string]any{
+				{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": true},
+				{"name": "custom-config-volume", "mountPath": "/etc/coredns/custom", "readOnly": true},
+			},
+		}},
+		"volumes": []map[string]any{
+			{"name": "config-volume", "configMap": map[string]any{"name": "coredns", "items": []map[string]string{
+				{"key": "Corefile", "path": "Corefile"}, {"key": "NodeHosts", "path": "NodeHosts"},
+			}}},
+			{"name": "custom-config-volume", "configMap": map[string]any{"name": "coredns-custom", "optional": true}},
+		},
+	})
+	return []addon{
 		{"/api/v1/namespaces/kube-system/serviceaccounts", map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}},
 		{"/apis/rbac.authorization.k8s.io/v1/clusterroles", map[string]any{
 			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": map[string]any{"name": "system:coredns"},
@@ -105,10 +85,5 @@ func coreDNSObjects(c *serverConfig, image string) []struct {
 
 // deployCoreDNS creates the CoreDNS objects (existing ones are kept).
 func deployCoreDNS(ctx context.Context, api *apiClient, c *serverConfig, image string) error {
-	for _, o := range coreDNSObjects(c, image) {
-		if _, err := api.create(ctx, o.path, o.obj); err != nil {
-			return fmt.Errorf("deploying CoreDNS: %w", err)
-		}
-	}
-	return nil
+	return createAddons(ctx, api, "CoreDNS", coreDNSObjects(c, image))
 }

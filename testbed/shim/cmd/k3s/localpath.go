@@ -38,10 +38,7 @@ rm -rf "$VOL_DIR"
 // localPathObjects are the objects to create, in order, each with the
 // collection path it is POSTed to. image is the provisioner's, helperImage
 // the busybox the helper pods run.
-func localPathObjects(c *serverConfig, image, helperImage string) ([]struct {
-	path string
-	obj  map[string]any
-}, error) {
+func localPathObjects(c *serverConfig, image, helperImage string) ([]addon, error) {
 	config, err := json.MarshalIndent(map[string]any{
 		"nodePathMap": []map[string]any{
 			{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": []string{filepath.Join(c.DataDir, "storage")}},
@@ -67,43 +64,29 @@ func localPathObjects(c *serverConfig, image, helperImage string) ([]struct {
 	read := []string{"get", "list", "watch"}
 	rbac := "rbac.authorization.k8s.io/v1"
 	subjects := []map[string]string{{"kind": "ServiceAccount", "name": localPathSA, "namespace": ns}}
-	deployment := map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "local-path-provisioner", "namespace": ns, "labels": labels},
-		"spec": map[string]any{
-			"replicas": 1,
-			"selector": map[string]any{"matchLabels": labels},
-			"template": map[string]any{
-				"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{
-					"serviceAccountName": localPathSA,
-					"priorityClassName":  "system-node-critical",
-					"tolerations": []map[string]string{
-						{"key": "CriticalAddonsOnly", "operator": "Exists"},
-						{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
-						{"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
-					},
-					"containers": []map[string]any{{
-						"name":            "local-path-provisioner",
-						"image":           image,
-						"imagePullPolicy": "IfNotPresent",
-						"command":         []string{"local-path-provisioner", "start", "--config", "/etc/config/config.json"},
-						"env": []map[string]any{
-							{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]string{"fieldPath": "metadata.namespace"}}},
-							// Makes the provisioner re-read helperPod.yaml when the ConfigMap changes.
-							{"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},
-						},
-						"volumeMounts": []map[string]any{{"name": "config-volume", "mountPath": "/etc/config/"}},
-					}},
-					"volumes": []map[string]any{{"name": "config-volume", "configMap": map[string]any{"name": "local-path-config"}}},
-				},
-			},
+	deployment := systemDeployment("local-path-provisioner", labels, map[string]any{
+		"serviceAccountName": localPathSA,
+		"priorityClassName":  "system-node-critical",
+		"tolerations": []map[string]string{
+			{"key": "CriticalAddonsOnly", "operator": "Exists"},
+			{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+			{"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
 		},
-	}
-	return []struct {
-		path string
-		obj  map[string]any
-	}{
+		"containers": []map[string]any{{
+			"name":            "local-path-provisioner",
+			"image":           image,
+			"imagePullPolicy": "IfNotPresent",
+			"command":         []string{"local-path-provisioner", "start", "--config", "/etc/config/config.json"},
+			"env": []map[string]any{
+				{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]string{"fieldPath": "metadata.namespace"}}},
+				// Makes the provisioner re-read helperPod.yaml when the ConfigMap changes.
+				{"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},
+			},
+			"volumeMounts": []map[string]any{{"name": "config-volume", "mountPath": "/etc/config/"}},
+		}},
+		"volumes": []map[string]any{{"name": "config-volume", "configMap": map[string]any{"name": "local-path-config"}}},
+	})
+	return []addon{
 		{"/api/v1/namespaces/kube-system/serviceaccounts", map[string]any{
 			"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": localPathSA, "namespace": ns},
 		}},
@@ -166,10 +149,5 @@ func deployLocalPath(ctx context.Context, api *apiClient, c *serverConfig) error
 	if err != nil {
 		return fmt.Errorf("deploying local-path-provisioner: %w", err)
 	}
-	for _, o := range objs {
-		if _, err := api.create(ctx, o.path, o.obj); err != nil {
-			return fmt.Errorf("deploying local-path-provisioner: %w", err)
-		}
-	}
-	return nil
+	return createAddons(ctx, api, "local-path-provisioner", objs)
 }

@@ -167,10 +167,10 @@ func (s *server) prepareNode() error {
 	}
 	files := map[string][]byte{
 		filepath.Join(n.dirs.Etc, "containerd", "config.toml"): []byte(containerdConfig(n.dirs, s.bins["runc"], n.sandboxImage)),
-		filepath.Join(n.dirs.CNIConf, "10-k3sbox.conflist"):      cniConfList(s.podCIDR),
-		filepath.Join(n.dirs.Etc, "kubelet.yaml"):               []byte(kubeletConfig(c, n.dirs, s.pki.CACert, n.cgroupRoot, resolv, creds.KubeletServing)),
-		filepath.Join(s.dirs.Cred, "kubelet.kubeconfig"):        componentKubeconfig(s.apiURL, s.pki.CACert, creds.Kubelet),
-		filepath.Join(s.dirs.Cred, "kube-proxy.kubeconfig"):     componentKubeconfig(s.apiURL, s.pki.CACert, creds.KubeProxy),
+		filepath.Join(n.dirs.CNIConf, "10-k3sbox.conflist"):    cniConfList(s.podCIDR),
+		filepath.Join(n.dirs.Etc, "kubelet.yaml"):              []byte(kubeletConfig(c, n.dirs, s.pki.CACert, n.cgroupRoot, resolv, creds.KubeletServing)),
+		filepath.Join(s.dirs.Cred, "kubelet.kubeconfig"):       componentKubeconfig(s.apiURL, s.pki.CACert, creds.Kubelet),
+		filepath.Join(s.dirs.Cred, "kube-proxy.kubeconfig"):    componentKubeconfig(s.apiURL, s.pki.CACert, creds.KubeProxy),
 	}
 	for path, data := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
