@@ -25,28 +25,12 @@ import { type Environment, startEnvironment } from "../../lib/runner/environment
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { eventually } from "../support/eventually.ts";
 import { leftovers } from "../support/leftovers.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers>; db: ServiceDefinition }>;
 
 const LONG = { timeoutMs: 120_000 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a value, or fails at the deadline with the last error. */
-async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(250);
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000}s (last: ${last || "no value"})`);
-}
 
 if (!TESTBED_IMAGE) {
   skip("real node tier", NO_IMAGE_REASON);
@@ -111,11 +95,11 @@ if (!TESTBED_IMAGE) {
       await env.svc.k8s.apply(demoManifest("hello.example.test"));
       await waitForDeployment("k8s", env.svc.k8s, { name: "hello", namespace: "default", timeoutMs: 60_000 });
       for (const url of ["https://hello.example.test/", "http://hello.example.test/"]) {
-        const body = await eventually(`GET ${url}`, 30_000, async () => {
+        const body = await eventually(`GET ${url}`, async () => {
           const res = await env.fetch(url);
           const text = await res.text();
           return res.status === 200 ? text : undefined;
-        });
+        }, 30_000, 250);
         assert.match(body, /Hostname: hello-/, `${url}: whoami answered from its pod`);
       }
       const other = await env.fetch("https://nobody.example.test/");
@@ -138,10 +122,10 @@ spec:
     image: k8s.internal:5000/k3sbox-test/busybox:${env.id}
     command: ["sh", "-c", "echo client-started; exec sleep 3600"]
 `);
-      const pod = await eventually("pod client Running", 60_000, async () => {
+      const pod = await eventually("pod client Running", async () => {
         const p = (await env.svc.k8s.client.core.readNamespacedPod({ name: "client", namespace: "default" })).unwrap();
         return p.status?.phase === "Running" ? p : undefined;
-      });
+      }, 60_000, 250);
       assert.match(pod.status?.containerStatuses?.[0]?.imageID ?? "", /k3sbox-test\/busybox@sha256:/);
     }, LONG);
 
@@ -153,19 +137,19 @@ spec:
       // static glibc, whose NSS lookups (even of the "http" port) crash.
       const script = `ip=$(nslookup hello.default.svc.cluster.local | awk '/^Name:/{getline; print $2}'); echo "resolved $ip"; ` +
         `printf 'GET / HTTP/1.0\\r\\nHost: hello\\r\\n\\r\\n' | nc -w 3 "$ip" 80`;
-      const page = await eventually("wget through the hello Service", 30_000, async () => {
+      const page = await eventually("wget through the hello Service", async () => {
         const out = await kubectl("exec", "client", "--", "sh", "-c", script);
         return out.includes("Hostname:") ? out : undefined;
-      });
+      }, 30_000, 250);
       const svc = (await env.svc.k8s.client.core.readNamespacedService({ name: "hello", namespace: "default" })).unwrap();
       assert.match(page, new RegExp(`^resolved ${svc.spec?.clusterIP?.replace(/\./g, "\\.")}$`, "m"), "the name resolved to the ClusterIP");
       assert.match(page, /Hostname: hello-/);
       const dbIp = env.services.db.ip;
       // NodeHosts reaches CoreDNS through the kubelet's ConfigMap sync.
-      const answer = await eventually("nslookup db.internal", 90_000, async () => {
+      const answer = await eventually("nslookup db.internal", async () => {
         const out = await kubectl("exec", "client", "--", "nslookup", "db.internal");
         return out.includes(dbIp) ? out : undefined;
-      });
+      }, 90_000, 250);
       assert.match(answer, new RegExp(dbIp.replace(/\./g, "\\.")));
     }, LONG);
 
@@ -215,19 +199,19 @@ spec:
       const core = env.svc.k8s.client.core;
       // WaitForFirstConsumer: the claim binds once the pod is scheduled and a
       // busybox helper pod has made the directory.
-      const pvc = await eventually("PVC data Bound", 90_000, async () => {
+      const pvc = await eventually("PVC data Bound", async () => {
         const p = (await core.readNamespacedPersistentVolumeClaim({ name: "data", namespace: "default" })).unwrap();
         return p.status?.phase === "Bound" ? p : undefined;
-      });
+      }, 90_000, 250);
       assert.equal(pvc.spec?.storageClassName, "local-path", "the default StorageClass was filled in");
       const pv = (await core.readPersistentVolume({ name: pvc.spec?.volumeName ?? "" })).unwrap();
       assert.equal(pv.metadata?.annotations?.["pv.kubernetes.io/provisioned-by"], "rancher.io/local-path");
       const dir = pv.spec?.hostPath?.path ?? "";
       assert.match(dir, /^\/var\/lib\/rancher\/k3s\/storage\/pvc-/);
-      await eventually("pod writer Running", 60_000, async () => {
+      await eventually("pod writer Running", async () => {
         const p = (await core.readNamespacedPod({ name: "writer", namespace: "default" })).unwrap();
         return p.status?.phase === "Running" ? p : undefined;
-      });
+      }, 60_000, 250);
       assert.equal((await kubectl("logs", "writer")).trim(), text);
       assert.equal((await kubectl("exec", "writer", "--", "cat", "/data/file")).trim(), text, "the pod reads its file back");
       // The file is on the provisioned volume, not in the container's own layer.

@@ -35,6 +35,7 @@ import {
   waitExit,
 } from "../../lib/docker.ts";
 import { tar } from "../../lib/tar.ts";
+import { eventually } from "../support/eventually.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 
 const RUN_LABEL = "k3sbox.test.run";
@@ -69,22 +70,6 @@ async function withCase(body: (c: Case) => Promise<void>): Promise<void> {
   } finally {
     await c.cleanup();
   }
-}
-
-/** Polls `fn` until it returns a value or the deadline passes. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms (${last ?? "no error"})`);
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {
