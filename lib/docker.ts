@@ -498,10 +498,22 @@ export interface LabelledObject {
   createdAt: Date;
 }
 
+/** Label keys that can be read one by one in a `docker ps` template. */
+const TEMPLATE_SAFE_KEY = /^[A-Za-z0-9][A-Za-z0-9._\/-]*$/;
+
 /**
  * Containers (any state) or networks carrying every one of `labelFilters`
  * (`key` or `key=value`). At least one filter is required, so a cleanup
  * path can never list — and then remove — everything.
+ *
+ * Containers are listed with `docker ps`, never `docker inspect`: the daemon
+ * answers `ps` from its snapshot, while `inspect` waits for each container's
+ * lock, and one wedged container (Docker 20.10 + runc hang for good when a
+ * container is paused while an exec starts) would otherwise stall every
+ * listing, prune and `down` on the daemon. `ps` joins labels as `k=v,k=v`:
+ * the keys named in `labelFilters` are read exactly, the rest are split on
+ * commas (k3sbox's own values never contain one; a foreign value containing
+ * `,x=` would split wrongly).
  */
 export async function listByLabel(kind: "container" | "network", labelFilters: readonly string[]): Promise<LabelledObject[]> {
   if (kind !== "container" && kind !== "network") throw new DockerNameError("object kind", kind, "must be \"container\" or \"network\"");
@@ -510,21 +522,48 @@ export async function listByLabel(kind: "container" | "network", labelFilters: r
     validateKey("label filter", f.split("=")[0]);
     return ["--filter", `label=${validateText("label filter", f)}`];
   });
-  const ls = kind === "container" ? ["ps", "--all", "--quiet", "--no-trunc", ...filters] : ["network", "ls", "--quiet", "--no-trunc", ...filters];
-  const ids = (await docker(ls)).split("\n").map((s) => s.trim()).filter(Boolean);
+  if (kind === "container") return await listContainersByLabel(filters, labelFilters.map((f) => f.split("=")[0]));
+  const ids = (await docker(["network", "ls", "--quiet", "--no-trunc", ...filters])).split("\n").map((s) => s.trim()).filter(Boolean);
   if (ids.length === 0) return [];
-  const inspect = kind === "container" ? ["inspect", "--type", "container", ...ids] : ["network", "inspect", ...ids];
+  const inspect = ["network", "inspect", ...ids];
   const r = await dockerResult(inspect);
   // Something may vanish between the listing and the inspect: keep the rest.
   if (r.code !== 0 && unexplained(r.stderr, NOT_FOUND)) throw new DockerError(inspect, r.code, r.stderr, r.timedOut);
   // deno-lint-ignore no-explicit-any
   const objects: any[] = r.stdout.trim() ? JSON.parse(r.stdout) : [];
-  return objects.map((o) => ({
-    id: o.Id,
-    name: String(o.Name ?? "").replace(/^\//, ""),
-    labels: (kind === "container" ? o.Config?.Labels : o.Labels) ?? {},
-    createdAt: new Date(o.Created),
-  }));
+  return objects.map((o) => ({ id: o.Id, name: String(o.Name ?? ""), labels: o.Labels ?? {}, createdAt: new Date(o.Created) }));
+}
+
+async function listContainersByLabel(filters: string[], exactKeys: string[]): Promise<LabelledObject[]> {
+  const keys = [...new Set(exactKeys)].filter((k) => TEMPLATE_SAFE_KEY.test(k));
+  const fields = ["{{json .ID}}", "{{json .Names}}", "{{json .CreatedAt}}", "{{json .Labels}}", ...keys.map((k) => `{{json (.Label "${k}")}}`)];
+  const out = await docker(["ps", "--all", "--no-trunc", ...filters, "--format", `[${fields.join(",")}]`]);
+  return out.split("\n").filter((l) => l.trim()).map((line) => {
+    const [id, names, created, joined, ...exact] = JSON.parse(line) as string[];
+    const labels = splitJoinedLabels(joined);
+    keys.forEach((k, i) => {
+      if (exact[i] !== "" || k in labels) labels[k] = exact[i];
+    });
+    return { id, name: names.split(",")[0], labels, createdAt: parsePsTime(created) };
+  });
+}
+
+/** `a=1,b=x,y` → {a: "1", b: "x,y"}: a piece that does not start with a key and `=` continues the previous value. */
+function splitJoinedLabels(joined: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  let last: string | undefined;
+  for (const piece of joined ? joined.split(",") : []) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9._\/-]*)=(.*)$/s.exec(piece);
+    if (m) labels[last = m[1]] = m[2];
+    else if (last !== undefined) labels[last] += `,${piece}`;
+  }
+  return labels;
+}
+
+/** `docker ps` time, e.g. `2026-11-24 22:14:09 +0000 UTC`. */
+function parsePsTime(s: string): Date {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2})(\d{2})/.exec(s);
+  return m ? new Date(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) : new Date(NaN);
 }
 
 // ---------------------------------------------------------------------------

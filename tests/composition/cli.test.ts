@@ -17,6 +17,7 @@ if (!TESTBED_IMAGE) {
     t("up --detach --json writes a 0600 kubeconfig kubectl can use; prune leaves it; down removes it", async () => {
       const kubeconfig = `/tmp/k3sbox-cli-test-${process.pid}.yaml`;
       const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });
+      if (up.code !== 0) await rm(kubeconfig, { force: true });
       assert.equal(up.code, 0, up.stderr);
       const info = JSON.parse(up.stdout);
       assert.match(info.id, /^[a-f0-9]{10}$/);
@@ -34,10 +35,10 @@ if (!TESTBED_IMAGE) {
         assert.ok(!pruned.containers.some((c) => c.includes(info.id)), "a detached environment is not a leftover");
         assert.ok(pruned.skippedLive.includes(info.id));
       } finally {
+        await rm(kubeconfig, { force: true });
         const down = await k3sbox(["down", info.id]);
         assert.equal(down.code, 0, down.stderr);
         assert.match(down.stdout, new RegExp(`removed ${info.id}: k3sbox-${info.id}-k8s, k3sbox-${info.id}`));
-        await rm(kubeconfig, { force: true });
       }
       assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${info.id}`]), []);
     }, { timeoutMs: 240_000 });

@@ -64,8 +64,11 @@ if (!TESTBED_IMAGE) {
       return { env };
     },
     teardown: async ({ env }) => {
-      await env.stop();
-      await docker(["rmi", ...Object.values(tags)]).catch(() => {});
+      try {
+        await env.stop();
+      } finally {
+        await docker(["rmi", ...Object.values(tags)]).catch(() => {});
+      }
       assert.deepEqual(await leftovers(env.id), []);
     },
   }, (t) => {

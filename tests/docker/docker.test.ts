@@ -321,10 +321,18 @@ if (unavailable) {
           assert.deepEqual(all.map((o) => o.id).sort(), [a, b].sort());
           assert.deepEqual(all.map((o) => o.name).sort(), [c.name("a"), c.name("b")].sort());
           assert.ok(all.every((o) => o.createdAt instanceof Date && !Number.isNaN(o.createdAt.getTime())));
+          assert.ok(all.every((o) => Math.abs(o.createdAt.getTime() - Date.now()) < 120_000), "createdAt is the creation time");
           const onlyX = await listByLabel("container", [c.filter, "tier=x"]);
           assert.deepEqual(onlyX.map((o) => o.id), [a]);
           assert.equal(onlyX[0].labels.tier, "x");
+          assert.equal(onlyX[0].labels[CASE_LABEL], c.id);
+          // Listed with `docker ps`, which joins labels with commas: values keep their commas and '='.
+          const odd = await createContainer({ name: c.name("odd"), image, labels: { ...c.labels, "k3sbox.test.note": "a=b, c d", "k3sbox.test.trap": "x,k3sbox.test.note=forged" } });
+          const [listed] = await listByLabel("container", [c.filter, "k3sbox.test.note"]);
+          assert.equal(listed.id, odd);
+          assert.equal(listed.labels["k3sbox.test.note"], "a=b, c d", "a filter key's value is read exactly");
           assert.deepEqual((await listByLabel("container", [c.filter, "tier"])).length, 2, "key-only filter");
+          assert.deepEqual((await listByLabel("container", [c.filter])).length, 3);
           assert.deepEqual((await listByLabel("network", [c.filter])).map((o) => o.id), [net]);
           assert.deepEqual(await listByLabel("container", [`${CASE_LABEL}=${c.id}-none`]), []);
           await assert.rejects(listByLabel("container", []), /needs at least one label filter/);
