@@ -496,6 +496,8 @@ export interface LabelledObject {
   name: string;
   labels: Record<string, string>;
   createdAt: Date;
+  /** Containers only: Docker's state word (`running`, `exited`, `paused`, `created`, …). */
+  state?: string;
 }
 
 /** Label keys that can be read one by one in a `docker ps` template. */
@@ -536,15 +538,15 @@ export async function listByLabel(kind: "container" | "network", labelFilters: r
 
 async function listContainersByLabel(filters: string[], exactKeys: string[]): Promise<LabelledObject[]> {
   const keys = [...new Set(exactKeys)].filter((k) => TEMPLATE_SAFE_KEY.test(k));
-  const fields = ["{{json .ID}}", "{{json .Names}}", "{{json .CreatedAt}}", "{{json .Labels}}", ...keys.map((k) => `{{json (.Label "${k}")}}`)];
+  const fields = ["{{json .ID}}", "{{json .Names}}", "{{json .CreatedAt}}", "{{json .State}}", "{{json .Labels}}", ...keys.map((k) => `{{json (.Label "${k}")}}`)];
   const out = await docker(["ps", "--all", "--no-trunc", ...filters, "--format", `[${fields.join(",")}]`]);
   return out.split("\n").filter((l) => l.trim()).map((line) => {
-    const [id, names, created, joined, ...exact] = JSON.parse(line) as string[];
+    const [id, names, created, state, joined, ...exact] = JSON.parse(line) as string[];
     const labels = splitJoinedLabels(joined);
     keys.forEach((k, i) => {
       if (exact[i] !== "" || k in labels) labels[k] = exact[i];
     });
-    return { id, name: names.split(",")[0], labels, createdAt: parsePsTime(created) };
+    return { id, name: names.split(",")[0], labels, createdAt: parsePsTime(created), state };
   });
 }
 

@@ -5,7 +5,7 @@ import { dnsName, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from ".
 import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
 import { type K3sOptions, resolveK3sOptions } from "./options.ts";
 import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
-import { apiServerReadyProbe } from "./ready-probe.ts";
+import { apiServerReadyProbe, kubeconfigReader } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
 
@@ -34,6 +34,7 @@ export interface K3sHelpers extends KubeHelpers {
  */
 export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
   const opts = resolveK3sOptions(options);
+  const kubeconfigFile = kubeconfigReader(K3S_KUBECONFIG_PATH);
   const def: ServiceDefinition<K3sHelpers> = {
     image: { type: "registry", reference: opts.image },
     command: k3sStartupScript(opts),
@@ -47,13 +48,12 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
     },
     readyCheck: { type: "exec", command: K3S_READY_COMMAND, timeoutSecs: opts.readyTimeoutSecs },
     // Same /readyz question from the host, much cheaper per try (see ready-probe.ts).
-    readyProbe: apiServerReadyProbe(K3S_KUBECONFIG_PATH, K3S_API_PORT),
+    readyProbe: apiServerReadyProbe(kubeconfigFile, K3S_API_PORT),
     helpers: async (ctx) => {
-      const read = await ctx.exec(["cat", K3S_KUBECONFIG_PATH]);
-      if (read.code !== 0) {
-        throw new Error(`k3s(${ctx.name}): could not read ${K3S_KUBECONFIG_PATH} from the container: ${read.stderr.trim() || `exit ${read.code}`}`);
-      }
-      const kubeconfig = loadKubeconfig(read.stdout);
+      const read = await kubeconfigFile.get(ctx);
+      kubeconfigFile.forget(ctx);
+      if (!read.text) throw new Error(`k3s(${ctx.name}): could not read ${K3S_KUBECONFIG_PATH} from the container: ${read.error}`);
+      const kubeconfig = loadKubeconfig(read.text);
       // The API server's certificate carries 127.0.0.1 (see --tls-san), so
       // the published port verifies against the cluster CA.
       pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);

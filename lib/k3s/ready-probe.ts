@@ -12,41 +12,65 @@ import type { HelperContext } from "../service.ts";
 const CERT_ERROR = /certificate|self.signed|verify|issuer|altname/i;
 
 /**
+ * Reads a container's kubeconfig once (`docker exec cat`), for both the
+ * ready probe and the helpers: attaching to a reused cluster then costs one
+ * exec instead of two. Only a complete file (with its client key) is kept,
+ * keyed by container; `forget` drops it once the helpers have it.
+ */
+export function kubeconfigReader(kubeconfigPath: string) {
+  const read = new Map<string, string>();
+  return {
+    async get(ctx: HelperContext): Promise<{ text?: string; error?: string }> {
+      const cached = read.get(ctx.container);
+      if (cached) return { text: cached };
+      const r = await ctx.exec(["cat", kubeconfigPath]).catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
+      if (r.code !== 0) return { error: r.stderr.trim() || `exit ${r.code}` };
+      if (!r.stdout.includes("client-key-data")) return { error: "the file has no client key yet" };
+      read.set(ctx.container, r.stdout);
+      return { text: r.stdout };
+    },
+    forget(ctx: HelperContext): void {
+      read.delete(ctx.container);
+    },
+  };
+}
+
+/**
  * A `readyProbe` for a k3s service. Answers "cannot tell" (undefined) until the
  * container has written its kubeconfig, and whenever the certificate does not
  * verify, so the exec check stays the authority in those cases.
  */
-export function apiServerReadyProbe(kubeconfigPath: string, apiPort: number) {
-  // One transport per running container, keyed by its published port (a
-  // port can be reused by a later environment; see the certificate case below).
-  const transports = new Map<number, Transport>();
+export function apiServerReadyProbe(kubeconfig: ReturnType<typeof kubeconfigReader>, apiPort: number) {
+  // One transport per running container.
+  const transports = new Map<string, Transport>();
   return async (ctx: HelperContext): Promise<boolean | undefined> => {
     const port = ctx.hostPort(apiPort);
-    let transport = transports.get(port);
+    let transport = transports.get(ctx.container);
     if (!transport) {
-      const read = await ctx.exec(["cat", kubeconfigPath]).catch(() => undefined);
-      if (!read || read.code !== 0 || !read.stdout.includes("client-key-data")) return undefined;
+      const { text } = await kubeconfig.get(ctx);
+      if (!text) return undefined;
       try {
-        const { tls } = await tlsMaterialOf(loadKubeconfig(read.stdout));
+        const { tls } = await tlsMaterialOf(loadKubeconfig(text));
         transport = createTransport(tls);
       } catch {
-        return undefined; // half-written file: read it again next time
+        kubeconfig.forget(ctx); // half-written file: read it again next time
+        return undefined;
       }
-      transports.set(port, transport);
+      transports.set(ctx.container, transport);
     }
     try {
       const res = await transport.fetch(`https://127.0.0.1:${port}/readyz`, { method: "GET", signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
       if (res.status !== 200) return false;
       transport.close();
-      transports.delete(port);
+      transports.delete(ctx.container);
       return true;
     } catch (err) {
       if (!CERT_ERROR.test(causeChain(err))) return false;
-      // The cached certificates do not fit this server (e.g. a later
-      // environment got the same host port): read the kubeconfig afresh.
+      // The certificates read do not fit this server (yet): read the kubeconfig afresh.
       transport.close();
-      transports.delete(port);
+      transports.delete(ctx.container);
+      kubeconfig.forget(ctx);
       return undefined;
     }
   };

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { inspectContainer, listByLabel } from "../docker.ts";
+import { listByLabel } from "../docker.ts";
 import { type CertificateAuthority, loadCa } from "../pki.ts";
 import { isProcessAlive } from "../proc.ts";
 import type { ServiceDefinition } from "../service.ts";
@@ -57,19 +57,18 @@ export interface Reusable {
  */
 export async function findReusable(key: string, serviceKeys: string[]): Promise<{ healthy: Reusable[]; broken: string[] }> {
   const found = await listByLabel("container", [`${LABEL_REUSE}=${key}`]);
-  const byEnv = new Map<string, { containers: Record<string, string>; createdAt: number; creator: number }>();
+  const byEnv = new Map<string, { containers: Record<string, string>; running: Set<string>; createdAt: number; creator: number }>();
   for (const c of found) {
-    const env = byEnv.get(c.labels[LABEL_ENV]) ?? { containers: {}, createdAt: c.createdAt.getTime(), creator: Number(c.labels[LABEL_PID]) };
+    const env = byEnv.get(c.labels[LABEL_ENV]) ??
+      { containers: {}, running: new Set<string>(), createdAt: c.createdAt.getTime(), creator: Number(c.labels[LABEL_PID]) };
     env.containers[c.labels[LABEL_SERVICE]] = c.id;
+    if (c.state === "running") env.running.add(c.labels[LABEL_SERVICE]);
     byEnv.set(c.labels[LABEL_ENV], env);
   }
   const healthy: (Reusable & { createdAt: number })[] = [];
   const broken: string[] = [];
   for (const [envId, env] of byEnv) {
-    const complete = serviceKeys.every((k) => env.containers[k]);
-    const running = complete &&
-      (await Promise.all(serviceKeys.map((k) => inspectContainer(env.containers[k]).then((i) => i.state.status === "running", () => false))))
-        .every(Boolean);
+    const running = serviceKeys.every((k) => env.containers[k] && env.running.has(k));
     if (running && (await isStarted(envId))) healthy.push({ envId, containers: env.containers, createdAt: env.createdAt });
     else if (running && isProcessAlive(env.creator)) continue; // another process is still starting it
     else broken.push(envId);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "../harness.ts";
 import { stringifyYaml } from "../../deps.ts";
-import { apiServerReadyProbe } from "../../lib/k3s/ready-probe.ts";
+import { apiServerReadyProbe, kubeconfigReader } from "../../lib/k3s/ready-probe.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
 import { scriptArgv } from "../support/script.ts";
 import type { HelperContext } from "../../lib/service.ts";
@@ -53,10 +53,12 @@ async function apiServer(status: number, port = 0) {
   return { port: actual, kubeconfig, close };
 }
 
-function context(port: number, kubeconfig: () => string | undefined): HelperContext {
+function context(port: number, kubeconfig: () => string | undefined, container = "c1", reads = { count: 0 }): HelperContext {
   return {
+    container,
     hostPort: () => port,
     exec: () => {
+      reads.count++;
       const text = kubeconfig();
       return Promise.resolve(text ? { code: 0, stdout: text, stderr: "" } : { code: 1, stdout: "", stderr: "No such file" });
     },
@@ -65,7 +67,7 @@ function context(port: number, kubeconfig: () => string | undefined): HelperCont
 
 test("ready probe: cannot tell before the kubeconfig exists, false while /readyz fails, true at 200", async () => {
   const a = await apiServer(503);
-  const probe = apiServerReadyProbe("/etc/rancher/k3s/k3s.yaml", 6443);
+  const probe = apiServerReadyProbe(kubeconfigReader("/etc/rancher/k3s/k3s.yaml"), 6443);
   let written: string | undefined;
   try {
     assert.equal(await probe(context(a.port, () => written)), undefined);
@@ -76,15 +78,15 @@ test("ready probe: cannot tell before the kubeconfig exists, false while /readyz
   }
   const b = await apiServer(200);
   try {
-    assert.equal(await probe(context(b.port, () => b.kubeconfig)), true);
+    assert.equal(await probe(context(b.port, () => b.kubeconfig, "c2")), true, "another container: its own kubeconfig");
   } finally {
     await b.close();
   }
 });
 
-test("ready probe: a host port reused by a cluster with another CA is re-read, not stuck", async () => {
+test("ready probe: certificates that no longer verify the server (another CA on the port) are read afresh, not stuck", async () => {
   const first = await apiServer(503);
-  const probe = apiServerReadyProbe("/etc/rancher/k3s/k3s.yaml", 6443);
+  const probe = apiServerReadyProbe(kubeconfigReader("/etc/rancher/k3s/k3s.yaml"), 6443);
   let current = first.kubeconfig;
   assert.equal(await probe(context(first.port, () => current)), false); // caches first's certificates
   await first.close();
@@ -95,5 +97,26 @@ test("ready probe: a host port reused by a cluster with another CA is re-read, n
     assert.equal(await probe(context(second.port, () => current)), true, "the kubeconfig is read afresh");
   } finally {
     await second.close();
+  }
+});
+
+test("kubeconfig reader: the probe and the helpers share one read per container; an incomplete file is not kept", async () => {
+  const server = await apiServer(200);
+  const reader = kubeconfigReader("/etc/rancher/k3s/k3s.yaml");
+  const probe = apiServerReadyProbe(reader, 6443);
+  const reads = { count: 0 };
+  let text = "apiVersion: v1\nkind: Config\n"; // k3s still writing it: no client key yet
+  const ctx = context(server.port, () => text, "c1", reads);
+  try {
+    assert.deepEqual(await reader.get(ctx), { error: "the file has no client key yet" });
+    text = server.kubeconfig;
+    assert.equal(await probe(ctx), true);
+    assert.equal((await reader.get(ctx)).text, server.kubeconfig, "the helpers get the probe's read");
+    assert.equal(reads.count, 2, "one failed read, then one complete read shared by probe and helpers");
+    reader.forget(ctx);
+    await reader.get(ctx);
+    assert.equal(reads.count, 3, "forget drops it");
+  } finally {
+    await server.close();
   }
 });
