@@ -165,7 +165,7 @@ spec:
     spec: { containers: [{ name: c, image: "k8s.internal:5000/k3sbox-test/absent:nope" }] }
 `);
       await assert.rejects(
-        waitForDeployment("k8s", env.svc.k8s, { name: "nopull", namespace: "default", timeoutMs: 20_000 }),
+        waitForDeployment("k8s", env.svc.k8s, { name: "nopull", namespace: "default", timeoutMs: 10_000 }),
         (err: Error) => {
           assert.match(err.message, /ErrImagePull|ImagePullBackOff/);
           assert.match(err.message, /k3sbox-test\/absent:nope/);

@@ -110,20 +110,48 @@ if (!TESTBED_IMAGE) {
       const crash = deployment("crash", tags.one, "echo 'fatal: no config at /etc/app.yaml' >&2; exit 3");
       await ns.apply({ ...crash, spec: { ...crash.spec, minReadySeconds: 30 } });
       const t0 = Date.now();
-      await assert.rejects(ns.rollout("deployment/crash", { timeoutMs: 25_000 }), (err: unknown) => {
+      await assert.rejects(ns.rollout("deployment/crash", { timeoutMs: 15_000 }), (err: unknown) => {
         assert.ok(err instanceof WaitError);
         console.error(`  (timeout report)\n${err.message.split("\n").map((l) => `    ${l}`).join("\n")}`);
-        assert.match(err.message, new RegExp(`^rollout of deployment ${ns.name}/crash: not complete within 25s \\(last seen: 0 of 1 updated replicas available\\)`));
+        assert.match(err.message, new RegExp(`^rollout of deployment ${ns.name}/crash: not complete within 15s \\(last seen: 0 of 1 updated replicas available\\)`));
         assert.match(err.message, /reasons=(CrashLoopBackOff|Error)/);
         assert.match(err.message, /app log( \(previous instance\))?, last 20 lines:\n {6}\| fatal: no config at \/etc\/app\.yaml/);
         return true;
       });
-      assert.ok(Date.now() - t0 < 45_000, "kept its deadline");
+      assert.ok(Date.now() - t0 < 35_000, "kept its deadline");
       const report = await env.diagnostics();
       assert.match(report, /^== service k8s ==\n/);
       assert.match(report, new RegExp(`${ns.name} pods \\(1\\):\\n {2}crash-`));
       assert.match(report, /\| fatal: no config at \/etc\/app\.yaml/);
       assert.match(report, /== timeline( \(last \d+ of \d+\))? ==\n(.*\n)*get deployments · [a-z0-9-]+\/crash 200/);
+    }, LONG);
+
+    t("waitFor(job, \"Complete\"): a Job that completes returns; one that fails stops the wait at once with its pod's log tail", async ({ env }) => {
+      const k8s = env.svc.k8s;
+      await k8s.loadImages(tags.one);
+      await using ns = await k8s.namespace("job");
+      const job = (name: string, script: string) => ({
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: { name },
+        spec: {
+          backoffLimit: 0,
+          template: { spec: { restartPolicy: "Never", containers: [{ name: "task", image: tags.one, imagePullPolicy: "Never", command: ["sh", "-c", script] }] } },
+        },
+      });
+      await ns.apply([job("ok", "cat /token"), job("bad", "echo 'migration 7 failed: table exists' >&2; exit 4")]);
+      const done = await ns.waitFor<{ status: { succeeded?: number } }>("job/ok", "Complete", { timeoutMs: 90_000 });
+      assert.equal(done.status.succeeded, 1);
+      assert.equal(await ns.logs("job-name=ok"), `token-one-${run}\n`);
+      const t0 = Date.now();
+      await assert.rejects(ns.waitFor("job/bad", "Complete", { timeoutMs: 90_000 }), (err: unknown) => {
+        assert.ok(err instanceof WaitError);
+        assert.equal(err.timedOut, false, "a failed Job ends the wait; it does not run into the deadline");
+        assert.match(err.message, new RegExp(`^waiting for job ${ns.name}/bad to be Complete: it failed for good \\(.*Failed=True`));
+        assert.match(err.message, /task log, last 20 lines:\n {6}\| migration 7 failed: table exists/);
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 60_000, "well before the 90 s deadline");
     }, LONG);
 
     t("`k3sbox load <image> --cluster <id>` loads into a cluster another process started", async ({ env }) => {
