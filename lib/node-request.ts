@@ -34,7 +34,7 @@ async function bodyOf(init: RequestInit | undefined): Promise<Uint8Array | undef
   return new Uint8Array(await new Response(init.body).arrayBuffer());
 }
 
-/** Sends one request and resolves with a web `Response` (body buffered). */
+/** Sends one request and resolves with a web `Response` once the headers arrive (the body streams). */
 export async function nodeRequest(
   url: string,
   init: RequestInit = {},
@@ -74,22 +74,50 @@ export async function nodeRequest(
   const lib = secure ? https : http;
   return await new Promise<Response>((resolve, reject) => {
     const req = lib.request(options, (res) => {
-      const chunks: Uint8Array[] = [];
-      res.on("data", (c: Uint8Array) => chunks.push(c));
-      res.on("error", reject);
-      res.on("end", () => {
-        const out = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (v === undefined) continue;
-          for (const item of Array.isArray(v) ? v : [v]) out.append(k, item);
-        }
-        const status = res.statusCode ?? 0;
-        const nullBody = status === 204 || status === 304 || options.method === "HEAD";
-        resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: out }));
-      });
+      const out = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v === undefined) continue;
+        for (const item of Array.isArray(v) ? v : [v]) out.append(k, item);
+      }
+      const status = res.statusCode ?? 0;
+      const nullBody = status === 204 || status === 304 || options.method === "HEAD";
+      if (nullBody) res.resume();
+      // Resolved at the headers, the body streamed: a watch sees each event as it comes.
+      resolve(new Response(nullBody ? null : streamOf(res, () => req.destroy()), { status, statusText: res.statusMessage, headers: out }));
     });
-    req.on("error", reject);
+    req.on("error", reject); // after the response began, errors reach its body stream instead
     init.signal?.addEventListener("abort", () => req.destroy(new Error("request aborted")), { once: true });
     req.end(body);
   });
+}
+
+/** A web stream over a response, with backpressure; cancelling it closes the connection. */
+function streamOf(res: http.IncomingMessage, close: () => void): ReadableStream<Uint8Array> {
+  let settled = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      res.on("data", (chunk: Uint8Array) => {
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 1) <= 0) res.pause();
+      });
+      res.on("end", () => {
+        if (!settled) controller.close();
+        settled = true;
+      });
+      const fail = (err: Error) => {
+        if (!settled) controller.error(err);
+        settled = true;
+      };
+      res.on("error", fail);
+      // Destroyed (aborted, connection lost) before the end.
+      res.on("close", () => fail(new Error("the response ended before its body was complete")));
+    },
+    pull() {
+      res.resume();
+    },
+    cancel() {
+      settled = true;
+      close();
+    },
+  }, { highWaterMark: 16 });
 }
