@@ -36,7 +36,7 @@ import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
-import { trackEnvironment, untrackEnvironment } from "./signals.ts";
+import { exitingOnSignal, trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
 import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
 import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
@@ -371,9 +371,11 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       fetch: createEnvFetch(routes, ca.certPem, recorder),
       hostPort,
       kubeconfigPath(key) {
-        if (res.stopping) return Promise.reject(new Error(`env.kubeconfigPath("${key}"): environment ${envId} was stopped; its kubeconfigs are gone`));
+        if (res.stopping) {
+          return unlessExitingOnSignal(Promise.reject(new Error(`env.kubeconfigPath("${key}"): environment ${envId} was stopped; its kubeconfigs are gone`)));
+        }
         if (!kubeconfigs.has(key)) kubeconfigs.set(key, writeKubeconfig(res, key, svc[key]));
-        return kubeconfigs.get(key)!;
+        return unlessExitingOnSignal(kubeconfigs.get(key)!);
       },
       events: () => recorder.events(),
       timeline: () => recorder.timeline(),
@@ -403,6 +405,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       await removeReused(envId);
       return await startEnvironment(opts);
     }
+    if (stoppedByCaller && exitingOnSignal()) await new Promise<never>(() => {}); // the signal handler exits the process
     throw err;
   }
 }

@@ -23,6 +23,21 @@ const handlers = {
   SIGTERM: () => void onSignal("SIGTERM"),
 };
 
+/**
+ * Set once SIGINT/SIGTERM began removing the environments: the handler will
+ * exit the process with 130/143 when done, so a start that failed because
+ * of it waits for that instead of rejecting (which would end the process
+ * early, with exit 1).
+ */
+export function exitingOnSignal(): boolean {
+  return stopping;
+}
+
+/** `p`, except that a rejection while a signal is removing the environments waits for the exit instead. */
+export function unlessExitingOnSignal<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err) => (stopping ? new Promise<never>(() => {}) : Promise.reject(err)));
+}
+
 export function trackEnvironment(env: Stoppable): void {
   if (live.size === 0) for (const s of Object.keys(handlers) as (keyof typeof handlers)[]) process.on(s, handlers[s]);
   live.add(env);
