@@ -41,6 +41,9 @@ export function failingContainer(pod: V1Pod, c: ContainerStatus): { previous: bo
   const crashedBefore = (c.restartCount ?? 0) > 0 || c.lastState?.terminated !== undefined;
   if (s.terminated) return s.terminated.exitCode !== 0 ? { previous: false } : undefined;
   if (s.waiting) return crashedBefore ? { previous: true } : undefined; // never started: ImagePull…, no log yet
+  // Restarted after a crash and up again for the moment (crash loops spend seconds here,
+  // ready when there is no probe): the crashed instance's log explains it.
+  if (s.running && c.lastState?.terminated) return { previous: true };
   if (s.running) return c.ready ? undefined : { previous: false }; // e.g. a failing readiness probe
   return undefined;
 }
@@ -64,7 +67,8 @@ export async function collectDiagnostics(deps: DiagnosticsDeps, namespace: strin
       );
       for (const c of statuses) {
         const message = c.state?.waiting?.message ?? c.state?.terminated?.message;
-        const restarts = c.restartCount ? ` (restarts: ${c.restartCount})` : "";
+        const last = c.lastState?.terminated;
+        const restarts = c.restartCount ? ` (restarts: ${c.restartCount}${last ? `, last ended: ${last.reason ?? "?"} exit ${last.exitCode}` : ""})` : "";
         if (message || restarts) lines.push(`    ${c.name}:${restarts}${message ? ` ${oneLine(message)}` : ""}`);
         const failing = failingContainer(pod, c);
         if (!failing || !deps.getText || logTail === 0) continue;

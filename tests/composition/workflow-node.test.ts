@@ -114,7 +114,9 @@ if (!TESTBED_IMAGE) {
         assert.ok(err instanceof WaitError);
         console.error(`  (timeout report)\n${err.message.split("\n").map((l) => `    ${l}`).join("\n")}`);
         assert.match(err.message, new RegExp(`^rollout of deployment ${ns.name}/crash: not complete within 15s \\(last seen: 0 of 1 updated replicas available\\)`));
-        assert.match(err.message, /reasons=(CrashLoopBackOff|Error)/);
+        // The deadline may fall while the container waits (CrashLoopBackOff), has just died (Error),
+        // or has just been restarted (running; the last instance's end is on its line).
+        assert.match(err.message, /reasons=(CrashLoopBackOff|Error)|\(restarts: \d+, last ended: Error exit 3\)/);
         assert.match(err.message, /app log( \(previous instance\))?, last 20 lines:\n {6}\| fatal: no config at \/etc\/app\.yaml/);
         return true;
       });

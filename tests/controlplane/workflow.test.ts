@@ -354,7 +354,7 @@ if (!TESTBED_BIN) {
       });
       const report = await ns.diagnostics();
       assert.match(report, /crasher: phase=Running reasons=CrashLoopBackOff/);
-      assert.match(report, /app: \(restarts: 3\) back-off 40s restarting failed container/);
+      assert.match(report, /app: \(restarts: 3, last ended: Error exit 1\) back-off 40s restarting failed container/);
       assert.match(report, new RegExp(`app log: could not read it: (get pods/log · ${ns.name}/crasher: \\d{3} |GET https://)`));
     });
 

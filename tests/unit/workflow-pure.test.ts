@@ -173,5 +173,7 @@ test("which containers get a log tail: crashed, failing or unready ones — not 
   assert.equal(failingContainer(pod("Running"), c({ state: { terminated: { exitCode: 0 } } })), undefined);
   assert.deepEqual(failingContainer(pod("Running"), c({ state: { running: {} } })), { previous: false });
   assert.equal(failingContainer(pod("Running"), c({ ready: true, state: { running: {} } })), undefined);
+  // Between two crashes of a crash loop: running (and ready, with no probe), the last instance crashed.
+  assert.deepEqual(failingContainer(pod("Running"), c({ ready: true, restartCount: 2, state: { running: {} }, lastState: { terminated: { exitCode: 3, reason: "Error" } } })), { previous: true });
   assert.equal(failingContainer(pod("Succeeded"), c({ state: { terminated: { exitCode: 1 } } })), undefined);
 });
