@@ -12,7 +12,7 @@ import { loadCommand } from "./lib/cli/load.ts";
 import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
-import { removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { recordCopy, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
 
 const started = performance.now();
 /** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
@@ -32,7 +32,7 @@ const COMMANDS = {
       ...CLUSTER_FLAGS,
       "kubeconfig": {
         kind: "string" as const,
-        help: "also write the kubeconfig here (default: only in the cluster's private directory, removed with it)",
+        help: "also write the kubeconfig here, 0600 (removed with the cluster while unchanged; default: only in the cluster's private directory)",
       },
       "detach": { kind: "boolean" as const, help: "exit after start, leaving the cluster running" },
       "help": { kind: "boolean" as const, help: "show this help" },
@@ -113,9 +113,12 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     // The cluster's private directory: removed by Ctrl-C, `down`, the crash watchdog and `prune`.
     path = await env.kubeconfigPath("k8s");
     if (extraPath) {
-      // The copy the user asked for; removed when this process ends unless detached.
+      // The copy the user asked for: removed when this process ends unless detached, and in any
+      // case with the cluster's directory (`down`, the watchdog, `prune`) while it is unchanged.
       if (!flags.detach) process.on("exit", () => rmSync(extraPath, { force: true }));
-      await writeFile(extraPath, await readFile(path), { mode: 0o600 });
+      const content = await readFile(path, "utf8");
+      await recordCopy(env.id, extraPath, content);
+      await writeFile(extraPath, content, { mode: 0o600 });
       path = extraPath;
     }
   } catch (err) {

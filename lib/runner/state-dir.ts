@@ -4,7 +4,8 @@
 // path follows from the id alone, so `stop()`, `k3sbox down <id>`, the crash
 // watchdog and `prune` all remove it without having been told where it is.
 
-import { lstat, mkdir, readdir, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { appendFile, lstat, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -48,10 +49,36 @@ export async function environmentDir(envId: string): Promise<string> {
   return dir;
 }
 
-/** Removes the environment's directory; true when there was one. */
+// Copies of a kubeconfig written outside the directory at the user's request
+// (`k3sbox up --kubeconfig <file>`): one JSON line per copy, path and sha256.
+const COPIES = "kubeconfig-copies";
+const sha256 = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+/** Records a copy of one of the environment's kubeconfigs, so that it goes with the directory. */
+export async function recordCopy(envId: string, path: string, content: string): Promise<void> {
+  await appendFile(join(await environmentDir(envId), COPIES), `${JSON.stringify({ path, sha256: sha256(content) })}\n`, { mode: 0o600 });
+}
+
+/**
+ * Removes the recorded copies that still hold what was written (a file the
+ * user has since replaced is theirs and stays). The list sits in the 0700
+ * directory, so only its owner can name files here.
+ */
+async function removeCopies(dir: string): Promise<void> {
+  const lines = await readFile(join(dir, COPIES), "utf8").then((t) => t.split("\n").filter(Boolean), () => []);
+  for (const line of lines) {
+    try {
+      const { path, sha256: want } = JSON.parse(line) as { path: string; sha256: string };
+      if (sha256(await readFile(path)) === want) await rm(path, { force: true });
+    } catch { /* gone already, or unreadable: nothing of ours to remove */ }
+  }
+}
+
+/** Removes the environment's directory, and the kubeconfig copies recorded in it; true when there was one. */
 export async function removeEnvironmentDir(envId: string): Promise<boolean> {
   const dir = environmentDirPath(envId);
   const existed = await lstat(dir).then(() => true, () => false);
+  if (existed) await removeCopies(dir);
   await rm(dir, { recursive: true, force: true });
   return existed;
 }

@@ -73,10 +73,10 @@ if (!TESTBED_IMAGE) {
       assert.deepEqual(await readdir(stateDir), []);
     }, { timeoutMs: 200_000 });
 
-    t("SIGKILL of `up`: the watchdog removes the cluster and its kubeconfig directory; nothing lands in the working directory", async ({ stateDir }) => {
+    t("SIGKILL of `up --kubeconfig kc.yaml`: the watchdog removes the cluster, its kubeconfig directory and the copy; nothing is left in the working directory", async ({ stateDir }) => {
       const cwd = await mkdtemp(join(tmpdir(), "k3sbox-up-cwd-"));
       const [cmd, ...pre] = scriptArgv(CLI);
-      const cp = spawn(cmd, [...pre, "up", ...CLUSTER], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, K3SBOX_STATE_DIR: stateDir } });
+      const cp = spawn(cmd, [...pre, "up", ...CLUSTER, "--kubeconfig", "kc.yaml"], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, K3SBOX_STATE_DIR: stateDir } });
       let out = "";
       let err = "";
       cp.stdout!.on("data", (c) => (out += c));
@@ -89,12 +89,13 @@ if (!TESTBED_IMAGE) {
           await new Promise((r) => setTimeout(r, 100));
         }
         const id = /^cluster ([a-f0-9]{10}) is ready/m.exec(out)![1];
-        assert.match(out, new RegExp(`^kubeconfig: ${join(stateDir, id)}/k8s\\.kubeconfig\\.yaml \\(in ${join(stateDir, id)}, private, removed with the cluster\\)$`, "m"));
+        assert.match(out, new RegExp(`^kubeconfig: ${join(cwd, "kc.yaml")}$`, "m"));
+        assert.deepEqual(await readdir(cwd), ["kc.yaml"]);
         cp.kill("SIGKILL");
         assert.equal(await exited, 137);
         await waitGone(`cluster ${id}`, () => leftovers(id));
         await waitGone(`directory of ${id}`, () => readdir(stateDir));
-        assert.deepEqual(await readdir(cwd), [], "nothing written to the working directory");
+        await waitGone("the --kubeconfig copy", () => readdir(cwd));
       } finally {
         cp.kill("SIGKILL");
         await rm(cwd, { recursive: true, force: true });

@@ -21,6 +21,7 @@ if (!TESTBED_IMAGE) {
       assert.equal(up.code, 0, up.stderr);
       const info = JSON.parse(up.stdout);
       assert.match(info.id, /^[a-f0-9]{10}$/);
+      let downDone = false;
       try {
         assert.match(up.stderr, /\[\s*\d+\.\ds\] /, "progress lines go to stderr");
         // The exited `up` process's watchdog runs every second; a detached cluster must survive it.
@@ -34,11 +35,14 @@ if (!TESTBED_IMAGE) {
         const pruned = await prune({ dryRun: true });
         assert.ok(!pruned.containers.some((c) => c.includes(info.id)), "a detached environment is not a leftover");
         assert.ok(pruned.skippedLive.includes(info.id));
-      } finally {
-        await rm(kubeconfig, { force: true });
         const down = await k3sbox(["down", info.id]);
+        downDone = true;
         assert.equal(down.code, 0, down.stderr);
         assert.match(down.stdout, new RegExp(`removed ${info.id}: k3sbox-${info.id}-k8s, k3sbox-${info.id}`));
+        await assert.rejects(stat(kubeconfig), /ENOENT/, "the --kubeconfig copy goes with the cluster");
+      } finally {
+        await rm(kubeconfig, { force: true });
+        if (!downDone) await k3sbox(["down", info.id]);
       }
       assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${info.id}`]), []);
     }, { timeoutMs: 240_000 });
