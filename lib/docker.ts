@@ -500,8 +500,10 @@ export interface LabelledObject {
   state?: string;
 }
 
-/** Label keys that can be read one by one in a `docker ps` template. */
-const TEMPLATE_SAFE_KEY = /^[A-Za-z0-9][A-Za-z0-9._\/-]*$/;
+/** A plain label key: safe to quote in a `docker ps` template, and where a `k=v` piece of `ps`'s label list starts. */
+const PLAIN_LABEL_KEY = "[A-Za-z0-9][A-Za-z0-9._/-]*";
+const TEMPLATE_SAFE_KEY = new RegExp(`^${PLAIN_LABEL_KEY}$`);
+const LABEL_PIECE = new RegExp(`^(${PLAIN_LABEL_KEY})=(.*)$`, "s");
 
 /**
  * Containers (any state) or networks carrying every one of `labelFilters`
@@ -555,7 +557,7 @@ function splitJoinedLabels(joined: string): Record<string, string> {
   const labels: Record<string, string> = {};
   let last: string | undefined;
   for (const piece of joined ? joined.split(",") : []) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9._\/-]*)=(.*)$/s.exec(piece);
+    const m = LABEL_PIECE.exec(piece);
     if (m) labels[last = m[1]] = m[2];
     else if (last !== undefined) labels[last] += `,${piece}`;
   }

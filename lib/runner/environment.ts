@@ -36,7 +36,7 @@ import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
-import { exitingOnSignal, trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
+import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
 import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
 import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
@@ -405,8 +405,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       await removeReused(envId);
       return await startEnvironment(opts);
     }
-    if (stoppedByCaller && exitingOnSignal()) await new Promise<never>(() => {}); // the signal handler exits the process
-    throw err;
+    // Interrupted by SIGINT/SIGTERM: the handler exits with 130/143; rejecting first would make it 1.
+    return await unlessExitingOnSignal(Promise.reject(err));
   }
 }
 

@@ -24,16 +24,11 @@ const handlers = {
 };
 
 /**
- * Set once SIGINT/SIGTERM began removing the environments: the handler will
- * exit the process with 130/143 when done, so a start that failed because
- * of it waits for that instead of rejecting (which would end the process
- * early, with exit 1).
+ * `p`, except that a rejection while SIGINT/SIGTERM is removing the
+ * environments waits instead: the handler exits the process with 130/143
+ * when done, and a start (or a helper) failing because of it must not end
+ * the process first, with exit 1.
  */
-export function exitingOnSignal(): boolean {
-  return stopping;
-}
-
-/** `p`, except that a rejection while a signal is removing the environments waits for the exit instead. */
 export function unlessExitingOnSignal<T>(p: Promise<T>): Promise<T> {
   return p.catch((err) => (stopping ? new Promise<never>(() => {}) : Promise.reject(err)));
 }

@@ -322,6 +322,7 @@ if (unavailable) {
           assert.deepEqual(all.map((o) => o.name).sort(), [c.name("a"), c.name("b")].sort());
           assert.ok(all.every((o) => o.createdAt instanceof Date && !Number.isNaN(o.createdAt.getTime())));
           assert.ok(all.every((o) => Math.abs(o.createdAt.getTime() - Date.now()) < 120_000), "createdAt is the creation time");
+          assert.deepEqual(all.map((o) => o.state), ["created", "created"], "the state comes with the listing");
           const onlyX = await listByLabel("container", [c.filter, "tier=x"]);
           assert.deepEqual(onlyX.map((o) => o.id), [a]);
           assert.equal(onlyX[0].labels.tier, "x");

@@ -29,10 +29,10 @@ test("state dir: 0700 directories; removal takes the unchanged kubeconfig copies
     const dir = await environmentDir(id);
     assert.equal(dir, environmentDirPath(id));
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
-    const kept = join(outside, "kept.yaml");
+    const unchanged = join(outside, "unchanged.yaml");
     const replaced = join(outside, "replaced.yaml");
     const vanished = join(outside, "vanished.yaml");
-    for (const f of [kept, replaced, vanished]) {
+    for (const f of [unchanged, replaced, vanished]) {
       await recordCopy(id, f, "apiVersion: v1\nkind: Config\n");
       await writeFile(f, "apiVersion: v1\nkind: Config\n", { mode: 0o600 });
     }
@@ -41,7 +41,7 @@ test("state dir: 0700 directories; removal takes the unchanged kubeconfig copies
     await rm(vanished);
     assert.equal(await removeEnvironmentDir(id), true);
     await assert.rejects(stat(dir), /ENOENT/);
-    await assert.rejects(stat(kept), /ENOENT/, "an unchanged copy goes with the cluster");
+    await assert.rejects(stat(unchanged), /ENOENT/, "an unchanged copy goes with the cluster");
     assert.equal(await readFile(replaced, "utf8"), "the user's own kubeconfig\n", "a replaced file is the user's");
     assert.equal(await removeEnvironmentDir(id), false, "already gone");
   }));
