@@ -734,6 +734,7 @@ export function probeCapability(image: string, capability: string): Promise<Star
 async function probeStart(image: string, flags: () => string[]): Promise<StartProbe> {
   const args = [
     "run", "--rm", "--pull", "never", "--network", "none", "--log-driver", "none", "--label", "k3sbox.probe=privileged",
+    "--label", `k3sbox.probe.pid=${process.pid}`, // whose probe it is (tests check their own left nothing)
     ...flags(), "--entrypoint", "/k3sbox-probe-nonexistent", validateImage(image),
   ];
   const r = await dockerResult(args, { timeoutMs: 30_000 });

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Sets up and runs every test tier that can run on this machine, under Bun
-# and Deno (and Node 24 for the tiers in node_tiers), printing each tier's
-# duration and a closing "N passed, N failed, N skipped" line. Exits non-zero
-# if anything failed.
+# and Deno (and Node 24 for the tiers in node_tiers), and ends with a closing
+# "N passed, N failed, N skipped" line. Exits non-zero if anything failed.
+#
+# Jobs run side by side (K3SBOX_TEST_JOBS at a time, default 6): each test
+# file of the Docker tiers under each runtime is a job, each other tier under
+# each runtime is one, and static, consumers and testbed are one each. A job's
+# output is printed whole when it ends, with its duration. Test files named
+# *.serial.test.ts (prune, which removes every dead environment on the
+# daemon) run afterwards, alone. Tests keep to their own environments (labels
+# of their process, definitions of their own), so jobs cannot disturb each other.
 #
 #   static        deno lint and deno check (types) over the whole module
 #   unit          pure functions, no Docker
@@ -38,6 +45,12 @@ deno="$root/node_modules/.bin/deno"
 node="$root/node_modules/.bin/node"
 # Tiers also run under Node (node --test on the .ts sources, types stripped).
 node_tiers=" unit tls docker controlplane composition "
+# Tiers that start containers or control planes run as one job per test
+# file and runtime; the others as one job per runtime.
+per_file_tiers=" docker controlplane composition "
+# Jobs run side by side, this many at a time: most of a test's time is spent
+# waiting on Docker, kubelets and deadlines, not on the CPU.
+max_jobs="${K3SBOX_TEST_JOBS:-6}"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 passed=0 failed=0 skipped=0 status=0
@@ -68,73 +81,143 @@ count_node() {
 # Each "check ok:"/"check FAILED:" line of tests/consumers/run.sh is one check; its test
 # commands' logs are counted by their runner's counter.
 run_consumers_tier() {
-  local start rc f
-  start=$(date +%s)
-  echo "== consumers"
-  bash tests/consumers/run.sh "$logs/consumers" 2>&1 | tee "$logs/consumers.log"; rc=${PIPESTATUS[0]}
+  bash tests/consumers/run.sh "$logs/consumers" >"$logs/consumers.log" 2>&1
+}
+count_consumers() {
+  local f
   passed=$((passed + $(grep -c '^check ok: ' "$logs/consumers.log"))); failed=$((failed + $(grep -c '^check FAILED: ' "$logs/consumers.log")))
   for f in "$logs"/consumers/test-*.log; do
     case "$f" in */test-bun*) count_bun "$f" ;; */test-node*) count_node "$f" ;; */test-deno*) count_deno "$f" ;; esac
   done
-  if [ "$rc" != 0 ]; then status=1; grep -qE '^check FAILED: |^ *[1-9][0-9]* fail$|^ℹ fail [1-9]|^FAILED \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/consumers.log") || failed=$((failed + 1)); fi
-  echo "== consumers: $(( $(date +%s) - start ))s, exit $rc"
+  if [ "$(job_rc consumers)" != 0 ]; then status=1; grep -qE '^check FAILED: |^ *[1-9][0-9]* fail$|^ℹ fail [1-9]|^FAILED \| ' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/consumers.log") || failed=$((failed + 1)); fi
 }
 
-run_go_tier() {
-  local start rc p f
-  start=$(date +%s)
-  echo "== testbed (go test)"
-  (cd testbed/shim && go test -v -count=1 ./...) 2>&1 | tee "$logs/testbed.log"; rc=${PIPESTATUS[0]}
+run_testbed_tier() {
+  (cd testbed/shim && go test -v -count=1 ./...) >"$logs/testbed.log" 2>&1
+}
+count_testbed() {
+  local p f
   p=$(grep -cE '^\s*--- PASS' "$logs/testbed.log"); f=$(grep -cE '^\s*--- FAIL' "$logs/testbed.log")
   passed=$((passed + p)); failed=$((failed + f))
-  if [ "$rc" != 0 ]; then status=1; [ "$f" = 0 ] && failed=$((failed + 1)); fi
-  echo "== testbed (go test): $(( $(date +%s) - start ))s, exit $rc"
+  if [ "$(job_rc testbed)" != 0 ]; then status=1; [ "$f" = 0 ] && failed=$((failed + 1)); fi
 }
 
 # One check per command: counted as one passed or one failed test.
 run_static_tier() {
-  local start name
-  start=$(date +%s)
-  echo "== static"
-  for name in lint check; do
-    if [ $name = lint ]; then "$deno" lint; else "$deno" check mod.ts cli.ts bench/*.ts $(find tests -name '*.ts' -not -path 'tests/consumers/*'); fi
-    if [ $? = 0 ]; then passed=$((passed + 1)); echo "static: deno $name ok"; else failed=$((failed + 1)); status=1; echo "static: deno $name FAILED"; fi
-  done
-  echo "== static: $(( $(date +%s) - start ))s"
+  local rc=0
+  { "$deno" lint && echo "static: deno lint ok" || { rc=1; echo "static: deno lint FAILED"; }
+    # shellcheck disable=SC2046
+    "$deno" check mod.ts cli.ts bench/*.ts $(find tests -name '*.ts' -not -path 'tests/consumers/*') && echo "static: deno check ok" || { rc=1; echo "static: deno check FAILED"; }
+  } >"$logs/static.log" 2>&1
+  return $rc
+}
+count_static() {
+  passed=$((passed + $(grep -cE '^static: deno [a-z]+ ok$' "$logs/static.log")))
+  failed=$((failed + $(grep -cE '^static: deno [a-z]+ FAILED$' "$logs/static.log")))
+  [ "$(job_rc static)" = 0 ] || status=1
 }
 
-run_tier() {
-  local tier=$1 start rc
-  [ "$tier" = testbed ] && { run_go_tier; return; }
-  [ "$tier" = static ] && { run_static_tier; return; }
-  [ "$tier" = consumers ] && { run_consumers_tier; return; }
-  [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; return; }
-  local runtimes=(bun deno)
+# run_runtime <runtime> <files…>: one test runner over some test files.
+run_runtime() {
+  local rt=$1
+  shift
+  case "$rt" in
+    bun) "$bun" test "${@/#/./}" ;;
+    deno) "$deno" test -A --quiet "$@" ;;
+    node) NODE_OPTIONS="--experimental-transform-types --disable-warning=ExperimentalWarning" "$node" --test --test-reporter=spec "$@" ;;
+  esac
+}
+
+# run_job <name> <runtime> <files…>: one job; its output goes to
+# $logs/<name>.log and is printed whole when it ends (jobs run side by side).
+# static, consumers and testbed are jobs of their own (runtime "-").
+run_job() {
+  local name=$1 rt=$2 start rc
+  shift 2
+  start=$(date +%s)
+  case "$name" in
+    static) run_static_tier ;;
+    consumers) run_consumers_tier ;;
+    testbed) run_testbed_tier ;;
+    *) run_runtime "$rt" "$@" >"$logs/$name.log" 2>&1 ;;
+  esac
+  rc=$?
+  echo "$rt $rc" >"$logs/$name.rc"
+  flock "$logs/print.lock" bash -c 'echo "== $1"; cat "$2"; echo "== $1: $3s, exit $4"' _ "$name" "$logs/$name.log" "$(( $(date +%s) - start ))" "$rc"
+}
+
+job_rc() { cut -d' ' -f2 "$logs/$1.rc"; }
+
+# count_job <name>: adds a finished job's counts to the totals.
+count_job() {
+  local name=$1 rt rc
+  case "$name" in static|consumers|testbed) count_"$name"; return ;; esac
+  read -r rt rc <"$logs/$name.rc"
+  case "$rt" in bun) count_bun "$logs/$name.log" ;; deno) count_deno "$logs/$name.log" ;; node) count_node "$logs/$name.log" ;; esac
+  if [ "$rc" != 0 ]; then
+    status=1
+    # A runner that died without reporting still counts as a failure.
+    grep -qE '^ *[0-9]+ fail$|^(ok|FAILED) \| |^ℹ fail [0-9]+$' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/$name.log") || failed=$((failed + 1))
+  fi
+}
+
+# The jobs of the chosen tiers, one per line: "<name> <runtime> <files…>".
+# Files named *.serial.test.ts are left out here: they run alone, afterwards.
+list_jobs() {
+  local tier rt f runtimes
+  for tier in "${tiers[@]}"; do
+    case "$tier" in static|consumers|testbed) continue ;; esac
+    [ -d "tests/$tier" ] || continue
+    runtimes=(bun deno)
+    [[ "$node_tiers" == *" $tier "* ]] && runtimes+=(node)
+    for rt in "${runtimes[@]}"; do
+      if [[ "$per_file_tiers" == *" $tier "* ]]; then
+        for f in "tests/$tier/"*.test.ts; do
+          [[ "$f" == *.serial.test.ts ]] && continue
+          echo "$tier-$(basename "$f" .test.ts)-$rt $rt $f"
+        done
+      else
+        echo "$tier-$rt $rt $(ls "tests/$tier/"*.test.ts | grep -v '\.serial\.test\.ts$' | tr '\n' ' ')"
+      fi
+    done
+  done
+}
+
+for tier in "${tiers[@]}"; do
+  [ "$tier" = static ] || [ "$tier" = consumers ] || [ "$tier" = testbed ] || [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; }
+done
+
+# The parallel phase: static, consumers and testbed as jobs of their own,
+# the runtimes' test jobs beside them, the longest first.
+has_tier() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
+jobs_file="$logs/jobs"
+{
+  has_tier consumers && echo "consumers - -"
+  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|workflow-node)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
+  has_tier static && echo "static - -"
+  has_tier testbed && echo "testbed - -"
+} >"$jobs_file"
+names=()
+while read -r name rt files; do
+  while [ "$(jobs -rp | wc -l)" -ge "$max_jobs" ]; do wait -n; done
+  names+=("$name")
+  # shellcheck disable=SC2086
+  run_job "$name" "$rt" $files &
+done <"$jobs_file"
+wait
+for name in "${names[@]}"; do count_job "$name"; done
+
+# The serial phase: files that must run with no other test beside them.
+for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
+  tier="$(basename "$(dirname "$f")")"
+  runtimes=(bun deno)
   [[ "$node_tiers" == *" $tier "* ]] && runtimes+=(node)
   for rt in "${runtimes[@]}"; do
-    start=$(date +%s)
-    echo "== $tier ($rt)"
-    if [ "$rt" = bun ]; then
-      "$bun" test "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
-      count_bun "$logs/$tier-$rt.log"
-    elif [ "$rt" = node ]; then
-      NODE_OPTIONS="--experimental-transform-types --disable-warning=ExperimentalWarning" \
-        "$node" --test --test-reporter=spec "tests/$tier/"*.test.ts 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
-      count_node "$logs/$tier-$rt.log"
-    else
-      "$deno" test -A --quiet "tests/$tier" 2>&1 | tee "$logs/$tier-$rt.log"; rc=${PIPESTATUS[0]}
-      count_deno "$logs/$tier-$rt.log"
-    fi
-    if [ "$rc" != 0 ]; then
-      status=1
-      # A runner that died without reporting still counts as a failure.
-      grep -qE '^ *[0-9]+ fail$|^(ok|FAILED) \| |^ℹ fail [0-9]+$' <(sed 's/\x1b\[[0-9;]*m//g' "$logs/$tier-$rt.log") || failed=$((failed + 1))
-    fi
-    echo "== $tier ($rt): $(( $(date +%s) - start ))s, exit $rc"
+    name="$tier-$(basename "$f" .test.ts)-$rt"
+    run_job "$name" "$rt" "$f"
+    count_job "$name"
   done
-}
-
-for tier in "${tiers[@]}"; do run_tier "$tier"; done
+done
 echo "== total: $(( $(date +%s) - t0 ))s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -118,6 +118,8 @@ class Resources {
   keep = false;
   /** Aborted when stop() begins: waits and hooks still running give up. */
   readonly abort = new AbortController();
+  /** Docker creates in flight: stop() lets them finish, so nothing appears after it removed everything. */
+  readonly #creating = new Set<Promise<unknown>>();
   #stopped?: Promise<void>;
 
   constructor(readonly envId: string) {}
@@ -133,6 +135,10 @@ class Resources {
       await Promise.allSettled(this.disposers.map((d) => d()));
       for (const w of this.waits) w.cancel();
       if (this.keep) return;
+      // A `docker network create` still running when stop() removes the
+      // network would create it afterwards (a Ctrl-C during the start). Each
+      // docker command has its own deadline, so this wait is bounded.
+      await Promise.allSettled([...this.#creating]);
       const errors: unknown[] = [];
       // The private directory first: the crash watchdog finds an environment
       // by its containers and network, so a process killed mid-stop must not
@@ -143,6 +149,14 @@ class Resources {
       if (errors.length) throw new AggregateError(errors, `k3sbox: teardown incomplete: ${errors.map((e) => (e as Error).message).join("; ")}`);
     })();
     return this.#stopped;
+  }
+
+  /** Runs a Docker create that stop() must wait for (see stop). */
+  creating<T>(create: Promise<T>): Promise<T> {
+    this.#creating.add(create);
+    const done = () => void this.#creating.delete(create);
+    create.then(done, done);
+    return create;
   }
 
   /** Fails a start that is racing a stop (e.g. Ctrl-C during boot). */
@@ -224,7 +238,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
     if (!attach) res.network = networkName(envId); // set first: a stop racing the create still removes it
-    await phase("network", async () => void (attach || await createNetwork(res.network!, labels)));
+    await phase("network", async () => void (attach || await res.creating(createNetwork(res.network!, labels))));
     res.checkNotStopping();
 
     const running = {} as Record<keyof S & string, RunningService>;
@@ -243,7 +257,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ports: info.ports };
           return;
         }
-        const id = await createContainer({
+        const id = await res.creating(createContainer({
           name,
           image: def.image.reference,
           network: res.network,
@@ -255,7 +269,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           cgroupns: def.cgroupns,
           publish: def.ports,
           ...commandOf(def, key),
-        });
+        }));
         await res.adoptContainer(id);
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
         validateFiles(key, files, typeof def.files === "function" ? "files (the function's result)" : "files");

@@ -13,6 +13,7 @@
 // import map, so a third-party import would kill it at load.
 
 import { spawn } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
 import { runtime } from "../runtime.ts";
@@ -65,8 +66,42 @@ export async function reapSession(session: string): Promise<{ containers: string
   return removed;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * How many processes (other than this one) carry the session id on their
+ * command line: `docker network create` / `docker create` calls the dead
+ * parent started, which outlive it and may still create its objects.
+ * -1 where there is no /proc to look in.
+ */
+export async function lingeringCreators(session: string): Promise<number> {
+  const pids = await readdir("/proc").catch(() => undefined);
+  if (!pids) return -1;
+  let count = 0;
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const argv = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (argv.includes(session) && !argv.includes("\0--reap\0")) count++;
+  }
+  return count;
+}
+
+const LINGER_MAX_MS = 120_000;
+const NO_PROC_PAUSE_MS = 5_000;
+
 /** Waits for `parent` to die, then removes its session's leftovers. */
 export async function watch(session: string, parent: number): Promise<void> {
-  while (isProcessAlive(parent)) await new Promise((r) => setTimeout(r, CHECK_EVERY_MS));
+  while (isProcessAlive(parent)) await sleep(CHECK_EVERY_MS);
+  // Counted BEFORE the sweep: a create that ends after this count was
+  // running at it, so it is waited for and swept up by the second pass.
+  let lingering = await lingeringCreators(session);
+  await reapSession(session).catch(() => {});
+  if (lingering === 0) return;
+  if (lingering < 0) await sleep(NO_PROC_PAUSE_MS);
+  const until = Date.now() + LINGER_MAX_MS;
+  while (lingering > 0 && Date.now() < until) {
+    await sleep(200);
+    lingering = await lingeringCreators(session);
+  }
   await reapSession(session).catch(() => {});
 }

@@ -13,9 +13,11 @@ import { run } from "../../lib/proc.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { leftovers, shellExitCode } from "../support/leftovers.ts";
 import { scriptArgv } from "../support/script.ts";
+import { ownIngressDomain } from "../support/cli.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-const CLUSTER = ["--image", TESTBED_IMAGE ?? "", "--unprivileged", "--no-registry"];
+// Its own ingress domain: another file's `up --detach` of the same definition would attach to ours.
+const CLUSTER = ["--image", TESTBED_IMAGE ?? "", "--unprivileged", "--no-registry", ...ownIngressDomain()];
 
 function k3sbox(args: string[], stateDir: string) {
   const [cmd, ...pre] = scriptArgv(CLI);

@@ -7,7 +7,7 @@ import { listByLabel } from "../../lib/docker.ts";
 import { run } from "../../lib/proc.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { prune } from "../../lib/runner/prune.ts";
-import { k3sbox, k3sboxChild } from "../support/cli.ts";
+import { k3sbox, k3sboxChild, ownIngressDomain } from "../support/cli.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 
 if (!TESTBED_IMAGE) {
@@ -16,7 +16,7 @@ if (!TESTBED_IMAGE) {
   suite("k3sbox up --detach / down (k3s-compatible test image)", { setup: () => Promise.resolve({}), teardown: () => Promise.resolve() }, (t) => {
     t("up --detach --json writes a 0600 kubeconfig kubectl can use; prune leaves it; down removes it", async () => {
       const kubeconfig = `/tmp/k3sbox-cli-test-${process.pid}.yaml`;
-      const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });
+      const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", ...ownIngressDomain(), "--kubeconfig", kubeconfig], { timeoutMs: 180_000 });
       if (up.code !== 0) await rm(kubeconfig, { force: true });
       assert.equal(up.code, 0, up.stderr);
       const info = JSON.parse(up.stdout);
@@ -49,7 +49,7 @@ if (!TESTBED_IMAGE) {
 
     t("up stays until Ctrl-C, prints the KUBECONFIG line (0600 file), then removes the cluster and the file", async () => {
       const kubeconfig = `/tmp/k3sbox-cli-up-${process.pid}.yaml`;
-      const child = k3sboxChild(["up", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--kubeconfig", kubeconfig]);
+      const child = k3sboxChild(["up", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", ...ownIngressDomain(), "--kubeconfig", kubeconfig]);
       try {
         const out = await child.waitFor(/press Ctrl-C/, 180_000);
         assert.match(out, new RegExp(`^export KUBECONFIG=${kubeconfig}$`, "m"));

@@ -9,18 +9,21 @@ import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { k3sbox } from "../support/cli.ts";
+import { runTag } from "../support/child-processes.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 
 if (!TESTBED_IMAGE) {
   skip("reuse of an `up --detach` cluster", NO_IMAGE_REASON);
 } else {
   test("a test process attaches to the cluster `k3sbox up --detach` started, and leaves it running", async () => {
-    const flags = ["--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--ingress-domain", "reuse.test"];
+    // A domain of this run's own, so no other run or test file shares the definition.
+    const domain = `reuse-${runTag()}.test`;
+    const flags = ["--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--ingress-domain", domain];
     const up = await k3sbox(["up", "--detach", "--json", ...flags], { timeoutMs: 180_000 });
     assert.equal(up.code, 0, up.stderr);
     const id = JSON.parse(up.stdout).id as string;
     try {
-      const cluster = clusterFromFlags({ image: TESTBED_IMAGE, unprivileged: true, "no-registry": true, "ingress-domain": ["reuse.test"] });
+      const cluster = clusterFromFlags({ image: TESTBED_IMAGE, unprivileged: true, "no-registry": true, "ingress-domain": [domain] });
       const t0 = performance.now();
       const env = await startEnvironment({ reuse: true, services: { k8s: cluster } });
       const attachMs = performance.now() - t0;

@@ -365,9 +365,9 @@ if (unavailable) {
           console.log(`probePrivilege ${what}: started=${probe.started} detail: ${probe.detail}`);
           if (probe.started) assert.match(probe.detail, /k3sbox-probe-nonexistent.*(executable file not found|no such file)/i);
           else assert.ok(probe.capabilityRefused, `a refusal here is a capability refusal: ${probe.detail}`);
-          // The probe leaves nothing behind (other processes' probes on this daemon come and go within a second).
+          // The probe leaves nothing behind (other processes' probes carry their own pid).
           await eventually("no probe containers left", async () => {
-            const left = await listByLabel("container", ["k3sbox.probe=privileged"]);
+            const left = await listByLabel("container", ["k3sbox.probe=privileged", `k3sbox.probe.pid=${process.pid}`]);
             if (left.length > 0) throw new Error(`still there: ${left.map((o) => o.name).join(", ")}`);
             return true;
           });

@@ -6,36 +6,15 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "../harness.ts";
-import { inspectContainer, listByLabel } from "../../lib/docker.ts";
-import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { docker, inspectContainer } from "../../lib/docker.ts";
 import { removeReused } from "../../lib/runner/reuse.ts";
-import { run } from "../../lib/proc.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 import { scriptArgv } from "../support/script.ts";
-import { docker } from "../../lib/docker.ts";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { environmentDirPath } from "../../lib/runner/state-dir.ts";
-import { k3sbox } from "../support/cli.ts";
+import { containersOf, REUSE_CHILD, type ReuseChildOut, runReuseChild, runTag } from "../support/child-processes.ts";
 
-const CHILD = new URL("../support/reuse-child.ts", import.meta.url).pathname;
-// Each run of this test gets its own definitions, so it never meets another run's environments.
-const RUN = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("");
-
-interface ChildOut {
-  id: string;
-  timings: Record<string, number>;
-  setups: number;
-}
-
-async function child(variant: string, extraEnv: Record<string, string> = {}): Promise<ChildOut> {
-  const [cmd, ...args] = scriptArgv(CHILD);
-  const r = await run(cmd, args, { env: { K3SBOX_CHILD_VARIANT: `${RUN}-${variant}`, ...extraEnv }, timeoutMs: 90_000 });
-  assert.equal(r.code, 0, `child ${variant}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-}
-
-const containersOf = async (envId: string) => (await listByLabel("container", [`${LABEL_ENV}=${envId}`])).map((c) => c.id);
+// Each run of this file gets its own definitions, so it never meets another run's environments.
+const RUN = runTag();
+const child = (variant: string, extraEnv: Record<string, string> = {}) => runReuseChild(`${RUN}-${variant}`, extraEnv);
 
 test("reuse: the next process attaches (no new container, no second setup); other definitions get their own", async () => {
   await ensureBusyboxImage();
@@ -77,13 +56,13 @@ test("reuse: a broken environment is replaced, but never one a live process is a
     assert.deepEqual(await containersOf(first.id), [], "the broken one was removed");
 
     // A live process holds the replacement; then it breaks; the next run must leave it alone.
-    const [cmd, ...args] = scriptArgv(CHILD);
+    const [cmd, ...args] = scriptArgv(REUSE_CHILD);
     holder = spawn(cmd, args, { env: { ...process.env, K3SBOX_CHILD_VARIANT: `${RUN}-c`, K3SBOX_CHILD_HOLD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     holder.stdout!.on("data", (d) => (out += d));
     const deadline = Date.now() + 60_000;
     while (!out.includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.equal((JSON.parse(out.trim()) as ChildOut).id, replaced.id, "the holder attached");
+    assert.equal((JSON.parse(out.trim()) as ReuseChildOut).id, replaced.id, "the holder attached");
     const held = await containersOf(replaced.id);
     await docker(["stop", "--time", "0", ...held]);
     const third = await child("c");
@@ -95,25 +74,3 @@ test("reuse: a broken environment is replaced, but never one a live process is a
     for (const id of made) await removeReused(id);
   }
 }, { timeoutMs: 240_000 });
-
-test("reuse: `k3sbox list` shows it idle; `k3sbox prune --reuse-idle` removes it once idle that long", async () => {
-  await ensureBusyboxImage();
-  const env = await child("d");
-  try {
-    const listed = await k3sbox(["list", "--json"]);
-    assert.equal(listed.code, 0, listed.stderr);
-    const mine = (JSON.parse(listed.stdout) as { id: string; attached: number[]; idleMs?: number; containers: string[] }[]).find((e) => e.id === env.id);
-    assert.ok(mine, `listed: ${listed.stdout}`);
-    assert.deepEqual(mine.attached, []);
-    assert.ok(mine.idleMs !== undefined && mine.idleMs >= 0 && mine.idleMs < 120_000, `idle since the child left: ${mine.idleMs}`);
-    assert.deepEqual(mine.containers, [`k3sbox-${env.id}-idle`]);
-    // Make it look unused for 30 years, so a 20-year threshold removes it and nobody else's.
-    await writeFile(join(environmentDirPath(env.id), "reuse-used"), "1996-01-01T00:00:00.000Z");
-    const pruned = await k3sbox(["prune", "--reuse-idle", "7300d", "--json"]);
-    assert.equal(pruned.code, 0, pruned.stderr);
-    assert.deepEqual((JSON.parse(pruned.stdout) as { reused: string[] }).reused, [env.id]);
-    assert.deepEqual(await containersOf(env.id), []);
-  } finally {
-    await removeReused(env.id);
-  }
-}, { timeoutMs: 120_000 });

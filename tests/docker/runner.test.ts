@@ -2,19 +2,17 @@
 // image (nothing pulled). Each case checks that what it started is gone.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { suite } from "../harness.ts";
 import { docker, dockerInfo, listByLabel } from "../../lib/docker.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_ENV, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { PrivilegedRefusedError } from "../../lib/runner/preflight.ts";
 import { resolvePrivilege } from "../../lib/runner/privilege.ts";
-import { prune } from "../../lib/runner/prune.ts";
 import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
 import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
-import { scriptArgv } from "../support/script.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
-import { leftovers, shellExitCode } from "../support/leftovers.ts";
+import { leftovers } from "../support/leftovers.ts";
+import { ENV_CHILD, startChild } from "../support/child-processes.ts";
 
 const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
 
@@ -41,24 +39,6 @@ async function assertNoNewEnvironments(before: Set<string>): Promise<void> {
   const after = await envIdsNow();
   const added = [...after].filter((id) => !before.has(id));
   assert.deepEqual(added, [], `environments left behind: ${added.join(", ")}`);
-}
-
-function startChild(script: string, env: Record<string, string> = {}): { pid: number; ready: Promise<string>; exited: Promise<number | null> } {
-  const [cmd, ...args] = scriptArgv(script);
-  const cp = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-  let stderr = "";
-  cp.stderr!.on("data", (c) => (stderr += c));
-  const exited = new Promise<number | null>((r) => cp.on("exit", (code, signal) => r(shellExitCode(code, signal))));
-  const ready = new Promise<string>((resolve, reject) => {
-    let out = "";
-    cp.stdout!.on("data", (c) => {
-      out += c;
-      const m = /READY (\w+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    exited.then((code) => reject(new Error(`child exited (${code}) before READY: ${stderr}`)));
-  });
-  return { pid: cp.pid!, ready, exited };
 }
 
 suite("runner (real Docker engine, busybox image)", {
@@ -256,7 +236,7 @@ suite("runner (real Docker engine, busybox image)", {
   }, { timeoutMs: 60_000 });
 
   t("SIGINT to a process running an environment removes it before the process exits", async () => {
-    const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname);
+    const child = startChild(ENV_CHILD);
     const envId = await child.ready;
     assert.equal((await leftovers(envId)).length, 2);
     process.kill(child.pid, "SIGINT");
@@ -265,7 +245,7 @@ suite("runner (real Docker engine, busybox image)", {
   }, { timeoutMs: 60_000 });
 
   t("the reaper removes a SIGKILLed process's environment within seconds", async () => {
-    const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname);
+    const child = startChild(ENV_CHILD);
     const envId = await child.ready;
     assert.equal((await leftovers(envId)).length, 2);
     process.kill(child.pid, "SIGKILL");
@@ -275,24 +255,6 @@ suite("runner (real Docker engine, busybox image)", {
       assert.ok(Date.now() < deadline, `still there after 20 s: ${(await leftovers(envId)).join(", ")}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-  }, { timeoutMs: 60_000 });
-
-  t("prune removes a SIGKILLed process's leftovers (reaper off) but never a live environment", async () => {
-    const child = startChild(new URL("../support/env-child.ts", import.meta.url).pathname, { K3SBOX_REAPER: "0" });
-    const deadId = await child.ready;
-    process.kill(child.pid, "SIGKILL");
-    await child.exited;
-    assert.equal((await leftovers(deadId)).length, 2, "SIGKILL leaves the environment behind");
-    await using live = await startEnvironment({ services: { idle: { image, command: "exec sleep 3600" } } });
-    const dry = await prune({ dryRun: true });
-    assert.ok(dry.containers.includes(`k3sbox-${deadId}-idle`));
-    assert.equal((await leftovers(deadId)).length, 2, "dry run removes nothing");
-    const result = await prune();
-    assert.ok(result.containers.includes(`k3sbox-${deadId}-idle`));
-    assert.ok(result.networks.includes(`k3sbox-${deadId}`));
-    assert.ok(result.skippedLive.includes(live.id));
-    assert.deepEqual(await leftovers(deadId), []);
-    assert.equal((await leftovers(live.id)).length, 2, "the live environment is untouched");
   }, { timeoutMs: 60_000 });
 
   t("a bad ca option is refused with the reason and leaves nothing behind", async () => {

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { run, type RunResult } from "../../lib/proc.ts";
 import { scriptArgv } from "./script.ts";
 import { shellExitCode } from "./leftovers.ts";
+import { runTag } from "./child-processes.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
@@ -15,9 +16,13 @@ export function k3sboxChild(args: string[]) {
   let err = "";
   cp.stdout!.on("data", (c) => (out += c));
   cp.stderr!.on("data", (c) => (err += c));
-  const exited = new Promise<number | null>((r) => cp.on("exit", (code, sig) => r(shellExitCode(code, sig))));
+  // "close": after the exit AND the end of its output, so output() is complete once this resolves.
+  const exited = new Promise<number | null>((r) => cp.on("close", (code, sig) => r(shellExitCode(code, sig))));
   return {
+    pid: cp.pid!,
     exited,
+    /** What it printed so far. */
+    output: () => ({ stdout: out, stderr: err }),
     signal: (s: "SIGINT" | "SIGKILL") => void (cp.exitCode === null && cp.kill(s)),
     /** Resolves with stdout once it matches, rejects with stderr if the process ends first or time runs out. */
     waitFor: (pattern: RegExp, timeoutMs: number) =>
@@ -34,3 +39,10 @@ export function k3sboxChild(args: string[]) {
 export function k3sbox(args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
   return run(process.execPath, argvFor(args), { timeoutMs: opts.timeoutMs ?? 120_000 });
 }
+
+/**
+ * `--ingress-domain t<random>.test`: `up --detach` attaches to a running
+ * cluster of the same definition, so test files that run in parallel each
+ * give their clusters a definition of their own.
+ */
+export const ownIngressDomain = () => ["--ingress-domain", `t${runTag()}.test`];
