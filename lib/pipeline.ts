@@ -44,7 +44,8 @@ async function bunPipeline(first: Argv, second: Argv, timeoutMs: number): Promis
   const Bun = (globalThis as any).Bun;
   const spawn = (a: Argv, o: Record<string, unknown>) => {
     try {
-      return Bun.spawn([a.cmd, ...a.args], o);
+      // env: process.env as it is now (Bun.spawn's default is the startup environment).
+      return Bun.spawn([a.cmd, ...a.args], { env: { ...process.env }, ...o });
     } catch (err) {
       throw new CommandNotFoundError(a.cmd, err);
     }

@@ -72,7 +72,9 @@ async function runBun(cmd: string, args: readonly string[], opts: RunOptions, ti
       stdin: opts.stdin === undefined ? "ignore" : toBytes(opts.stdin),
       stdout: "pipe",
       stderr: "pipe",
-      env: opts.env ? { ...process.env, ...opts.env } : undefined,
+      // Always passed: Bun.spawn's default is the environment at startup, not
+      // process.env now (a DOCKER_HOST a test file sets would be ignored).
+      env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
     });
   } catch (err) {

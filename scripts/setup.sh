@@ -6,7 +6,8 @@
 # netfilter userland for the test images, the Go-built control plane and node
 # agents (testbed/build.sh), containerd, runc, the CNI plugins and the
 # in-cluster images (testbed/parts.sh), and the k3s-compatible node image
-# (testbed/image.sh). Prints what it does.
+# (testbed/image.sh), and a Docker Engine 29 built from the moby v2 module
+# (testbed/docker29.sh). Prints what it does.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -65,4 +66,9 @@ say "node parts and images: $parts_dir ($(( $(date +%s) - t0 ))s)"
 t0=$(date +%s)
 image="$(bash testbed/image.sh "$bin_dir" "$parts_dir" | tail -n1)"
 say "testbed image: $image ($(( $(date +%s) - t0 ))s)"
-printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\n' "$bin_dir" "$image"
+# A Docker Engine 29 with the containerd image store, for the loadImages test
+# on that store (Debian's Docker here is 20.10); scripts/test.sh starts it.
+t0=$(date +%s)
+docker29_bin="$(bash testbed/docker29.sh build | tail -n1)"
+say "Docker 29 (moby v2 module): $docker29_bin ($(( $(date +%s) - t0 ))s)"
+printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\nK3SBOX_TESTBED_PARTS=%s\n' "$bin_dir" "$image" "$parts_dir"

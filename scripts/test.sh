@@ -40,6 +40,7 @@ else
 fi
 echo "== setup: $(( $(date +%s) - t0 ))s"
 
+
 bun="$root/node_modules/.bin/bun"
 deno="$root/node_modules/.bin/deno"
 node="$root/node_modules/.bin/node"
@@ -52,8 +53,27 @@ per_file_tiers=" docker controlplane composition "
 # waiting on Docker, kubelets and deadlines, not on the CPU.
 max_jobs="${K3SBOX_TEST_JOBS:-8}"
 logs="$(mktemp -d)"
-trap 'rm -rf "$logs"' EXIT
+docker29_started=false
+cleanup() {
+  rm -rf "$logs"
+  if $docker29_started; then bash testbed/docker29.sh stop 2>/dev/null; fi
+}
+trap cleanup EXIT
 passed=0 failed=0 skipped=0 status=0
+
+# The composition tier's containerd-image-store test runs on a second daemon,
+# Docker 29 (testbed/docker29.sh), started here and stopped at exit.
+if [[ " ${tiers[*]} " == *" composition "* ]] && [ -n "${K3SBOX_TESTBED_PARTS:-}" ]; then
+  if store="$(bash testbed/docker29.sh start "$K3SBOX_TESTBED_PARTS" 2>"$logs/docker29.log")"; then
+    docker29_started=true
+    export K3SBOX_CONTAINERD_STORE_HOST="${store#DOCKER_HOST=}"
+    echo "== Docker 29 with the containerd image store: $K3SBOX_CONTAINERD_STORE_HOST"
+  else
+    docker29_started=true # stop removes whatever the failed start left
+    echo "== Docker 29 did not start:"; tail -n 20 "$logs/docker29.log"
+    failed=$((failed + 1)); status=1
+  fi
+fi
 
 # Adds a runner's own counts to the totals.
 count_bun() {
@@ -125,7 +145,10 @@ run_runtime() {
     bun) "$bun" test "${@/#/./}" ;;
     # --no-check: the static tier type-checks every file once, not once per job.
     deno) "$deno" test -A --quiet --no-check "$@" ;;
-    node) NODE_OPTIONS="--experimental-transform-types --disable-warning=ExperimentalWarning" "$node" --test --test-reporter=spec "$@" ;;
+    # NODE_COMPILE_CACHE: Node caches the stripped and compiled .ts sources, for
+    # the test files and for every child they start (CLI runs, watchdogs).
+    node) NODE_COMPILE_CACHE="${HOME:-/tmp}/.cache/k3sbox/node-compile-cache" NODE_OPTIONS="--experimental-transform-types --disable-warning=ExperimentalWarning" \
+      "$node" --test --test-reporter=spec "$@" ;;
   esac
 }
 

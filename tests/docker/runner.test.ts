@@ -231,7 +231,8 @@ suite("runner (real Docker engine, busybox image)", {
       /setup exploded/,
     );
     assert.equal(envId, "");
-    const all = await listByLabel("container", ["k3sbox.service=broken"]);
+    // This process's own (the same test may run under another runtime meanwhile).
+    const all = await listByLabel("container", ["k3sbox.service=broken", `${LABEL_SESSION}=${SESSION_ID}`]);
     assert.deepEqual(all.map((c) => c.name), []);
   }, { timeoutMs: 60_000 });
 

@@ -105,6 +105,9 @@ func ownCgroup(probe bool) (string, error) {
 		return "", errors.New("no memory cgroup in /proc/self/cgroup")
 	}
 	if probe {
+		if err := exposeOwnCgroup(path); err != nil {
+			return "", fmt.Errorf("the cgroup hierarchy is not writable (%v): run the container privileged, or with a writable /sys/fs/cgroup and cgroupns=host", err)
+		}
 		dir := filepath.Join("/sys/fs/cgroup/memory", path, fmt.Sprintf("k3sbox-probe-%d", os.Getpid()))
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return "", fmt.Errorf("the cgroup hierarchy is not writable (%v): run the container privileged, or with a writable /sys/fs/cgroup and cgroupns=host", err)

@@ -1,0 +1,133 @@
+// loadImages() and `k3sbox load` with Docker's containerd image store: a
+// real Docker Engine 29 (built from the moby v2 module by
+// testbed/docker29.sh; the host's Debian Docker 20.10 has no such store),
+// its images kept by containerd, the node on that same daemon. There,
+// `docker save` writes an OCI layout whose index may name platforms that are
+// not in the store; loadImages saves the host platform only (`--platform`,
+// which the CLI offers on this daemon's API) and containerd in the node
+// imports it.
+//
+// scripts/test.sh starts that daemon and sets K3SBOX_CONTAINERD_STORE_HOST.
+// Everything in this file (the runner, the docker CLI, the k3sbox CLI it
+// spawns) talks to that daemon through DOCKER_HOST.
+
+import assert from "node:assert/strict";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { skip, suite } from "../harness.ts";
+import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
+import { CONTAINERD_SOCKET } from "../../lib/k3s/load-images.ts";
+import { docker, imageExists, listByLabel } from "../../lib/docker.ts";
+import { run } from "../../lib/proc.ts";
+import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
+import type { ServiceDefinition } from "../../lib/service.ts";
+import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { k3sbox } from "../support/cli.ts";
+import { runTag } from "../support/child-processes.ts";
+
+type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
+const STORE_HOST = process.env.K3SBOX_CONTAINERD_STORE_HOST;
+const NO_STORE_REASON =
+  "K3SBOX_CONTAINERD_STORE_HOST is not set: scripts/test.sh starts a Docker 29 daemon with the containerd image store (testbed/docker29.sh) and sets it";
+const LONG = { timeoutMs: 180_000 };
+
+/** Copies the node image from the daemon this process started with into the store daemon, once for all processes. */
+async function ensureNodeImage(from: string): Promise<void> {
+  const lock = join(tmpdir(), "k3sbox-test-containerd-store-image.lock");
+  const deadline = Date.now() + 300_000;
+  while (!(await imageExists(TESTBED_IMAGE!))) {
+    try {
+      await mkdir(lock);
+    } catch {
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > 300_000) await rm(lock, { recursive: true, force: true });
+      assert.ok(Date.now() < deadline, `timed out waiting for another process to copy ${TESTBED_IMAGE} (lock ${lock})`);
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
+    try {
+      if (await imageExists(TESTBED_IMAGE!)) break;
+      const r = await run("sh", ["-c", 'docker -H "$1" save "$2" | docker -H "$3" load', "sh", from, TESTBED_IMAGE!, STORE_HOST!], { timeoutMs: 240_000 });
+      assert.equal(r.code, 0, `copying ${TESTBED_IMAGE} into the containerd-store daemon: ${r.stderr}`);
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+function job(name: string, image: string) {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name },
+    spec: {
+      backoffLimit: 0,
+      template: { spec: { restartPolicy: "Never", containers: [{ name: "app", image, imagePullPolicy: "Never", command: ["cat", "/token"] }] } },
+    },
+  };
+}
+
+if (!TESTBED_IMAGE) {
+  skip("loadImages with the containerd image store", NO_IMAGE_REASON);
+} else if (!STORE_HOST) {
+  skip("loadImages with the containerd image store", NO_STORE_REASON);
+} else {
+  const hostDaemon = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+  process.env.DOCKER_HOST = STORE_HOST;
+  const tag = `k3sbox-test-store:${runTag()}`;
+  suite("composition: loadImages with Docker's containerd image store (Docker 29 from the moby v2 module; real node on the same daemon)", {
+    setupTimeoutMs: 300_000,
+    setup: async () => {
+      const info = await docker(["info", "--format", "{{.ServerVersion}} {{json .DriverStatus}}"]);
+      await ensureNodeImage(hostDaemon);
+      await ensureBusyboxImage();
+      await docker(["build", "--quiet", "--tag", tag, "-"], { stdin: `FROM ${BUSYBOX_IMAGE}\nRUN echo token-${tag} > /token\n`, timeoutMs: 120_000 });
+      const env: Env = await startEnvironment({ services: { k8s: k3s({ image: TESTBED_IMAGE!, registry: false }) } });
+      return { env, info: info.trim() };
+    },
+    teardown: async ({ env }) => {
+      const id = env.services.k8s.containerId;
+      try {
+        await env.stop();
+      } finally {
+        await docker(["rmi", tag]).catch(() => {});
+      }
+      assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${env.id}`]), []);
+      // The node bound its cgroup onto /sys/fs/cgroup/<controller>/k3sbox-docker29/<id> inside itself (Docker 29
+      // mounts a privileged container's own cgroup there); none of that outlives it on the host.
+      const left = await run("sh", ["-c", `ls -d /sys/fs/cgroup/*/k3sbox-docker29/${id}* 2>/dev/null; true`]);
+      assert.equal(left.stdout.trim(), "", "no cgroup directory of the node is left on the host");
+    },
+  }, (t) => {
+    t("the daemon keeps images in containerd, and its CLI offers save --platform", async ({ info }) => {
+      assert.match(info, /^(29|[3-9]\d)\.\d+\.\d+ .*io\.containerd\.snapshotter\.v1/, `docker info: ${info}`);
+      const help = await docker(["save", "--help"]);
+      assert.match(help, /--platform/);
+      // The OCI layout `docker save` writes from this store: an index, not the classic manifest alone.
+      const listing = await run("sh", ["-c", 'docker save --platform linux/amd64 "$1" | tar -t', "sh", tag]);
+      assert.equal(listing.code, 0, listing.stderr);
+      assert.match(listing.stdout, /^index\.json$/m);
+      assert.match(listing.stdout, /^oci-layout$/m);
+    }, LONG);
+
+    t("loadImages: an image from the containerd store runs in the node with imagePullPolicy: Never", async ({ env }) => {
+      const k8s = env.svc.k8s;
+      const loaded = await k8s.loadImages(tag);
+      assert.deepEqual(loaded, [{ reference: tag, name: `docker.io/library/${tag}` }]);
+      await using ns = await k8s.namespace("store");
+      await ns.apply(job("tok", tag));
+      await ns.waitFor("job/tok", "Complete", { timeoutMs: 120_000 });
+      assert.equal(await ns.logs("job-name=tok"), `token-${tag}\n`);
+    }, LONG);
+
+    t("`k3sbox load <image> --cluster <id>` from another process, on the same daemon", async ({ env }) => {
+      const r = await k3sbox(["load", tag, "--cluster", env.id]);
+      assert.equal(r.code, 0, r.stderr);
+      const listed = await docker(["exec", env.services.k8s.containerId, "ctr", "--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "list", "-q"]);
+      assert.match(listed, new RegExp(`^docker\\.io/library/${tag.replace(/[.:]/g, "\\$&")}$`, "m"));
+    }, LONG);
+  });
+}
