@@ -217,7 +217,7 @@ has_tier() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
 jobs_file="$logs/jobs"
 {
   has_tier consumers && echo "consumers - -"
-  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|workflow-node)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
+  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|containerd-store)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
   has_tier static && echo "static - -"
   has_tier testbed && echo "testbed - -"
 } >"$jobs_file"
