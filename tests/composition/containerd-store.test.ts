@@ -12,19 +12,16 @@
 // spawns) talks to that daemon through DOCKER_HOST.
 
 import assert from "node:assert/strict";
-import { mkdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { CONTAINERD_SOCKET } from "../../lib/k3s/load-images.ts";
-import { docker, imageExists, listByLabel } from "../../lib/docker.ts";
+import { docker, listByLabel } from "../../lib/docker.ts";
 import { run } from "../../lib/proc.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "../support/images.ts";
 import { k3sbox } from "../support/cli.ts";
 import { runTag } from "../support/child-processes.ts";
 import { runtime } from "../../lib/runtime.ts";
@@ -36,27 +33,11 @@ const NO_STORE_REASON =
 const LONG = { timeoutMs: 180_000 };
 
 /** Copies the node image from the daemon this process started with into the store daemon, once for all processes. */
-async function ensureNodeImage(from: string): Promise<void> {
-  const lock = join(tmpdir(), "k3sbox-test-containerd-store-image.lock");
-  const deadline = Date.now() + 300_000;
-  while (!(await imageExists(TESTBED_IMAGE!))) {
-    try {
-      await mkdir(lock);
-    } catch {
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > 300_000) await rm(lock, { recursive: true, force: true });
-      assert.ok(Date.now() < deadline, `timed out waiting for another process to copy ${TESTBED_IMAGE} (lock ${lock})`);
-      await new Promise((r) => setTimeout(r, 250));
-      continue;
-    }
-    try {
-      if (await imageExists(TESTBED_IMAGE!)) break;
-      const r = await run("sh", ["-c", 'docker -H "$1" save "$2" | docker -H "$3" load', "sh", from, TESTBED_IMAGE!, STORE_HOST!], { timeoutMs: 240_000 });
-      assert.equal(r.code, 0, `copying ${TESTBED_IMAGE} into the containerd-store daemon: ${r.stderr}`);
-    } finally {
-      await rm(lock, { recursive: true, force: true });
-    }
-  }
+function ensureNodeImage(from: string): Promise<void> {
+  return ensureImageOnce(TESTBED_IMAGE!, "containerd-store-image", async () => {
+    const r = await run("sh", ["-c", 'docker -H "$1" save "$2" | docker -H "$3" load', "sh", from, TESTBED_IMAGE!, STORE_HOST!], { timeoutMs: 240_000 });
+    assert.equal(r.code, 0, `copying ${TESTBED_IMAGE} into the containerd-store daemon: ${r.stderr}`);
+  });
 }
 
 function job(name: string, image: string) {

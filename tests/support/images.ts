@@ -34,28 +34,38 @@ export function ensureBusyboxImage(): Promise<string> {
   return pending;
 }
 
-const LOCK = join(tmpdir(), "k3sbox-test-busybox-build.lock");
 const LOCK_STALE_MS = 5 * 60_000;
 
-async function buildBusybox(): Promise<string> {
+/**
+ * Makes sure `image` is in the current daemon, running `make` to put it
+ * there when it is not. Processes take turns through a lock directory, so
+ * only one runs `make` and the others wait for its result; a lock older than
+ * 5 minutes is taken to be a dead holder's.
+ */
+export async function ensureImageOnce(image: string, lockName: string, make: () => Promise<void>): Promise<void> {
+  const lock = join(tmpdir(), `k3sbox-test-${lockName}.lock`);
   const deadline = Date.now() + 2 * LOCK_STALE_MS;
-  while (!(await imageExists(BUSYBOX_IMAGE))) {
+  while (!(await imageExists(image))) {
     try {
-      await mkdir(LOCK); // atomic: exactly one process gets it
+      await mkdir(lock); // atomic: exactly one process gets it
     } catch (err) {
       if ((err as { code?: string }).code !== "EEXIST") throw err;
-      const age = await stat(LOCK).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > LOCK_STALE_MS) await rm(LOCK, { recursive: true, force: true }); // its builder died
-      if (Date.now() > deadline) throw new Error(`timed out waiting for another process to build ${BUSYBOX_IMAGE} (lock ${LOCK})`);
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true }); // its holder died
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another process to make ${image} (lock ${lock})`);
       await new Promise((r) => setTimeout(r, 250));
       continue;
     }
     try {
-      if (!(await imageExists(BUSYBOX_IMAGE))) await build();
+      if (!(await imageExists(image))) await make();
     } finally {
-      await rm(LOCK, { recursive: true, force: true });
+      await rm(lock, { recursive: true, force: true });
     }
   }
+}
+
+async function buildBusybox(): Promise<string> {
+  await ensureImageOnce(BUSYBOX_IMAGE, "busybox-build", build);
   return BUSYBOX_IMAGE;
 }
 
