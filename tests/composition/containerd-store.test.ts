@@ -12,6 +12,9 @@
 // spawns) talks to that daemon through DOCKER_HOST.
 
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { CONTAINERD_SOCKET } from "../../lib/k3s/load-images.ts";
@@ -40,6 +43,52 @@ function ensureNodeImage(from: string): Promise<void> {
   });
 }
 
+/**
+ * Makes `target` an image whose index names two platforms, linux/amd64 (the
+ * blobs of `source`) and linux/arm64, whose manifest the store does not have:
+ * what the store holds after pulling one platform of a multi-platform image.
+ */
+async function tagWithAbsentPlatform(source: string, target: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "k3sbox-multiplatform-"));
+  try {
+    const saved = await run("sh", ["-c", 'docker save --platform linux/amd64 "$1" | tar -x -C "$2"', "sh", source, dir]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const layout = JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
+    const amd64 = layout.manifests[0];
+    const absent = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, note: "an arm64 manifest this store never received" }));
+    const index = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        { mediaType: amd64.mediaType, digest: amd64.digest, size: amd64.size, platform: { architecture: "amd64", os: "linux" } },
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${await sha256(absent)}`, size: absent.length, platform: { architecture: "arm64", os: "linux" } },
+      ],
+    }));
+    const indexDigest = await sha256(index);
+    await writeFile(join(dir, "blobs", "sha256", indexDigest), index);
+    const [repo, ref] = target.split(":");
+    await writeFile(join(dir, "index.json"), JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        digest: `sha256:${indexDigest}`,
+        size: index.length,
+        annotations: { "io.containerd.image.name": `docker.io/library/${repo}:${ref}`, "org.opencontainers.image.ref.name": ref },
+      }],
+    }));
+    await rm(join(dir, "manifest.json"), { force: true });
+    const loaded = await run("sh", ["-c", 'tar -c -C "$1" . | docker load', "sh", dir]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function job(name: string, image: string) {
   return {
     apiVersion: "batch/v1",
@@ -64,6 +113,7 @@ if (!TESTBED_IMAGE) {
   const hostDaemon = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   process.env.DOCKER_HOST = STORE_HOST;
   const tag = `k3sbox-test-store:${runTag()}`;
+  const multi = `k3sbox-test-store:${runTag()}-multi`;
   suite("composition: loadImages with Docker's containerd image store (Docker 29 from the moby v2 module; real node on the same daemon)", {
     setupTimeoutMs: 300_000,
     setup: async () => {
@@ -71,6 +121,7 @@ if (!TESTBED_IMAGE) {
       await ensureNodeImage(hostDaemon);
       await ensureBusyboxImage();
       await docker(["build", "--quiet", "--tag", tag, "-"], { stdin: `FROM ${BUSYBOX_IMAGE}\nRUN echo token-${tag} > /token\n`, timeoutMs: 120_000 });
+      await tagWithAbsentPlatform(tag, multi);
       const env: Env = await startEnvironment({ services: { k8s: k3s({ image: TESTBED_IMAGE!, registry: false }) } });
       return { env, info: info.trim() };
     },
@@ -79,7 +130,7 @@ if (!TESTBED_IMAGE) {
       try {
         await env.stop();
       } finally {
-        await docker(["rmi", tag]).catch(() => {});
+        await docker(["rmi", tag, multi]).catch(() => {});
       }
       assert.deepEqual(await listByLabel("container", [`${LABEL_ENV}=${env.id}`]), []);
       // The node bound its cgroup onto /sys/fs/cgroup/<controller>/k3sbox-docker29/<id> inside itself (Docker 29
@@ -114,6 +165,19 @@ if (!TESTBED_IMAGE) {
       assert.equal(r.code, 0, r.stderr);
       const listed = await docker(["exec", env.services.k8s.containerId, "ctr", "--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "list", "-q"]);
       assert.match(listed, new RegExp(`^docker\\.io/library/${tag.replace(/[.:]/g, "\\$&")}$`, "m"));
+    }, LONG);
+
+    t("an image whose index names a platform the store lacks (as after a one-platform pull): kind's import fails, loadImages runs it", async ({ env }) => {
+      const node = env.services.k8s.containerId;
+      // kind's `load docker-image`: the whole `docker save` into `ctr import --all-platforms`.
+      const kind = await run("sh", ["-c", 'docker save "$1" | docker exec -i "$2" ctr --address "$3" -n k8s.io images import --all-platforms -', "sh", multi, node, CONTAINERD_SOCKET]);
+      assert.notEqual(kind.code, 0, "the all-platforms import of the full index fails");
+      assert.match(kind.stderr, /not found/);
+      await env.svc.k8s.loadImages(multi);
+      await using ns = await env.svc.k8s.namespace("multi");
+      await ns.apply(job("multi", multi));
+      await ns.waitFor("job/multi", "Complete", { timeoutMs: 120_000 });
+      assert.equal(await ns.logs("job-name=multi"), `token-${tag}\n`);
     }, LONG);
   });
 }
