@@ -167,7 +167,10 @@ run_job() {
   esac
   rc=$?
   echo "$rt $rc" >"$logs/$name.rc"
-  flock "$logs/print.lock" bash -c 'echo "== $1"; cat "$2"; echo "== $1: $3s, exit $4"' _ "$name" "$logs/$name.log" "$(( $(date +%s) - start ))" "$rc"
+  # CPU seconds of the job and the processes it waited for (the CPUs are the limit when jobs run side by side).
+  local cpu me=$BASHPID
+  cpu="$(awk '{ printf "%.1f", ($14 + $15 + $16 + $17) / 100 }' "/proc/$me/stat" 2>/dev/null)"
+  flock "$logs/print.lock" bash -c 'echo "== $1"; cat "$2"; echo "== $1: $3s (cpu ${5}s), exit $4"' _ "$name" "$logs/$name.log" "$(( $(date +%s) - start ))" "$rc" "${cpu:-?}"
 }
 
 job_rc() { cut -d' ' -f2 "$logs/$1.rc"; }
