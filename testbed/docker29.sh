@@ -19,27 +19,27 @@ set -euo pipefail
 
 MOBY_MODULE=github.com/moby/moby/v2
 MOBY_VERSION=v2.0.0-beta.24  # Docker Engine 29.x
-D28_DIR=/tmp/k3sbox-docker29
-D28_PARTS_BIN=""  # containerd, shim, runc: <parts>/bin (testbed/parts.sh)
-D28_BRIDGE=k3sbox29
-D28_BRIDGE_CIDR=10.213.0.1/24  # the default "bridge" network (inside the pool)
-D28_POOL=10.213.0.0/16  # user-defined networks
-D28_POOL_SIZE=24
+D29_DIR=/tmp/k3sbox-docker29
+D29_PARTS_BIN=""  # containerd, shim, runc: <parts>/bin (testbed/parts.sh)
+D29_BRIDGE=k3sbox29
+D29_BRIDGE_CIDR=10.213.0.1/24  # the default "bridge" network (inside the pool)
+D29_POOL=10.213.0.0/16  # user-defined networks
+D29_POOL_SIZE=24
 # Absolute (from the hierarchy root): relative, it would sit below dockerd's own cgroup,
 # which a node inside may not see in its /sys/fs/cgroup (this sandbox places processes so).
-D28_CGROUP_PARENT=k3sbox-docker29
-D28_START_TIMEOUT=90
+D29_CGROUP_PARENT=k3sbox-docker29
+D29_START_TIMEOUT=90
 
-SOCK="$D28_DIR/docker.sock"
-DATA="$D28_DIR/data"
-EXEC="$D28_DIR/exec"
-CTRD="$D28_DIR/containerd"
+SOCK="$D29_DIR/docker.sock"
+DATA="$D29_DIR/data"
+EXEC="$D29_DIR/exec"
+CTRD="$D29_DIR/containerd"
 CTRD_SOCK="$CTRD/containerd.sock"
-PIDFILE="$D28_DIR/docker.pid"
-CTRD_PIDFILE="$D28_DIR/containerd.pid"
-LOGS="$D28_DIR/logs"
-CONF="$D28_DIR/daemon.json"
-CTRD_CONF="$D28_DIR/containerd.toml"
+PIDFILE="$D29_DIR/docker.pid"
+CTRD_PIDFILE="$D29_DIR/containerd.pid"
+LOGS="$D29_DIR/logs"
+CONF="$D29_DIR/daemon.json"
+CTRD_CONF="$D29_DIR/containerd.toml"
 
 log() { printf 'docker29: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -111,7 +111,7 @@ pid_of() { # pidfile exe-basename
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
 	if pid_alive "$pid" && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */"$2" ]]; then echo "$pid"; fi
 }
-d28() { docker -H "unix://$SOCK" "$@"; }
+d29() { docker -H "unix://$SOCK" "$@"; }
 daemon_up() { [[ -S $SOCK ]] && timeout 10 docker -H "unix://$SOCK" version >/dev/null 2>&1; }
 
 wait_exit() { # pid timeout-seconds
@@ -131,9 +131,9 @@ stop_pid() { # pid name timeout
 	fi
 }
 
-# mount points at or below $D28_DIR, deepest first
+# mount points at or below $D29_DIR, deepest first
 our_mounts() {
-	awk -v d="$D28_DIR" '{ p=$5; gsub(/\\040/," ",p); if (p==d || index(p, d"/")==1) print p }' /proc/self/mountinfo | sort -r | uniq
+	awk -v d="$D29_DIR" '{ p=$5; gsub(/\\040/," ",p); if (p==d || index(p, d"/")==1) print p }' /proc/self/mountinfo | sort -r | uniq
 }
 
 # pids whose /proc/PID/cmdline mentions our containerd socket or our binaries
@@ -159,9 +159,9 @@ our_bridges() {
 	local dev cidr db="$DATA/network/files/local-kv.db" host_ids
 	host_ids=$(timeout 10 docker -H unix:///var/run/docker.sock network ls -q --no-trunc 2>/dev/null || true)
 	{
-		ip link show "$D28_BRIDGE" >/dev/null 2>&1 && echo "$D28_BRIDGE"
+		ip link show "$D29_BRIDGE" >/dev/null 2>&1 && echo "$D29_BRIDGE"
 		ip -o -4 addr show type bridge 2>/dev/null | awk '{print $2, $4}' | while read -r dev cidr; do
-			[[ $dev == docker0 || $dev == "$D28_BRIDGE" ]] && continue
+			[[ $dev == docker0 || $dev == "$D29_BRIDGE" ]] && continue
 			in_pool "${cidr%/*}" || continue
 			if [[ -f $db ]] && ! grep -aqF -- "${dev#br-}" "$db"; then continue; fi
 			if [[ $dev == br-* && -n $host_ids ]] && grep -q -- "^${dev#br-}" <<<"$host_ids"; then continue; fi
@@ -171,7 +171,7 @@ our_bridges() {
 }
 ip2int() { local IFS=.; set -- $1; echo $((($1 << 24) + ($2 << 16) + ($3 << 8) + $4)); }
 in_pool() {
-	local net=${D28_POOL%/*} len=${D28_POOL#*/} a n mask
+	local net=${D29_POOL%/*} len=${D29_POOL#*/} a n mask
 	a=$(ip2int "$1"); n=$(ip2int "$net")
 	mask=$(((0xffffffff << (32 - len)) & 0xffffffff))
 	(((a & mask) == (n & mask)))
@@ -179,7 +179,7 @@ in_pool() {
 
 cgroup_cleanup() {
 	local d
-	for d in /sys/fs/cgroup/*/"$D28_CGROUP_PARENT" /sys/fs/cgroup/"$D28_CGROUP_PARENT"; do
+	for d in /sys/fs/cgroup/*/"$D29_CGROUP_PARENT" /sys/fs/cgroup/"$D29_CGROUP_PARENT"; do
 		[[ -d $d ]] || continue
 		# depth-first rmdir; cgroupfs dirs can only be removed when empty of tasks
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
@@ -214,7 +214,7 @@ cmd_stop() {
 	for p in $(our_stray_pids); do stop_pid "$p" "stray $(readlink /proc/"$p"/exe 2>/dev/null)" 10; done
 	# container processes whose shim was killed: they live in our cgroup parent
 	local t
-	for t in $(find /sys/fs/cgroup/*/"$D28_CGROUP_PARENT" -mindepth 2 -name tasks -exec cat {} + 2>/dev/null | sort -un); do
+	for t in $(find /sys/fs/cgroup/*/"$D29_CGROUP_PARENT" -mindepth 2 -name tasks -exec cat {} + 2>/dev/null | sort -un); do
 		log "killing leftover container task $t"; kill -KILL "$t" 2>/dev/null || true
 	done
 	# 4. mounts (netns bind mounts, shm, overlay rootfs, data-root self bind mount)
@@ -224,7 +224,7 @@ cmd_stop() {
 	done < <(our_mounts)
 	while read -r m; do [[ -n $m ]] && { umount -l "$m" 2>/dev/null || true; }; done < <(our_mounts)
 	if [[ -n $(our_mounts) ]]; then
-		die "mounts left under $D28_DIR, refusing to delete state: $(our_mounts | tr '\n' ' ')"
+		die "mounts left under $D29_DIR, refusing to delete state: $(our_mounts | tr '\n' ' ')"
 	fi
 	# 5. network: our default bridge + any bridge with an address from our pool (leftover br-*)
 	local b
@@ -245,25 +245,25 @@ cmd_start() {
 	if pid_alive "$(pid_of "$PIDFILE" dockerd)" && daemon_up; then
 		log "already running"; cmd_env; return 0
 	fi
-	[[ $D28_BRIDGE != docker0 ]] || die "D28_BRIDGE must not be docker0"
+	[[ $D29_BRIDGE != docker0 ]] || die "D29_BRIDGE must not be docker0"
 	cmd_build
 	local b
 	for b in containerd containerd-shim-runc-v2 runc; do
-		[[ -x $D28_PARTS_BIN/$b ]] || die "$D28_PARTS_BIN/$b missing"
+		[[ -x $D29_PARTS_BIN/$b ]] || die "$D29_PARTS_BIN/$b missing"
 	done
 	# Always start from scratch: a stale data-root (default "bridge" network in local-kv.db)
 	# combined with default-address-pools makes moby delete the docker0 interface on startup.
 	cmd_stop
-	mkdir -p "$D28_DIR" "$LOGS" "$DATA" "$EXEC" "$CTRD"
+	mkdir -p "$D29_DIR" "$LOGS" "$DATA" "$EXEC" "$CTRD"
 
 	# bridge for the default network
-	if ! ip link show "$D28_BRIDGE" >/dev/null 2>&1; then
-		ip link add "$D28_BRIDGE" type bridge
+	if ! ip link show "$D29_BRIDGE" >/dev/null 2>&1; then
+		ip link add "$D29_BRIDGE" type bridge
 	fi
-	ip addr replace "$D28_BRIDGE_CIDR" dev "$D28_BRIDGE"
-	ip link set "$D28_BRIDGE" up
+	ip addr replace "$D29_BRIDGE_CIDR" dev "$D29_BRIDGE"
+	ip link set "$D29_BRIDGE" up
 
-	local path="$BIN:$D28_PARTS_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	local path="$BIN:$D29_PARTS_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 	cat >"$CTRD_CONF" <<-EOF
 		version = 3
@@ -288,17 +288,17 @@ cmd_start() {
 		[plugins."io.containerd.internal.v1.opt"]
 		  path = "$CTRD/opt"
 	EOF
-	log "starting containerd ($("$D28_PARTS_BIN/containerd" --version | awk '{print $3}'))"
-	env -i PATH="$path" HOME="$HOME" setsid "$D28_PARTS_BIN/containerd" --config "$CTRD_CONF" \
+	log "starting containerd ($("$D29_PARTS_BIN/containerd" --version | awk '{print $3}'))"
+	env -i PATH="$path" HOME="$HOME" setsid "$D29_PARTS_BIN/containerd" --config "$CTRD_CONF" \
 		</dev/null >>"$LOGS/containerd.log" 2>&1 9>&- &
 	echo $! >"$CTRD_PIDFILE"
 	local i
-	for ((i = 0; i < D28_START_TIMEOUT * 2; i++)); do
-		"$D28_PARTS_BIN/ctr" --address "$CTRD_SOCK" version >/dev/null 2>&1 && break
+	for ((i = 0; i < D29_START_TIMEOUT * 2; i++)); do
+		"$D29_PARTS_BIN/ctr" --address "$CTRD_SOCK" version >/dev/null 2>&1 && break
 		pid_alive "$(cat "$CTRD_PIDFILE")" || { tail -n 30 "$LOGS/containerd.log" >&2; die "containerd exited"; }
 		sleep 0.5
 	done
-	"$D28_PARTS_BIN/ctr" --address "$CTRD_SOCK" version >/dev/null 2>&1 || die "containerd did not come up"
+	"$D29_PARTS_BIN/ctr" --address "$CTRD_SOCK" version >/dev/null 2>&1 || die "containerd did not come up"
 
 	cat >"$CONF" <<-EOF
 		{
@@ -310,9 +310,9 @@ cmd_start() {
 		  "iptables": false,
 		  "ip6tables": false,
 		  "ip-masq": false,
-		  "bridge": "$D28_BRIDGE",
-		  "default-address-pools": [{"base": "$D28_POOL", "size": $D28_POOL_SIZE}],
-		  "cgroup-parent": "/$D28_CGROUP_PARENT",
+		  "bridge": "$D29_BRIDGE",
+		  "default-address-pools": [{"base": "$D29_POOL", "size": $D29_POOL_SIZE}],
+		  "cgroup-parent": "/$D29_CGROUP_PARENT",
 		  "exec-opts": ["native.cgroupdriver=cgroupfs"],
 		  "userland-proxy": true,
 		  "userland-proxy-path": "$BIN/docker-proxy",
@@ -325,13 +325,13 @@ cmd_start() {
 	env -i PATH="$path" HOME="$HOME" setsid "$BIN/dockerd" --config-file "$CONF" \
 		</dev/null >>"$LOGS/dockerd.log" 2>&1 9>&- &
 	local dpid=$!
-	for ((i = 0; i < D28_START_TIMEOUT * 2; i++)); do
+	for ((i = 0; i < D29_START_TIMEOUT * 2; i++)); do
 		daemon_up && break
 		pid_alive "$dpid" || { tail -n 30 "$LOGS/dockerd.log" >&2; die "dockerd exited"; }
 		sleep 0.5
 	done
-	daemon_up || { tail -n 30 "$LOGS/dockerd.log" >&2; die "dockerd did not come up in ${D28_START_TIMEOUT}s"; }
-	log "up: $(d28 version --format 'server {{.Server.Version}} API {{.Server.APIVersion}}')"
+	daemon_up || { tail -n 30 "$LOGS/dockerd.log" >&2; die "dockerd did not come up in ${D29_START_TIMEOUT}s"; }
+	log "up: $(d29 version --format 'server {{.Server.Version}} API {{.Server.APIVersion}}')"
 	cmd_env
 }
 
@@ -340,13 +340,13 @@ cmd_env() { echo "DOCKER_HOST=unix://$SOCK"; }
 [[ $(id -u) == 0 ]] || die "must run as root"
 case "${1:-}" in
 start)
-	D28_PARTS_BIN="${2:?usage: $0 start <parts dir> (testbed/parts.sh)}/bin"
+	D29_PARTS_BIN="${2:?usage: $0 start <parts dir> (testbed/parts.sh)}/bin"
 	;&
 stop)
 	# Starts and stops of several callers take turns; the lock file lives next to the state.
-	mkdir -p "$D28_DIR"
-	exec 9>"$D28_DIR/.lock"
-	flock -w 300 9 || die "could not get lock $D28_DIR/.lock"
+	mkdir -p "$D29_DIR"
+	exec 9>"$D29_DIR/.lock"
+	flock -w 300 9 || die "could not get lock $D29_DIR/.lock"
 	;;
 esac
 case "${1:-}" in
