@@ -1,7 +1,6 @@
 // k3sbox command line: up | smoke | load | list | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
-import { rmSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
@@ -113,9 +112,8 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     // The cluster's private directory: removed by Ctrl-C, `down`, the crash watchdog and `prune`.
     path = await env.kubeconfigPath("k8s");
     if (extraPath) {
-      // The copy the user asked for: removed when this process ends unless detached, and in any
-      // case with the cluster's directory (`down`, the watchdog, `prune`) while it is unchanged.
-      if (!flags.detach) process.on("exit", () => rmSync(extraPath, { force: true }));
+      // The copy the user asked for: recorded in the cluster's directory, so whatever removes
+      // that (Ctrl-C, `down`, the watchdog, `prune`) removes the copy too, while it is unchanged.
       const content = await readFile(path, "utf8");
       await recordCopy(env.id, extraPath, content);
       await writeFile(extraPath, content, { mode: 0o600 });

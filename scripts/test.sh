@@ -6,7 +6,7 @@
 # Jobs run side by side (K3SBOX_TEST_JOBS at a time, default 8): each test
 # file of the Docker tiers under each runtime is a job, each other tier under
 # each runtime is one, and static, consumers and testbed are one each. A job's
-# output is printed whole when it ends, with its duration. Test files named
+# output is printed whole when it ends, with its duration and CPU time. Test files named
 # *.serial.test.ts (prune, which removes every dead environment on the
 # daemon) run afterwards, alone. Tests keep to their own environments (labels
 # of their process, definitions of their own), so jobs cannot disturb each other.
@@ -40,12 +40,12 @@ else
 fi
 echo "== setup: $(( $(date +%s) - t0 ))s"
 
-
 bun="$root/node_modules/.bin/bun"
 deno="$root/node_modules/.bin/deno"
 node="$root/node_modules/.bin/node"
 # Tiers also run under Node (node --test on the .ts sources, types stripped).
 node_tiers=" unit tls docker controlplane composition "
+runtimes_of() { if [[ "$node_tiers" == *" $1 "* ]]; then echo bun deno node; else echo bun deno; fi; }
 # Tiers that start containers or control planes run as one job per test
 # file and runtime; the others as one job per runtime.
 per_file_tiers=" docker controlplane composition "
@@ -191,13 +191,11 @@ count_job() {
 # The jobs of the chosen tiers, one per line: "<name> <runtime> <files…>".
 # Files named *.serial.test.ts are left out here: they run alone, afterwards.
 list_jobs() {
-  local tier rt f runtimes
+  local tier rt f
   for tier in "${tiers[@]}"; do
     case "$tier" in static|consumers|testbed) continue ;; esac
     [ -d "tests/$tier" ] || continue
-    runtimes=(bun deno)
-    [[ "$node_tiers" == *" $tier "* ]] && runtimes+=(node)
-    for rt in "${runtimes[@]}"; do
+    for rt in $(runtimes_of "$tier"); do
       if [[ "$per_file_tiers" == *" $tier "* ]]; then
         for f in "tests/$tier/"*.test.ts; do
           [[ "$f" == *.serial.test.ts ]] && continue
@@ -237,11 +235,9 @@ for name in "${names[@]}"; do count_job "$name"; done
 # The serial phase: files that must run with no other test beside them.
 for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
   tier="$(basename "$(dirname "$f")")"
-  runtimes=(bun deno)
-  [[ "$node_tiers" == *" $tier "* ]] && runtimes+=(node)
-  for rt in "${runtimes[@]}"; do
+  for rt in $(runtimes_of "$tier"); do
     name="$tier-$(basename "$f" .test.ts)-$rt"
-    run_job "$name" "$rt" "$f"
+    ( run_job "$name" "$rt" "$f" ) # a subshell of its own, as in the parallel phase: its CPU count is the job's
     count_job "$name"
   done
 done

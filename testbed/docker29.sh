@@ -44,14 +44,11 @@ CTRD_CONF="$D29_DIR/containerd.toml"
 log() { printf 'docker29: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-resolve_version() {
-	CACHE_DIR=$HOME/.cache/k3sbox/docker29-$MOBY_VERSION
-	BIN="$CACHE_DIR/bin"
-}
+CACHE_DIR=$HOME/.cache/k3sbox/docker29-$MOBY_VERSION
+BIN="$CACHE_DIR/bin"
 
 # ---------------------------------------------------------------- build
 cmd_build() {
-	resolve_version
 	if [[ -x $BIN/dockerd && -x $BIN/docker-proxy && -f $CACHE_DIR/.complete ]]; then
 		log "already built: $BIN ($("$BIN/dockerd" --version))"
 		return 0
@@ -82,7 +79,7 @@ cmd_build() {
 		# Engine version string: moby v2 betas are cut from Docker release branches;
 		# releases/versions.yaml records the last Docker release of the branch.
 		local engine_version=""
-		if [[ -z $engine_version && -f $moddir/releases/versions.yaml ]]; then
+		if [[ -f $moddir/releases/versions.yaml ]]; then
 			engine_version=$(sed -n 's/^[[:space:]]*last:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$moddir/releases/versions.yaml" | head -n1)
 		fi
 		engine_version=${engine_version:-$MOBY_VERSION}
@@ -111,7 +108,6 @@ pid_of() { # pidfile exe-basename
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
 	if pid_alive "$pid" && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */"$2" ]]; then echo "$pid"; fi
 }
-d29() { docker -H "unix://$SOCK" "$@"; }
 daemon_up() { [[ -S $SOCK ]] && timeout 10 docker -H "unix://$SOCK" version >/dev/null 2>&1; }
 
 wait_exit() { # pid timeout-seconds
@@ -190,7 +186,6 @@ cgroup_cleanup() {
 
 # ---------------------------------------------------------------- stop
 cmd_stop() {
-	resolve_version
 	local dpid cpid p m
 	dpid=$(pid_of "$PIDFILE" dockerd)
 	cpid=$(pid_of "$CTRD_PIDFILE" containerd)
@@ -241,11 +236,9 @@ cmd_stop() {
 
 # ---------------------------------------------------------------- start
 cmd_start() {
-	resolve_version
 	if pid_alive "$(pid_of "$PIDFILE" dockerd)" && daemon_up; then
 		log "already running"; cmd_env; return 0
 	fi
-	[[ $D29_BRIDGE != docker0 ]] || die "D29_BRIDGE must not be docker0"
 	cmd_build
 	local b
 	for b in containerd containerd-shim-runc-v2 runc; do
@@ -331,7 +324,7 @@ cmd_start() {
 		sleep 0.5
 	done
 	daemon_up || { tail -n 30 "$LOGS/dockerd.log" >&2; die "dockerd did not come up in ${D29_START_TIMEOUT}s"; }
-	log "up: $(d29 version --format 'server {{.Server.Version}} API {{.Server.APIVersion}}')"
+	log "up: $(docker -H "unix://$SOCK" version --format 'server {{.Server.Version}} API {{.Server.APIVersion}}')"
 	cmd_env
 }
 

@@ -16,6 +16,7 @@ import {
   TRAEFIK_TLS_SECRET,
   traefikManifest,
 } from "./manifests.ts";
+import { sleep } from "../sleep.ts";
 
 export const ROLLOUT_TIMEOUT_MS = 120_000;
 export const ROLLOUT_POLL_MS = 250;
@@ -28,7 +29,6 @@ export interface SetupDeps {
   signal?: AbortSignal;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Installs ingress TLS (when domains are set), Traefik and the registry; waits for both. */
 export async function setupK3sCluster(

@@ -6,6 +6,7 @@
 import type { CoreV1Api } from "../../deps.ts";
 import { KubeApiError } from "./errors.ts";
 import type { Tagged } from "./tagging.ts";
+import { sleep } from "../sleep.ts";
 
 export const NAMESPACE_LABEL = "app.kubernetes.io/managed-by";
 export const NAMESPACE_READY_TIMEOUT_MS = 30_000;
@@ -35,7 +36,6 @@ export interface NamespaceRemoveOptions {
   timeoutMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isNotFound = (err: unknown) => err instanceof KubeApiError && err.code === 404;
 
 /** Tracks the namespaces one set of helpers created, so the environment's stop can remove the rest. */

@@ -6,6 +6,7 @@
 import { execIn, inspectContainer, logsTail, type WaitHandle } from "../docker.ts";
 import { nodeRequest } from "../node-request.ts";
 import type { ReadyCheck } from "../service.ts";
+import { sleep } from "../sleep.ts";
 
 /** Pause between tries; each exec try itself takes a `docker exec` round trip. */
 export const READY_POLL_MS = { exec: 50, http: 25, probe: 25 } as const;
@@ -41,7 +42,6 @@ export async function describeContainer(container: string, withinMs = 900): Prom
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const MIN_TRY_MS = 100;
 
 /** One try of the check, ending by `deadline`: ok, or what it saw instead. Never throws for "not yet". */

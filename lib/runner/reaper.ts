@@ -20,6 +20,7 @@ import { runtime } from "../runtime.ts";
 import { removeLabelled } from "../docker.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, SESSION_ID } from "./labels.ts";
 import { removeEnvironmentDir } from "./state-dir.ts";
+import { sleep } from "../sleep.ts";
 
 const CHECK_EVERY_MS = 1_000;
 let started = false;
@@ -66,7 +67,6 @@ export async function reapSession(session: string): Promise<{ containers: string
   return removed;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * How many processes (other than this one) carry the session id on their

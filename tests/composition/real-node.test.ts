@@ -35,11 +35,11 @@ import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { eventually } from "../support/eventually.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { k3sbox } from "../support/cli.ts";
+import { runTag } from "../support/child-processes.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers>; db: ServiceDefinition }>;
 
 const LONG = { timeoutMs: 180_000 };
-const hex = () => Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** A local image no registry has: busybox plus a token file. */
 async function buildTokenImage(tag: string, token: string): Promise<void> {
@@ -73,7 +73,7 @@ if (!TESTBED_IMAGE) {
   skip("real node tier", NO_IMAGE_REASON);
 } else {
   const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
-  const runId = hex();
+  const runId = runTag();
   const tags = { one: `k3sbox-test-loaded:${runId}-1`, two: `k3sbox-test-loaded:${runId}-2`, cli: `k3sbox-test-loaded:${runId}-cli` };
   suite("composition: k3s() on a real node (kubelet, containerd, CNI, kube-proxy, CoreDNS; image is the only difference)", {
     setupTimeoutMs: 300_000,
