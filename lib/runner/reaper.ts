@@ -69,19 +69,23 @@ export async function reapSession(session: string): Promise<{ containers: string
 
 
 /**
- * How many processes (other than this one) carry the session id on their
- * command line: `docker network create` / `docker create` calls the dead
- * parent started, which outlive it and may still create its objects.
+ * How many processes (other than this one) label objects with the session:
+ * `docker network create` / `docker create` calls the dead parent started
+ * (`--label k3sbox.session=<id>`), which outlive it and may still create its
+ * objects. A process that only mentions the session, such as a
+ * `docker ps --filter label=k3sbox.session=<id>` someone polls with, is not
+ * counted: it creates nothing, and a steady poll would hold the sweep back.
  * -1 where there is no /proc to look in.
  */
 export async function lingeringCreators(session: string): Promise<number> {
   const pids = await readdir("/proc").catch(() => undefined);
   if (!pids) return -1;
+  const label = `${LABEL_SESSION}=${session}`;
   let count = 0;
   for (const pid of pids) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const argv = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (argv.includes(session) && !argv.includes("\0--reap\0")) count++;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0");
+    if (argv.includes(label) || argv.includes(`--label=${label}`)) count++;
   }
   return count;
 }

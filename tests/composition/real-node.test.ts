@@ -296,6 +296,13 @@ spec:
       // minReadySeconds keeps such an instant from counting as available, as in a real rollout gate.
       const crash = deployment("crash", tags.one, "echo 'fatal: no config at /etc/app.yaml' >&2; exit 3");
       await ns.apply({ ...crash, spec: { ...crash.spec, minReadySeconds: 30 } });
+      // On a loaded machine the first start can take longer than the 15 s deadline below; the
+      // report is only about a container that has crashed, so the deadline starts after the first crash.
+      await eventually("the crash container's first exit", async () => {
+        const pods = await k8s.client.core.listNamespacedPod({ namespace: ns.name });
+        const s = pods.items[0]?.status?.containerStatuses?.[0];
+        return (s?.lastState?.terminated ?? s?.state?.terminated) ? true : undefined;
+      }, 120_000, 250);
       const t0 = Date.now();
       await assert.rejects(ns.rollout("deployment/crash", { timeoutMs: 15_000 }), (err: unknown) => {
         assert.ok(err instanceof WaitError);

@@ -29,18 +29,28 @@ test("reaper: a module loaded from https: is launched by URL, not turned into a 
   assert.equal(argv.at(-1), "https://example.test/k3sbox/lib/runner/reaper-main.ts");
 });
 
-test("reaper: lingeringCreators counts live processes whose command line carries the session, and stops counting them once they end", async () => {
+test("reaper: lingeringCreators counts live processes that label objects with the session (not ones that filter on it), until they end", async () => {
   const session = `test-${crypto.randomUUID()}`;
   assert.equal(await lingeringCreators(session), 0);
-  // Stands in for a `docker create --label k3sbox.session=<session>` the dead parent left running.
-  // `read` is a shell builtin: the shell forks nothing, so exactly one process carries the session.
-  const child = spawn("/bin/sh", ["-c", "read line", "sh", `k3sbox.session=${session}`], { stdio: ["pipe", "ignore", "ignore"] });
-  const exited = new Promise((r) => child.on("exit", r));
+  // `read` is a shell builtin: the shell forks nothing, so each stand-in is exactly one process.
+  const standIn = (...args: string[]) => {
+    const child = spawn("/bin/sh", ["-c", "read line", "sh", ...args], { stdio: ["pipe", "ignore", "ignore"] });
+    return { child, exited: new Promise((r) => child.on("exit", r)) };
+  };
+  // A `docker ps --filter label=k3sbox.session=<session>` poll: creates nothing, never waited for.
+  const poll = standIn("ps", "--filter", `label=k3sbox.session=${session}`);
+  // A `docker create --label k3sbox.session=<session>` the dead parent left running.
+  const create = standIn("create", "--label", `k3sbox.session=${session}`);
   try {
     assert.equal(await lingeringCreators(session), 1);
   } finally {
-    child.kill("SIGKILL");
-    await exited;
+    create.child.kill("SIGKILL");
+    await create.exited;
   }
-  assert.equal(await lingeringCreators(session), 0);
+  try {
+    assert.equal(await lingeringCreators(session), 0);
+  } finally {
+    poll.child.kill("SIGKILL");
+    await poll.exited;
+  }
 });
