@@ -11,28 +11,29 @@ export function loadX509(): Promise<X509Module> {
   return x509Module ??= import("reflect-metadata").then(() => import("@peculiar/x509"));
 }
 
-export {
-  AppsV1Api,
-  CoreV1Api,
-  createConfiguration,
-  KubeConfig,
-  KubernetesObjectApi,
-  loadAllYaml,
-  ApiException,
-  PatchStrategy,
-  ResponseContext,
-  ServerConfiguration,
-  setHeaderOptions,
-  wrapHttpLibrary,
-} from "@kubernetes/client-node";
+// @kubernetes/client-node loads on first use too: it is most of the start of
+// a CLI command (a usage error, `down`, `list`, `prune`) and of a process
+// that runs only containers, none of which talk to a Kubernetes API. The
+// kube layer awaits it where it builds a client; mod.ts loads it at import.
+export type * as KubernetesClient from "@kubernetes/client-node";
+export type KubernetesClientModule = typeof import("@kubernetes/client-node");
+let kubernetesClientModule: Promise<KubernetesClientModule> | undefined;
+export function loadKubernetesClient(): Promise<KubernetesClientModule> {
+  return kubernetesClientModule ??= import("@kubernetes/client-node");
+}
 export type {
+  ApiException,
+  AppsV1Api,
   ConfigurationOptions,
+  CoreV1Api,
   HttpLibrary,
+  KubeConfig,
   KubernetesObject,
+  KubernetesObjectApi,
   RequestContext,
+  ResponseContext,
   SecurityAuthentication,
   V1APIResource,
-  V1Deployment,
   V1Pod,
 } from "@kubernetes/client-node";
 

@@ -24,7 +24,7 @@ const manifest = (namespace: string) =>
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const cp = await startControlPlane();
-const h = await createKubeHelpers(loadKubeconfig(cp.kubeconfigYaml));
+const h = await createKubeHelpers(await loadKubeconfig(cp.kubeconfigYaml));
 const dir = await mkdtemp(join(tmpdir(), "k3sbox-bench-apply-"));
 try {
   const kubeconfig = join(dir, "config.yaml");

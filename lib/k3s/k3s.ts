@@ -53,7 +53,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       const read = await kubeconfigFile.get(ctx);
       kubeconfigFile.forget(ctx);
       if (!read.text) throw new Error(`k3s(${ctx.name}): could not read ${K3S_KUBECONFIG_PATH} from the container: ${read.error}`);
-      const kubeconfig = loadKubeconfig(read.text);
+      const kubeconfig = await loadKubeconfig(read.text);
       // The API server's certificate carries 127.0.0.1 (see --tls-san), so
       // the published port verifies against the cluster CA.
       pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);

@@ -50,7 +50,7 @@ export function apiServerReadyProbe(kubeconfig: ReturnType<typeof kubeconfigRead
       const { text } = await kubeconfig.get(ctx);
       if (!text) return undefined;
       try {
-        const { tls } = await tlsMaterialOf(loadKubeconfig(text));
+        const { tls } = await tlsMaterialOf(await loadKubeconfig(text));
         transport = createTransport(tls);
       } catch {
         kubeconfig.forget(ctx); // half-written file: read it again next time

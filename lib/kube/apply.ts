@@ -4,7 +4,7 @@
 // reference component's create-only behaviour (409 on the second call), and
 // `delete(manifest)` removes the objects and waits until they are gone.
 
-import { type KubernetesObject, type KubernetesObjectApi, PatchStrategy, type V1APIResource } from "../../deps.ts";
+import { type KubernetesObject, type KubernetesObjectApi, loadKubernetesClient, type V1APIResource } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
 import { KubeApiError } from "./errors.ts";
 import { resolveResource } from "./kinds.ts";
@@ -104,6 +104,7 @@ async function* resolved(objects: Objects, manifest: Manifest, verb: string, nam
 
 export function createApply(objects: Objects) {
   return async function apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<Wrapped<KubeObject>[]> {
+    const { PatchStrategy } = await loadKubernetesClient();
     const applied: Wrapped<KubeObject>[] = [];
     for await (const { index, object } of resolved(objects, manifest, "apply", opts.namespace)) {
       if (!object.metadata?.name) {

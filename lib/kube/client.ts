@@ -3,15 +3,14 @@
 // mTLS transport.
 
 import {
-  AppsV1Api,
-  CoreV1Api,
-  createConfiguration,
-  KubeConfig,
+  type AppsV1Api,
+  type CoreV1Api,
+  type KubeConfig,
   type KubernetesObject,
-  KubernetesObjectApi,
+  type KubernetesObjectApi,
+  loadKubernetesClient,
   type RequestContext,
   type SecurityAuthentication,
-  ServerConfiguration,
 } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
 import { Recorder } from "../recorder.ts";
@@ -116,6 +115,7 @@ export async function createKubeHelpers(
   kubeconfig: KubeConfig,
   opts: { recorder?: Recorder } = {},
 ): Promise<KubeHelpers> {
+  const kube = await loadKubernetesClient();
   const recorder = opts.recorder ?? new Recorder();
   const server = kubeconfig.getCurrentCluster()?.server;
   if (!server) throw new Error("kubeconfig: current cluster has no server URL");
@@ -129,16 +129,16 @@ export async function createKubeHelpers(
       for (const [k, v] of Object.entries(headers)) ctx.setHeaderParam(k, v);
     },
   };
-  const config = createConfiguration({
-    baseServer: new ServerConfiguration(server, {}),
+  const config = kube.createConfiguration({
+    baseServer: new kube.ServerConfiguration(server, {}),
     authMethods: { default: auth },
-    httpApi: createHttpLibrary(transport, recorder),
+    httpApi: createHttpLibrary(kube, transport, recorder),
   });
 
-  const objects = withTagging(new KubernetesObjectApi(config));
+  const objects = withTagging(new kube.KubernetesObjectApi(config), kube.ApiException);
   const client: KubeClient = {
-    core: withTagging(new CoreV1Api(config)),
-    apps: withTagging(new AppsV1Api(config)),
+    core: withTagging(new kube.CoreV1Api(config), kube.ApiException),
+    apps: withTagging(new kube.AppsV1Api(config), kube.ApiException),
     objects,
     watch: (path, onEvent, watchOpts) => watchPath(withHeaders(transport, headers), recorder, server, path, onEvent, watchOpts),
   };
@@ -219,9 +219,9 @@ function withHeaders(transport: Transport, headers: Record<string, string>): Tra
   };
 }
 
-/** Loads a kubeconfig from YAML text. */
-export function loadKubeconfig(yaml: string): KubeConfig {
-  const kc = new KubeConfig();
+/** Loads a kubeconfig from YAML text (async: the Kubernetes client loads on first use). */
+export async function loadKubeconfig(yaml: string): Promise<KubeConfig> {
+  const kc = new (await loadKubernetesClient()).KubeConfig();
   kc.loadFromString(yaml);
   return kc;
 }

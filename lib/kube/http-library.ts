@@ -4,7 +4,7 @@
 // number in the caller's async slot so the parsed result can be tagged.
 
 import { AsyncLocalStorage } from "node:async_hooks";
-import { type HttpLibrary, type RequestContext, ResponseContext, wrapHttpLibrary } from "../../deps.ts";
+import type { HttpLibrary, KubernetesClientModule, RequestContext, ResponseContext } from "../../deps.ts";
 import type { KubeMeta, Recorder } from "../recorder.ts";
 import { describeKubeRequest, isKubeDiscoveryPath } from "./describe.ts";
 import { causeChain } from "./errors.ts";
@@ -46,8 +46,9 @@ function isApplyPatch(request: RequestContext): boolean {
   return type.startsWith("application/apply-patch");
 }
 
-export function createHttpLibrary(transport: Transport, recorder: Recorder): HttpLibrary {
-  return wrapHttpLibrary({
+/** `kube`: the loaded client module (deps.ts loads it lazily). */
+export function createHttpLibrary(kube: KubernetesClientModule, transport: Transport, recorder: Recorder): HttpLibrary {
+  return kube.wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
       const url = request.getUrl();
       const method = String(request.getHttpMethod());
@@ -78,7 +79,7 @@ export function createHttpLibrary(transport: Transport, recorder: Recorder): Htt
 
       const headers: Record<string, string> = {};
       res.headers.forEach((v, k) => (headers[k] = v));
-      return new ResponseContext(res.status, headers, {
+      return new kube.ResponseContext(res.status, headers, {
         text: () => Promise.resolve(new TextDecoder().decode(body)),
         binary: () => Promise.resolve(Buffer.from(body)),
         stream: () => new Blob([body]).stream(),

@@ -3,7 +3,7 @@
 // wrapped with the tag of the HTTP event it produced, and an API error is
 // turned into a KubeApiError that reads like the timeline.
 
-import { ApiException } from "../../deps.ts";
+import type { KubernetesClientModule } from "../../deps.ts";
 import { deepUnwrap, wrap, type Wrapped } from "../inspect.ts";
 import { type CallSlot, callSlots } from "./http-library.ts";
 import { KubeApiError } from "./errors.ts";
@@ -13,7 +13,8 @@ export type Tagged<T> = {
   [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<Wrapped<R>> : T[K];
 };
 
-export function withTagging<T extends object>(api: T): Tagged<T> {
+/** `ApiException`: the loaded client's error class (deps.ts loads the client lazily). */
+export function withTagging<T extends object>(api: T, ApiException: KubernetesClientModule["ApiException"]): Tagged<T> {
   return new Proxy(api, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);

@@ -63,7 +63,7 @@ if (!TESTBED_BIN) {
       const cp = await startControlPlane();
       console.error(`  control plane ready after ${cp.readyAfterMs} ms`);
       const recorder = new Recorder();
-      const h = await createKubeHelpers(loadKubeconfig(cp.kubeconfigYaml), { recorder });
+      const h = await createKubeHelpers(await loadKubeconfig(cp.kubeconfigYaml), { recorder });
       return { cp, h, recorder };
     },
     teardown: async (f) => {

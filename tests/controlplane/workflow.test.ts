@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { skip, suite } from "../harness.ts";
 import { expectStrictEqual } from "../support/expect.ts";
-import { PatchStrategy, setHeaderOptions } from "../../deps.ts";
+import { PatchStrategy, setHeaderOptions } from "../../mod.ts";
 import { readTag } from "../../lib/inspect.ts";
 import { ApplyConflictError, ApplyError } from "../../lib/kube/apply.ts";
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig } from "../../lib/kube/client.ts";
@@ -61,7 +61,7 @@ if (!TESTBED_BIN) {
     setup: async (): Promise<Fixture> => {
       const cp = await startControlPlane();
       const recorder = new Recorder();
-      const h = await createKubeHelpers(loadKubeconfig(cp.kubeconfigYaml), { recorder });
+      const h = await createKubeHelpers(await loadKubeconfig(cp.kubeconfigYaml), { recorder });
       const dir = await mkdtemp(join(tmpdir(), "k3sbox-workflow-"));
       const kubeconfigPath = join(dir, "config.yaml");
       await writeFile(kubeconfigPath, h.kubeconfig.exportConfig(), { mode: 0o600 });
@@ -381,7 +381,7 @@ if (!TESTBED_BIN) {
       await assert.rejects(h.client.core.readNamespace({ name: other.name }), (e: unknown) => (e as KubeApiError).code === 404);
 
       // A second set of helpers stands in for an environment: its close() removes what it left.
-      const h2 = await createKubeHelpers(loadKubeconfig(cp.kubeconfigYaml));
+      const h2 = await createKubeHelpers(await loadKubeconfig(cp.kubeconfigYaml));
       const left = await h2.namespace("left");
       await h2.close();
       const phase = await h.client.core.readNamespace({ name: left.name }).then((n) => n.status?.phase, (e: KubeApiError) => e.code);

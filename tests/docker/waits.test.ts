@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { suite } from "../harness.ts";
-import { KubeConfig, parseYaml } from "../../deps.ts";
+import { type KubeConfig, loadKubernetesClient, parseYaml } from "../../deps.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { run } from "../../lib/proc.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
@@ -56,8 +56,8 @@ async function assertNothingOfMine(): Promise<void> {
 }
 
 /** A KubeConfig as a service's helpers carry it; this stub service has no API server behind it. */
-function stubKubeconfig(server: string): KubeConfig {
-  const kc = new KubeConfig();
+async function stubKubeconfig(server: string): Promise<KubeConfig> {
+  const kc = new (await loadKubernetesClient()).KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "default", server, caData: btoa("-----BEGIN CERTIFICATE-----\nstub\n-----END CERTIFICATE-----\n"), skipTLSVerify: false }],
     users: [{ name: "default", token: "stub-token" }],
@@ -164,7 +164,7 @@ suite("waits keep their deadlines; exits, pauses and lost networks are named (re
   });
 
   t("kubeconfigs (stub service, no API server): YAML, k3sbox-<env>-<key> names, 0600 in a 0700 directory; kubectl merges two; gone at stop", async ({ stateDir }) => {
-    const stub = (server: string): ServiceDefinition<{ kubeconfig: KubeConfig }> => ({ image, command: "exec sleep 600", helpers: () => ({ kubeconfig: stubKubeconfig(server) }) });
+    const stub = (server: string): ServiceDefinition<{ kubeconfig: KubeConfig }> => ({ image, command: "exec sleep 600", helpers: async () => ({ kubeconfig: await stubKubeconfig(server) }) });
     const a = await startEnvironment({ services: { k8s: stub("https://127.0.0.1:6443") } });
     const b = await startEnvironment({ services: { k8s: stub("https://127.0.0.1:7443") } });
     try {

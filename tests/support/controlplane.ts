@@ -55,7 +55,7 @@ async function waitReadyz(kubeconfigPath: string, child: Child, deadline: number
     if (exited !== undefined) throw new Error(`control plane exited with ${exited} before /readyz:\n${await logTail()}`);
     const yaml = await readFile(kubeconfigPath, "utf8").catch(() => undefined);
     if (yaml) {
-      const kc = loadKubeconfig(yaml);
+      const kc = await loadKubeconfig(yaml);
       const { tls } = await tlsMaterialOf(kc);
       const transport = createTransport(tls);
       try {

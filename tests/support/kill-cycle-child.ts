@@ -3,13 +3,14 @@
 // hook that takes a moment), writes the kubeconfig, then stops it and exits.
 // Prints each phase as it begins ("PHASE <name>") so the test can tell which
 // moment its signal hit.
-import { KubeConfig } from "../../deps.ts";
+import { loadKubernetesClient } from "../../deps.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { BUSYBOX_IMAGE } from "./images.ts";
 
 const say = (line: string) => console.log(line);
-const stubKubeconfig = () => {
-  const kc = new KubeConfig();
+// Loaded when the helpers are made, as k3s() loads it: cycles that end earlier never pay for it.
+const stubKubeconfig = async () => {
+  const kc = new (await loadKubernetesClient()).KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "default", server: "https://127.0.0.1:1", skipTLSVerify: false }],
     users: [{ name: "default", token: "stub" }],
@@ -26,7 +27,7 @@ const env = await startEnvironment({
       image: { type: "registry", reference: BUSYBOX_IMAGE },
       command: "touch /ready; exec sleep 600",
       readyCheck: { type: "exec", command: "test -f /ready", timeoutSecs: 30 },
-      helpers: () => ({ kubeconfig: stubKubeconfig() }),
+      helpers: async () => ({ kubeconfig: await stubKubeconfig() }),
       setup: () => new Promise((r) => setTimeout(r, 300)),
     },
   },

@@ -77,7 +77,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
 }, (t) => {
   t("presents the client certificate, verifies the server, and records a kube event", async (f) => {
     const recorder = new Recorder();
-    const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)), { recorder });
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)), { recorder });
     try {
       const nodes = await h.client.core.listNode();
       assert.equal(nodes.items[0].metadata?.name, "n1");
@@ -94,7 +94,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
 
   t("discovery is retracted from the timeline; create is recorded and its result tagged", async (f) => {
     const recorder = new Recorder();
-    const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)), { recorder });
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)), { recorder });
     try {
       const [cm] = await h.create("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: default\ndata: {a: b}\n");
       assert.equal(cm.metadata?.uid, "uid-1");
@@ -108,7 +108,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
   });
 
   t("API errors read like the timeline: 404 and 409 with reason and message", async (f) => {
-    const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)));
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)));
     try {
       await assert.rejects(h.client.core.readNode({ name: "missing" }), (err: unknown) => {
         assert.ok(err instanceof KubeApiError);
@@ -127,7 +127,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
   });
 
   t("a wrapped value from one call can be passed straight into the next", async (f) => {
-    const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)));
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)));
     try {
       const nodes = await h.client.core.listNode();
       // labels is a wrapped object; it must reach the request body as plain JSON.
@@ -143,7 +143,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
   });
 
   t("refuses a server whose certificate is not signed by the kubeconfig's CA", async (f) => {
-    const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.otherCa.certPem, f.client)));
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.otherCa.certPem, f.client)));
     try {
       await assert.rejects(h.client.core.listNode(), (err: unknown) => {
         assert.ok(err instanceof KubeTransportError, String(err));
@@ -158,7 +158,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
 
   t("the server refuses a client certificate from another CA", async (f) => {
     const stranger = await issueLeaf(f.otherCa, { names: [], commonName: "intruder", usages: ["client"] });
-    const h = await createKubeHelpers(loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, stranger)));
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, stranger)));
     const before = f.seenClients.length;
     try {
       await assert.rejects(h.client.core.listNode(), KubeTransportError);
@@ -169,7 +169,7 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
   });
 
   t("a kubeconfig asking to skip TLS verification is refused, not obeyed", async (f) => {
-    const kc = loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client, { "insecure-skip-tls-verify": true }));
+    const kc = await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client, { "insecure-skip-tls-verify": true }));
     await assert.rejects(createKubeHelpers(kc), /insecure-skip-tls-verify; k3sbox always verifies the API server/);
   });
 });
