@@ -38,6 +38,23 @@ type child struct {
 	reported bool
 }
 
+// throwawayGOGC: the components collect garbage 4x less often than Go's
+// default (GOGC=100). A throwaway cluster lives minutes and this machine has
+// the memory; starting a control plane then costs about a quarter less CPU
+// (kube-apiserver 1.6 -> 1.2 CPU-s to /readyz, measured with process accounting).
+const throwawayGOGC = "GOGC=400"
+
+// childEnv is the components' environment: ours, with throwawayGOGC unless
+// GOGC is set already.
+func childEnv(environ []string) []string {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOGC=") {
+			return environ
+		}
+	}
+	return append(environ[:len(environ):len(environ)], throwawayGOGC)
+}
+
 func newSupervisor(logDir string) *supervisor {
 	return &supervisor{logDir: logDir, exited: make(chan *child, 16)}
 }
@@ -59,7 +76,7 @@ func (s *supervisor) start(name string, tier int, bin string, args, extraEnv []s
 	fmt.Fprintf(f, "=== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(childEnv(os.Environ()), extraEnv...)
 	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
