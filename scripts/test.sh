@@ -6,10 +6,11 @@
 # Jobs run side by side (K3SBOX_TEST_JOBS at a time, default 8): each test
 # file of the Docker tiers under each runtime is a job, each other tier under
 # each runtime is one, and static, consumers and testbed are one each. A job's
-# output is printed whole when it ends, with its duration and CPU time. Test files named
-# *.serial.test.ts (prune, which removes every dead environment on the
-# daemon) run afterwards, alone. Tests keep to their own environments (labels
-# of their process, definitions of their own), so jobs cannot disturb each other.
+# output is printed whole when it ends, with its duration, CPU time and end
+# time. Test files named *.serial.test.ts (prune, which removes every dead
+# environment on the daemon) run first, one at a time, with only the
+# consumers tier beside them. Tests keep to their own environments (labels of
+# their process, definitions of their own), so jobs cannot disturb each other.
 #
 #   static        deno lint and deno check (types) over the whole module
 #   unit          pure functions, no Docker
@@ -170,7 +171,8 @@ run_job() {
   # CPU seconds of the job and the processes it waited for (the CPUs are the limit when jobs run side by side).
   local cpu me=$BASHPID
   cpu="$(awk '{ printf "%.1f", ($14 + $15 + $16 + $17) / 100 }' "/proc/$me/stat" 2>/dev/null)"
-  flock "$logs/print.lock" bash -c 'echo "== $1"; cat "$2"; echo "== $1: $3s (cpu ${5}s), exit $4"' _ "$name" "$logs/$name.log" "$(( $(date +%s) - start ))" "$rc" "${cpu:-?}"
+  flock "$logs/print.lock" bash -c 'echo "== $1"; cat "$2"; echo "== $1: $3s (cpu ${5}s), exit $4, ended at +${6}s"' _ "$name" "$logs/$name.log" \
+    "$(( $(date +%s) - start ))" "$rc" "${cpu:-?}" "$(( $(date +%s) - t0 ))"
 }
 
 job_rc() { cut -d' ' -f2 "$logs/$1.rc"; }
@@ -212,17 +214,34 @@ for tier in "${tiers[@]}"; do
   [ "$tier" = static ] || [ "$tier" = consumers ] || [ "$tier" = testbed ] || [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; }
 done
 
-# The parallel phase: static, consumers and testbed as jobs of their own,
-# the runtimes' test jobs beside them, the longest first.
 has_tier() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
+
+# The consumers tier starts first: it is the longest job, and its first
+# minute packs and installs without starting any environment.
+names=()
+if has_tier consumers; then names+=(consumers); run_job consumers - - & fi
+
+# The serial phase: files that must run with no other test file beside them
+# (prune removes every dead environment on the daemon). Only the consumers
+# tier may run beside them: its environments are all live, and prune spares
+# live ones.
+for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
+  tier="$(basename "$(dirname "$f")")"
+  for rt in $(runtimes_of "$tier"); do
+    name="$tier-$(basename "$f" .test.ts)-$rt"
+    ( run_job "$name" "$rt" "$f" ) # a subshell of its own, as in the parallel phase: its CPU count is the job's
+    count_job "$name"
+  done
+done
+
+# The parallel phase: static and testbed as jobs of their own, the
+# runtimes' test jobs beside them, the longest first.
 jobs_file="$logs/jobs"
 {
-  has_tier consumers && echo "consumers - -"
   list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|containerd-store)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
   has_tier static && echo "static - -"
   has_tier testbed && echo "testbed - -"
 } >"$jobs_file"
-names=()
 while read -r name rt files; do
   while [ "$(jobs -rp | wc -l)" -ge "$max_jobs" ]; do wait -n; done
   names+=("$name")
@@ -232,15 +251,6 @@ done <"$jobs_file"
 wait
 for name in "${names[@]}"; do count_job "$name"; done
 
-# The serial phase: files that must run with no other test beside them.
-for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
-  tier="$(basename "$(dirname "$f")")"
-  for rt in $(runtimes_of "$tier"); do
-    name="$tier-$(basename "$f" .test.ts)-$rt"
-    ( run_job "$name" "$rt" "$f" ) # a subshell of its own, as in the parallel phase: its CPU count is the job's
-    count_job "$name"
-  done
-done
 echo "== total: $(( $(date +%s) - t0 ))s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

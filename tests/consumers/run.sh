@@ -8,7 +8,8 @@
 #         under Node 24 and under Node 22.19 (engines.node's minimum)
 #   deno  npm install + deno check + deno test; and "k3sbox" mapped (deno.json
 #         imports) to a local path of mod.ts, and to an http: URL of it
-#         (served from 127.0.0.1), each with deno check + deno test
+#         (served from 127.0.0.1), each with deno check + deno test (--no-check:
+#         the check just before covered the same file)
 # Each test starts a k3s() cluster on the k3s-compatible test image
 # (K3SBOX_TESTBED_IMAGE) and asserts on the node it lists.
 #
@@ -102,7 +103,7 @@ check deno-npm-install bash -c "npm init -y >/dev/null && npm install ${quiet[*]
 cp "$here/cluster.ts" "$here/deno/cluster.test.ts" .
 check deno-npm-check deno check cluster.test.ts
 check deno-npm-bin-help bash -c "deno run -A npm:k3sbox --help | grep -q 'Usage: k3sbox'"
-CONSUMER_VIA=npm run_tests test-deno-npm deno test -A cluster.test.ts
+CONSUMER_VIA=npm run_tests test-deno-npm deno test -A --no-check cluster.test.ts
 
 # Deno with "k3sbox" mapped to mod.ts of this checkout: by local path, then by
 # URL. mod.ts imports its npm dependencies by bare name (deps.ts): the project
@@ -120,7 +121,7 @@ mkdir "$work/deno-path" && cd "$work/deno-path"
 deno_json "$root/mod.ts"
 cp "$here/cluster.ts" "$here/deno/cluster.test.ts" .
 check deno-path-check deno check cluster.test.ts
-CONSUMER_VIA=path run_tests test-deno-path deno test -A cluster.test.ts
+CONSUMER_VIA=path run_tests test-deno-path deno test -A --no-check cluster.test.ts
 
 mkdir "$work/deno-url" && cd "$work/deno-url"
 node "$here/serve.mjs" "$root" >port.txt &
@@ -129,7 +130,7 @@ for _ in $(seq 50); do [ -s port.txt ] && break; sleep 0.1; done
 deno_json "http://127.0.0.1:$(cat port.txt)/mod.ts"
 cp "$here/cluster.ts" "$here/deno/cluster.test.ts" .
 check deno-url-check deno check --allow-import cluster.test.ts
-CONSUMER_VIA=url run_tests test-deno-url deno test -A cluster.test.ts
+CONSUMER_VIA=url run_tests test-deno-url deno test -A --no-check cluster.test.ts
 kill "$server_pid" && server_pid=""
 
 exit $status

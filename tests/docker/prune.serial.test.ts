@@ -1,8 +1,9 @@
 // prune() against a real Docker engine. prune removes EVERY dead
 // environment on the daemon, including the ones other test files leave dead
 // on purpose (a SIGKILLed owner, to test `down` or the reaper). So this file
-// is "serial": scripts/test.sh runs the *.serial.test.ts files alone, after
-// every other file of the tier has finished (the others run in parallel).
+// is "serial": scripts/test.sh runs the *.serial.test.ts files one at a
+// time, before the other files (which run in parallel), with only the
+// consumers tier beside them (its environments are all live).
 
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
@@ -17,7 +18,7 @@ import { containersOf, ENV_CHILD, runReuseChild, runTag, startChild } from "../s
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { leftovers } from "../support/leftovers.ts";
 
-suite("prune (real Docker engine, busybox image; runs alone)", {
+suite("prune (real Docker engine, busybox image; serial: no other test file beside it)", {
   setup: async () => {
     await ensureBusyboxImage();
     return {};
