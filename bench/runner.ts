@@ -18,13 +18,13 @@ import { runtime } from "../lib/runtime.ts";
 import { startEnvironment } from "../lib/runner/environment.ts";
 import type { ReadyCheck, ServiceDefinition } from "../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../tests/support/images.ts";
+import { sleep } from "../lib/sleep.ts";
 
 const N = Number(process.argv[2] ?? 8);
 const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
 const HTTPD = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function viaRunner(): Promise<number> {
   const t0 = performance.now();

@@ -30,6 +30,7 @@ import { createTransport } from "../lib/kube/transport.ts";
 import { runtime } from "../lib/runtime.ts";
 import { type Environment, startEnvironment } from "../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../lib/service.ts";
+import { sleep } from "../lib/sleep.ts";
 
 const image = process.env.K3SBOX_TESTBED_IMAGE;
 if (!image) {
@@ -41,7 +42,6 @@ const CALLS = Number(process.argv[3] ?? 300);
 const HOST = "hello.example.test";
 const cluster = (): ServiceDefinition<K3sHelpers> => ({ ...k3s({ ingressDomains: ["example.test"] }), image: { type: "registry", reference: image } });
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 
 async function firstHttps(env: Env): Promise<void> {

@@ -8,9 +8,10 @@
 # each runtime is one, and static, consumers and testbed are one each. A job's
 # output is printed whole when it ends, with its duration, CPU time and end
 # time. Test files named *.serial.test.ts (prune, which removes every dead
-# environment on the daemon) run first, one at a time, with only the
-# consumers tier beside them. Tests keep to their own environments (labels of
-# their process, definitions of their own), so jobs cannot disturb each other.
+# environment on the daemon) run first, one at a time, beside only the jobs
+# that leave no dead environment (consumers, static, testbed, unit, tls).
+# Tests keep to their own environments (labels of their process, definitions
+# of their own), so jobs cannot disturb each other.
 #
 #   static        deno lint and deno check (types) over the whole module
 #   unit          pure functions, no Docker
@@ -216,15 +217,33 @@ done
 
 has_tier() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
 
-# The consumers tier starts first: it is the longest job, and its first
-# minute packs and installs without starting any environment.
-names=()
-if has_tier consumers; then names+=(consumers); run_job consumers - - & fi
+# The jobs, "<name> <runtime> <files…>" per line, the longest first.
+jobs_file="$logs/jobs"
+{
+  has_tier consumers && echo "consumers - -"
+  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|containerd-store)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
+  has_tier static && echo "static - -"
+  has_tier testbed && echo "testbed - -"
+} >"$jobs_file"
+# Jobs that start no environment on the Docker daemon (the consumers tier
+# packs and installs for its first minute, and its environments are all live).
+no_dead_environments='^(consumers|static|testbed|unit-[a-z]+|tls-[a-z]+) '
 
-# The serial phase: files that must run with no other test file beside them
-# (prune removes every dead environment on the daemon). Only the consumers
-# tier may run beside them: its environments are all live, and prune spares
-# live ones.
+names=()
+# launch <name> <runtime> <files…>: starts a job once fewer than max_jobs run.
+launch() {
+  while [ "$(jobs -rp | wc -l)" -ge "$max_jobs" ]; do wait -n; done
+  names+=("$1")
+  run_job "$@" &
+}
+
+# First those jobs, and beside them, one at a time, the files that must run
+# with no other test file that leaves dead environments: prune removes every
+# dead environment on the daemon (*.serial.test.ts).
+while read -r name rt files; do
+  # shellcheck disable=SC2086
+  launch "$name" "$rt" $files
+done < <(grep -E "$no_dead_environments" "$jobs_file")
 for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
   tier="$(basename "$(dirname "$f")")"
   for rt in $(runtimes_of "$tier"); do
@@ -234,20 +253,11 @@ for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/de
   done
 done
 
-# The parallel phase: static and testbed as jobs of their own, the
-# runtimes' test jobs beside them, the longest first.
-jobs_file="$logs/jobs"
-{
-  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|containerd-store)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
-  has_tier static && echo "static - -"
-  has_tier testbed && echo "testbed - -"
-} >"$jobs_file"
+# Then every other job, side by side.
 while read -r name rt files; do
-  while [ "$(jobs -rp | wc -l)" -ge "$max_jobs" ]; do wait -n; done
-  names+=("$name")
   # shellcheck disable=SC2086
-  run_job "$name" "$rt" $files &
-done <"$jobs_file"
+  launch "$name" "$rt" $files
+done < <(grep -vE "$no_dead_environments" "$jobs_file")
 wait
 for name in "${names[@]}"; do count_job "$name"; done
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createTransport } from "../../lib/kube/transport.ts";
 import { loadKubeconfig, tlsMaterialOf } from "../../lib/kube/client.ts";
 import { type Child, run, spawnChild } from "../../lib/proc.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 export const TESTBED_BIN = process.env.K3SBOX_TESTBED_BIN;
 export const TESTBED_IMAGE = process.env.K3SBOX_TESTBED_IMAGE;
@@ -44,7 +45,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls GET /readyz with the admin client certificate until it answers 200. */
 async function waitReadyz(kubeconfigPath: string, child: Child, deadline: number, logTail: () => Promise<string>): Promise<string> {
