@@ -8,7 +8,7 @@
 // 2. the whole resolution as a run does it, uncached: on a host that refuses
 //    --privileged for a capability, plus one probe of the fallback (all but
 //    CAP_SYS_RESOURCE);
-// 3. the per-capability search (forced: first guess drops nothing), which a
+// 3. the capability search (forced: first guess drops nothing; sets, halved when refused), which a
 //    host needs when more than CAP_SYS_RESOURCE is missing;
 // 4. a cached answer (every later preflight of the same process and daemon).
 // Medians of N; a benchmark, not a test: always exits 0.
@@ -48,7 +48,7 @@ const row = (name: string, xs: number[]) =>
 console.log("");
 row("one --privileged probe (before the fallback)", single);
 row("resolution as a run does it (uncached)", whole);
-row("per-capability search (forced)", search);
+row("capability search (forced)", search);
 row("cached answer", cached);
 console.log(`\n  extra cost of the fallback detection: ${(median(whole) - median(single)).toFixed(0)} ms once per process ` +
   `(ratio ${(median(whole) / median(single)).toFixed(2)}x of one probe); later preflights: ${median(cached).toFixed(2)} ms`);

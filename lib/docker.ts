@@ -725,9 +725,9 @@ export function probePrivilege(image: string, privilege: Privilege): Promise<Sta
   return probeStart(image, () => ["--cgroupns", "host", ...privilegeArgs(privilege, "host")]);
 }
 
-/** Would Docker start a container holding just `capability`? (see `probePrivilege`) */
-export function probeCapability(image: string, capability: string): Promise<StartProbe> {
-  return probeStart(image, () => ["--cap-drop", "ALL", "--cap-add", validateCapability(capability)]);
+/** Would Docker start a container holding just `capabilities`? (see `probePrivilege`) */
+export function probeCapabilities(image: string, capabilities: readonly string[]): Promise<StartProbe> {
+  return probeStart(image, () => ["--cap-drop", "ALL", ...capabilities.flatMap((c) => ["--cap-add", validateCapability(c)])]);
 }
 
 /** `flags` is built here, so a validation error is a rejection like any other. */

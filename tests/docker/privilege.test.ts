@@ -153,7 +153,7 @@ if (full.started) {
       assert.ok(searched.ok && searched.privilege.mode === "capabilities", JSON.stringify(searched));
       assert.ok(guessed.ok && guessed.privilege.mode === "capabilities", JSON.stringify(guessed));
       assert.deepEqual(searched.privilege.drop, guessed.privilege.drop);
-      console.log(`  per-capability search: drop ${searched.privilege.drop.join(", ")} (${ms} ms, not a pass/fail timing)`);
+      console.log(`  capability search: drop ${searched.privilege.drop.join(", ")} (${ms} ms, not a pass/fail timing)`);
       // Cross-check with the kernel: this process's bounding set lacks each capability Docker could not grant.
       if (localDaemon) {
         const bounding = capBits(await readFile("/proc/self/status", "utf8"), "CapBnd");
