@@ -92,12 +92,38 @@ export async function collectDiagnostics(deps: DiagnosticsDeps, namespace: strin
   return lines.join("\n");
 }
 
+/**
+ * The kubelet's 200 answer when the instance a pod's status names is gone: in
+ * a crash loop the status lags, and the instance it calls the last one may
+ * already have been replaced (started, crashed) and removed.
+ */
+export const LOG_GONE = /^unable to retrieve container logs for /;
+
+/**
+ * The log of the instance `failingContainer` chose (`previous` or not); when
+ * the kubelet no longer has it, the other instance's, if that one has a log.
+ */
+export async function failingContainerLog(
+  getText: GetText,
+  namespace: string,
+  pod: string,
+  container: string,
+  tail: number,
+  previous: boolean,
+): Promise<{ text: string; previous: boolean }> {
+  const read = (prev: boolean) => readContainerLog(getText, namespace, pod, { container, tail, previous: prev, timeoutMs: LOG_TIMEOUT_MS, limitBytes: LOG_LIMIT_BYTES });
+  const text = await read(previous);
+  if (!LOG_GONE.test(text)) return { text, previous };
+  const other = await read(!previous).catch(() => "");
+  return other.trim() !== "" && !LOG_GONE.test(other) ? { text: other, previous: !previous } : { text, previous };
+}
+
 async function logTailLines(getText: GetText, namespace: string, pod: string, container: string, tail: number, previous: boolean) {
-  const label = `    ${container} log${previous ? " (previous instance)" : ""}, last ${tail} lines:`;
   try {
-    const text = await readContainerLog(getText, namespace, pod, { container, tail, previous, timeoutMs: LOG_TIMEOUT_MS, limitBytes: LOG_LIMIT_BYTES });
-    const body = text.replace(/\n$/, "").split("\n");
-    return text.trim() === "" ? [`${label} (empty)`] : [label, ...body.map((l) => `      | ${l}`)];
+    const log = await failingContainerLog(getText, namespace, pod, container, tail, previous);
+    const label = `    ${container} log${log.previous ? " (previous instance)" : ""}, last ${tail} lines:`;
+    const body = log.text.replace(/\n$/, "").split("\n");
+    return log.text.trim() === "" ? [`${label} (empty)`] : [label, ...body.map((l) => `      | ${l}`)];
   } catch (err) {
     return [`    ${container} log: could not read it: ${(err as Error)?.message ?? err}`];
   }

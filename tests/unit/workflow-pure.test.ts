@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
 import { conflictsOf } from "../../lib/kube/apply.ts";
-import { failingContainer } from "../../lib/kube/diagnostics.ts";
+import { failingContainer, failingContainerLog } from "../../lib/kube/diagnostics.ts";
 import { KubeApiError } from "../../lib/kube/errors.ts";
 import { isSelector } from "../../lib/kube/logs.ts";
 import { ApplyError, parseManifest } from "../../lib/kube/manifest.ts";
@@ -157,6 +157,21 @@ test("namespace names: prefix plus 6 random characters, prefix validated", () =>
   for (const bad of ["a".repeat(57), "Orders", "-a", "a-", "a.b", "", 5]) {
     assert.throws(() => namespaceName(bad), /^TypeError: namespace\(\): prefix must be lowercase letters/);
   }
+});
+
+test("a failing container's log when the kubelet no longer has the instance the status names: the other instance's (kubelet answers simulated: the race needs a crash loop's exact timing)", async () => {
+  const gone = "unable to retrieve container logs for containerd://68a427bc94d5";
+  // What the kubelet answers for ?previous=true and for the current instance.
+  const kubelet = (previous: string, current: string | Error) => (_path: string, query: Record<string, string>) => {
+    const answer = query.previous === "true" ? previous : current;
+    return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+  };
+  const log = (getText: ReturnType<typeof kubelet>) => failingContainerLog(getText, "ns", "crash-1", "app", 20, true);
+  assert.deepEqual(await log(kubelet("fatal: no config\n", "fatal: no config\n")), { text: "fatal: no config\n", previous: true });
+  assert.deepEqual(await log(kubelet(gone, "fatal: no config\n")), { text: "fatal: no config\n", previous: false });
+  // The other instance has nothing to show (waiting to start, or empty): the kubelet's own words stay.
+  assert.deepEqual(await log(kubelet(gone, new Error('400: container "app" in pod "crash-1" is waiting to start'))), { text: gone, previous: true });
+  assert.deepEqual(await log(kubelet(gone, "")), { text: gone, previous: true });
 });
 
 test("logs: a selector is told from a pod name", () => {
