@@ -62,10 +62,11 @@ cleanup() {
 }
 trap cleanup EXIT
 passed=0 failed=0 skipped=0 status=0
+has_tier() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
 
 # The composition tier's containerd-image-store test runs on a second daemon,
 # Docker 29 (testbed/docker29.sh), started here and stopped at exit.
-if [[ " ${tiers[*]} " == *" composition "* ]] && [ -n "${K3SBOX_TESTBED_PARTS:-}" ]; then
+if has_tier composition && [ -n "${K3SBOX_TESTBED_PARTS:-}" ]; then
   if store="$(bash testbed/docker29.sh start "$K3SBOX_TESTBED_PARTS" 2>"$logs/docker29.log")"; then
     docker29_started=true
     export K3SBOX_CONTAINERD_STORE_HOST="${store#DOCKER_HOST=}"
@@ -192,7 +193,7 @@ count_job() {
 }
 
 # The jobs of the chosen tiers, one per line: "<name> <runtime> <files…>".
-# Files named *.serial.test.ts are left out here: they run alone, afterwards.
+# Files named *.serial.test.ts are left out here: they run on their own (below).
 list_jobs() {
   local tier rt f
   for tier in "${tiers[@]}"; do
@@ -214,8 +215,6 @@ list_jobs() {
 for tier in "${tiers[@]}"; do
   [ "$tier" = static ] || [ "$tier" = consumers ] || [ "$tier" = testbed ] || [ -d "tests/$tier" ] || { echo "no tier $tier"; failed=$((failed + 1)); status=1; }
 done
-
-has_tier() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
 
 # The jobs, "<name> <runtime> <files…>" per line, the longest first.
 jobs_file="$logs/jobs"

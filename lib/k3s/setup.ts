@@ -29,7 +29,6 @@ export interface SetupDeps {
   signal?: AbortSignal;
 }
 
-
 /** Installs ingress TLS (when domains are set), Traefik and the registry; waits for both. */
 export async function setupK3sCluster(
   clusterName: string,

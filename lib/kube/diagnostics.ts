@@ -97,7 +97,7 @@ export async function collectDiagnostics(deps: DiagnosticsDeps, namespace: strin
  * a crash loop the status lags, and the instance it calls the last one may
  * already have been replaced (started, crashed) and removed.
  */
-export const LOG_GONE = /^unable to retrieve container logs for /;
+const LOG_GONE = /^unable to retrieve container logs for /;
 
 /**
  * The log of the instance `failingContainer` chose (`previous` or not); when

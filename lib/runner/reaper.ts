@@ -67,7 +67,6 @@ export async function reapSession(session: string): Promise<{ containers: string
   return removed;
 }
 
-
 /**
  * How many processes (other than this one) label objects with the session:
  * `docker network create` / `docker create` calls the dead parent started

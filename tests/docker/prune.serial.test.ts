@@ -2,8 +2,8 @@
 // environment on the daemon, including the ones other test files leave dead
 // on purpose (a SIGKILLed owner, to test `down` or the reaper). So this file
 // is "serial": scripts/test.sh runs the *.serial.test.ts files one at a
-// time, before the other files (which run in parallel), with only the
-// consumers tier beside them (its environments are all live).
+// time, before the other files (which run in parallel), beside only the jobs
+// that leave no dead environment (consumers, static, testbed, unit, tls).
 
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";

@@ -45,7 +45,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-
 /** Polls GET /readyz with the admin client certificate until it answers 200. */
 async function waitReadyz(kubeconfigPath: string, child: Child, deadline: number, logTail: () => Promise<string>): Promise<string> {
   let exited: number | undefined;
