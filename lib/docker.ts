@@ -301,8 +301,27 @@ export interface ContainerSpec {
   cgroupns?: "host" | "private";
   /** Container TCP ports published on 127.0.0.1 at a host port Docker picks. */
   publish?: number[];
+  /** Named volumes to mount. */
+  mounts?: VolumeMount[];
   entrypoint?: string;
   command?: string[];
+}
+
+/** A named volume mounted into a container (see lib/docker/volumes.ts). */
+export interface VolumeMount {
+  volume: string;
+  /** Absolute path inside the container. */
+  target: string;
+  readOnly?: boolean;
+}
+
+/** `--mount type=volume,…` for one mount (commas would split the option, so they are refused). */
+export function mountArgs(m: VolumeMount): string[] {
+  validateName(m.volume, "volume name");
+  if (typeof m.target !== "string" || !m.target.startsWith("/") || /[,\0\n]/.test(m.target)) {
+    throw new DockerNameError("mount target", String(m.target), "must be an absolute path without ',', newline or NUL");
+  }
+  return ["--mount", `type=volume,source=${m.volume},target=${m.target}${m.readOnly ? ",readonly" : ""}`];
 }
 
 /**
@@ -332,6 +351,7 @@ export async function createContainer(spec: ContainerSpec): Promise<string> {
     if (!Number.isInteger(p) || p < 1 || p > 65535) throw new DockerNameError("port", String(p), "must be an integer 1-65535");
     args.push("--publish", `127.0.0.1::${p}/tcp`);
   }
+  for (const m of spec.mounts ?? []) args.push(...mountArgs(m));
   if (spec.entrypoint !== undefined) args.push("--entrypoint", validateText("entrypoint", spec.entrypoint));
   args.push(validateImage(spec.image), ...(spec.command ?? []).map((c) => validateText("command argument", c)));
   const out = await docker(args);

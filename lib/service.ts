@@ -2,6 +2,7 @@
 // how to tell it is ready) plus two hooks the runner calls once it is ready:
 // `helpers` (build the typed handle tests use) and then `setup`.
 
+import type { VolumeMount } from "./docker/volumes.ts";
 import type { Recorder } from "./recorder.ts";
 
 /**
@@ -94,6 +95,22 @@ export interface HelperContext {
   signal: AbortSignal;
 }
 
+/** What the runner hands to `prepare`, before the container exists. */
+export interface PrepareContext {
+  /** The service's key in the `services` map. */
+  name: string;
+  /** Reports progress on long steps (printed by the CLI, optional in tests). */
+  progress(message: string): void;
+  /** Aborted when the environment stops while starting. */
+  signal: AbortSignal;
+}
+
+/** What `prepare` adds to the container it is about to create. */
+export interface PreparedContainer {
+  /** Named volumes (on the Docker daemon) to mount. */
+  mounts?: VolumeMount[];
+}
+
 /** What the runner hands to `setup`. */
 export interface SetupContext<H> extends HelperContext {
   helpers: H;
@@ -114,6 +131,11 @@ export interface ServiceDefinition<H = unknown> {
   ports?: number[];
   /** Files written before start; a function is called with facts about the Docker host. */
   files?: ServiceFile[] | ((host: HostFacts) => ServiceFile[]);
+  /**
+   * Runs after preflight (the image is present), before the container is
+   * created; may hand it named volumes (k3s() mounts its cached node images).
+   */
+  prepare?: (ctx: PrepareContext) => Promise<PreparedContainer>;
   readyCheck?: ReadyCheck;
   /**
    * A cheaper, host-side test of the same condition as `readyCheck` (e.g. an

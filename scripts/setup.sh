@@ -71,4 +71,6 @@ say "testbed image: $image ($(( $(date +%s) - t0 ))s)"
 t0=$(date +%s)
 docker29_bin="$(bash testbed/docker29.sh build | tail -n1)"
 say "Docker 29 (moby v2 module): $docker29_bin ($(( $(date +%s) - t0 ))s)"
-printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\nK3SBOX_TESTBED_PARTS=%s\n' "$bin_dir" "$image" "$parts_dir"
+# image.sh tags the same node without its baked airgap images as k3sbox-testbed-bare.
+printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\nK3SBOX_TESTBED_BARE_IMAGE=%s\nK3SBOX_TESTBED_PARTS=%s\n' \
+  "$bin_dir" "$image" "${image/k3sbox-testbed:/k3sbox-testbed-bare:}" "$parts_dir"

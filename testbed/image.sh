@@ -8,7 +8,9 @@
 #   from parts.sh: containerd, containerd-shim-runc-v2, ctr, runc in /bin,
 #     the CNI plugins in /opt/cni/bin, and the airgap images (pause, CoreDNS,
 #     Traefik, registry, whoami, local-path-provisioner, busybox) in
-#     /var/lib/rancher/k3s/agent/images;
+#     /var/lib/rancher/k3s/agent/images (in a last layer: the image without
+#     it is tagged k3sbox-testbed-bare:<same tag>, a node that must be handed
+#     its images like rancher/k3s, which bakes none);
 #   from the host's Debian packages: nft and iptables (nf_tables) with the
 #     shared libraries they load, for kube-proxy and the CNI plugins.
 # Nothing is pulled. Tagged k3sbox-testbed:<kube version>-<hash of all of
@@ -58,8 +60,9 @@ kube_version="$(awk '/^require k8s.io\/kubernetes /{print $3}' "$here/kube/go.mo
 hash="$( (cd "$bin" && sha256sum "${binaries[@]}"; cd "$parts" && sha256sum bin/* cni/* images/*;
   sha256sum "$busybox" "$here/image.sh" "${netfilter[@]}" $libs | cut -d' ' -f1) | sha256sum | cut -c1-12)"
 tag="k3sbox-testbed:${kube_version}-${hash}"
+bare_tag="k3sbox-testbed-bare:${kube_version}-${hash}"
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
+if docker image inspect "$tag" >/dev/null 2>&1 && docker image inspect "$bare_tag" >/dev/null 2>&1; then
   log "image $tag exists"
 else
   start=$(date +%s)
@@ -73,7 +76,8 @@ else
   for b in "${node_binaries[@]}"; do cp -l "$parts/bin/$b" "$root/bin/" 2>/dev/null || cp "$parts/bin/$b" "$root/bin/"; done
   mkdir -p "$root/opt/cni/bin" "$root/usr/sbin" "$root/var/lib/rancher/k3s/agent/images"
   for b in "${cni_plugins[@]}"; do cp "$parts/cni/$b" "$root/opt/cni/bin/"; done
-  for t in "$parts"/images/*.tar; do cp -l "$t" "$root/var/lib/rancher/k3s/agent/images/" 2>/dev/null || cp "$t" "$root/var/lib/rancher/k3s/agent/images/"; done
+  mkdir -p "$ctx/airgap"
+  for t in "$parts"/images/*.tar; do cp -l "$t" "$ctx/airgap/" 2>/dev/null || cp "$t" "$ctx/airgap/"; done
   cp "${netfilter[@]}" "$root/usr/sbin/"
   for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s xtables-nft-multi "$root/usr/sbin/$l"; done
   for l in $libs; do mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; done
@@ -97,9 +101,15 @@ ENV PATH=/bin:/usr/bin:/usr/sbin HOME=/root KUBECONFIG=/etc/rancher/k3s/k3s.yaml
 CMD ["/bin/k3s", "server"]
 EOF
   echo "ENV K3SBOX_COREDNS_IMAGE=$coredns_image K3SBOX_LOCAL_PATH_IMAGE=$local_path_image K3SBOX_LOCAL_PATH_HELPER_IMAGE=$local_path_helper_image" >> "$ctx/Dockerfile"
-  log "building $tag from $bin"
-  docker build --label "k3sbox.testbed.kube-version=$kube_version" -t "$tag" "$ctx" >&2
+  printf 'airgap\nDockerfile.baked\n' > "$ctx/.dockerignore"
+  log "building $bare_tag from $bin"
+  docker build --label "k3sbox.testbed.kube-version=$kube_version" -t "$bare_tag" "$ctx" >&2
+  # The baked node: the bare one plus the airgap tarballs, in a context of their own.
+  printf 'FROM %s\nCOPY airgap/ /var/lib/rancher/k3s/agent/images/\n' "$bare_tag" > "$ctx/Dockerfile.baked"
+  log "building $tag (the bare image and its airgap images)"
+  docker build -f "$ctx/Dockerfile.baked" -t "$tag" - < <(tar -C "$ctx" -c Dockerfile.baked airgap) >&2
   log "built $tag in $(( $(date +%s) - start ))s"
 fi
 docker tag "$tag" k3sbox-testbed:latest
+docker tag "$bare_tag" k3sbox-testbed-bare:latest
 echo "$tag"

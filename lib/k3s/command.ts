@@ -5,6 +5,8 @@
 
 import { SELF_SERVICE_TOKEN } from "../service.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
+import { CACHE_MOUNT_DIR } from "../images/cache.ts";
+import { linkCachedImagesScript } from "./node-images.ts";
 
 /** Where the wrapper writes the resolv.conf k3s hands to CoreDNS. */
 export const RESOLV_CONF_PATH = "/run/k3sbox-resolv.conf";
@@ -43,12 +45,14 @@ export function k3sServerArgs(opts: ResolvedK3sOptions): string[] {
 }
 
 /**
- * The container command: find the default gateway, write it as the
- * resolv.conf k3s uses, then exec k3s (so it stays PID 1 and gets signals).
+ * The container command: link the cached images k3sbox mounted into the
+ * airgap directory, find the default gateway, write it as the resolv.conf
+ * k3s uses, then exec k3s (so it stays PID 1 and gets signals).
  */
 export function k3sStartupScript(opts: ResolvedK3sOptions): string {
   const conf = shellQuote(RESOLV_CONF_PATH);
   return [
+    linkCachedImagesScript(CACHE_MOUNT_DIR),
     `GW="$(ip route 2>/dev/null | awk '/^default/{print $3; exit}')"`,
     `if [ -n "$GW" ]; then printf 'nameserver %s\\noptions ndots:0\\n' "$GW" > ${conf}; ` +
     `else echo 'k3sbox: no default route in the container; pods cannot resolve names outside the cluster' >&2; : > ${conf}; fi`,

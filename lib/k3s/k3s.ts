@@ -8,6 +8,7 @@ import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
 import { apiServerReadyProbe, kubeconfigReader } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
+import { learnNodeImages, prepareNodeImages } from "./node-images.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -42,6 +43,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
     tmpfs: ["/run", "/var/run"],
     cgroupns: "host",
     ports: opts.registry ? [80, 443, K3S_API_PORT, REGISTRY_PORT] : [80, 443, K3S_API_PORT],
+    // System and setup images from the host-side cache (lib/images/): no pulls after the first.
+    prepare: (ctx) => prepareNodeImages(opts, ctx),
     files: (host) => {
       const yaml = buildRegistriesYaml({ registry: opts.registry, dockerHubMirrors: host.dockerHubMirrors });
       return yaml ? [{ path: "/etc/rancher/k3s/registries.yaml", content: yaml }] : [];
@@ -60,8 +63,10 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
       return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },
-    setup: (ctx) =>
-      setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal }),
+    setup: async (ctx) => {
+      await learnNodeImages(opts, ctx);
+      await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
+    },
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
     dispose: (helpers) => helpers.close(),
     diagnostics: (helpers) => helpers.diagnostics(),

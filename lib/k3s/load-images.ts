@@ -10,6 +10,8 @@
 import { docker, dockerResult, imageExists } from "../docker.ts";
 import { isImageReference, normalizeReference } from "../image-ref.ts";
 import { runPipeline } from "../pipeline.ts";
+import { mountArgs } from "../docker/volumes.ts";
+import { cacheMount, type CachedImage } from "../images/cache.ts";
 
 /** Where k3s's containerd listens (also the test image's). */
 export const CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock";
@@ -113,8 +115,34 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
     );
   }
 
+  return checkImported(images, r.second.stdout);
+}
+
+/**
+ * Imports an image from k3sbox's image cache (a volume on the daemon) into
+ * the node's containerd, streamed out of the volume by a short-lived helper
+ * container of `helperImage` (the node image): the daemon itself need not
+ * have the image any more.
+ */
+export async function importCachedImage(container: string, image: CachedImage, helperImage: string, opts: { timeoutMs?: number } = {}): Promise<LoadedImage[]> {
+  const platform = await dockerPlatform();
+  const { importer } = loadCommands(container, [image.ref], platform, false);
+  const reader = {
+    cmd: "docker",
+    args: ["run", "--rm", "--network", "none", ...mountArgs({ ...cacheMount(image), target: "/cache" }), "--entrypoint", "/bin/cat", helperImage, "/cache/image.tar"],
+  };
+  const r = await runPipeline(reader, importer, { timeoutMs: opts.timeoutMs ?? LOAD_TIMEOUT_MS });
+  if (r.timedOut || r.first.code !== 0 || r.second.code !== 0) {
+    const why = r.timedOut ? "timed out" : r.first.code !== 0 ? `reading volume ${image.volume}: ${r.first.stderr.trim()}` : (r.second.stderr || r.second.stdout).trim();
+    throw new LoadImagesError(`importing ${image.ref} from k3sbox's image cache into container ${container} failed: ${why}`);
+  }
+  return checkImported([image.ref], r.second.stdout);
+}
+
+/** Checks containerd lists each image under its full name (the importer's output after LIST_MARKER). */
+function checkImported(images: string[], importerOutput: string): LoadedImage[] {
   const wanted = images.map((reference) => ({ reference, name: normalizeReference(reference) }));
-  const [report, list] = r.second.stdout.split(`${LIST_MARKER}\n`);
+  const [report, list] = importerOutput.split(`${LIST_MARKER}\n`);
   const present = new Set((list ?? "").split("\n").map((l) => l.trim()));
   const absent = wanted.filter((w) => !present.has(w.name));
   if (absent.length > 0) {

@@ -257,6 +257,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ports: info.ports };
           return;
         }
+        const prepared = def.prepare ? await def.prepare({ name: key, progress, signal: res.abort.signal }) : {};
+        res.checkNotStopping();
         const id = await res.creating(createContainer({
           name,
           image: def.image.reference,
@@ -268,6 +270,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           privilege: host.privileges[key],
           cgroupns: def.cgroupns,
           publish: def.ports,
+          mounts: prepared.mounts,
           ...commandOf(def, key),
         }));
         await res.adoptContainer(id);

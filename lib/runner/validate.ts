@@ -149,7 +149,7 @@ function validateService(key: string, def: unknown, keys: string[]): void {
   }
   if (def.files !== undefined && typeof def.files !== "function") validateFiles(key, def.files);
   if (def.readyCheck !== undefined) validateReadyCheck(at, def.readyCheck, ports);
-  for (const hook of ["readyProbe", "helpers", "setup", "peers", "dispose"]) {
+  for (const hook of ["prepare", "readyProbe", "helpers", "setup", "peers", "dispose"]) {
     if (def[hook] !== undefined && typeof def[hook] !== "function") throw new EnvironmentOptionError(at(hook), "a function", def[hook]);
   }
   if (def.dnsNames !== undefined && !Array.isArray(def.dnsNames)) {

@@ -6,7 +6,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 )
 
 // addon is one object and the API collection it is created in.
@@ -28,12 +32,39 @@ func systemDeployment(name string, labels map[string]string, podSpec map[string]
 	}
 }
 
-// createAddons creates the objects in order (existing ones are kept).
-func createAddons(ctx context.Context, api *apiClient, what string, objs []addon) error {
+// createAddons stages the objects as <data-dir>/server/manifests/<file>.yaml,
+// as k3s stages its packaged manifests (tools read them there: k3sbox learns
+// which system images a node needs from them), then creates them in order
+// (existing ones are kept).
+func createAddons(ctx context.Context, api *apiClient, dataDir, file, what string, objs []addon) error {
+	if err := stageManifest(filepath.Join(dataDir, "server", "manifests"), file, objs); err != nil {
+		return fmt.Errorf("staging the %s manifest: %w", what, err)
+	}
 	for _, o := range objs {
 		if _, err := api.create(ctx, o.path, o.obj); err != nil {
 			return fmt.Errorf("deploying %s: %w", what, err)
 		}
 	}
 	return nil
+}
+
+// stageManifest writes objs as one multi-document YAML file (each document
+// JSON, which is YAML), atomically: a reader never sees half a file.
+func stageManifest(dir, file string, objs []addon) error {
+	docs := make([]string, 0, len(objs))
+	for _, o := range objs {
+		b, err := json.MarshalIndent(o.obj, "", "  ")
+		if err != nil {
+			return err
+		}
+		docs = append(docs, string(b))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, file+".yaml")
+	if err := os.WriteFile(path+".tmp", []byte(strings.Join(docs, "\n---\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }

@@ -85,5 +85,5 @@ func coreDNSObjects(c *serverConfig, image string) []addon {
 
 // deployCoreDNS creates the CoreDNS objects (existing ones are kept).
 func deployCoreDNS(ctx context.Context, api *apiClient, c *serverConfig, image string) error {
-	return createAddons(ctx, api, "CoreDNS", coreDNSObjects(c, image))
+	return createAddons(ctx, api, c.DataDir, "coredns", "CoreDNS", coreDNSObjects(c, image))
 }

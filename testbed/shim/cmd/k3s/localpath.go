@@ -149,5 +149,5 @@ func deployLocalPath(ctx context.Context, api *apiClient, c *serverConfig) error
 	if err != nil {
 		return fmt.Errorf("deploying local-path-provisioner: %w", err)
 	}
-	return createAddons(ctx, api, "local-path-provisioner", objs)
+	return createAddons(ctx, api, c.DataDir, "local-storage", "local-path-provisioner", objs)
 }

@@ -1,0 +1,64 @@
+// Which images a node image pulls at boot ("system images": the pause
+// sandbox, CoreDNS, local-path-provisioner and its helper), learned from the
+// node itself rather than from one version's hard-coded list: k3s writes its
+// packaged manifests (with their image references) under
+// server/manifests and names the sandbox image in containerd's config. What
+// a boot learned is recorded on the daemon, keyed by the node image's id, so
+// every later boot of that image is handed them before k3s asks.
+
+import { createHash } from "node:crypto";
+import { createVolume, listVolumes } from "../docker/volumes.ts";
+import { isImageReference } from "../image-ref.ts";
+import { LABEL_CACHE } from "./cache.ts";
+
+export const LABEL_NODE_IMAGE_ID = "k3sbox.node-image.id";
+export const LABEL_NODE_IMAGE_REF = "k3sbox.node-image.ref";
+export const LABEL_IMAGES = "k3sbox.images";
+
+// `image: "x"`, `"image": "x"`, and the escaped form inside a JSON string
+// (local-path's helperPod.yaml is a string in a ConfigMap).
+const IMAGE_FIELD = /\\?"?\bimage\\?"?\s*:\s*\\?["']?([^\s"'\\,}]+)/g;
+// containerd's sandbox image: `sandbox_image = "…"` (config v2) or `sandbox = "…"` (v3).
+const SANDBOX_FIELD = /^\s*sandbox(?:_image)?\s*=\s*"([^"]+)"/gm;
+
+/** Image references in manifests and containerd configuration text, in order of first appearance. */
+export function parseImageRefs(text: string): string[] {
+  const found: string[] = [];
+  // k3s substitutes its registry placeholder when it stages; tolerate an unsubstituted one.
+  const clean = text.replace(/%\{SYSTEM_DEFAULT_REGISTRY\}%/g, "");
+  for (const re of [SANDBOX_FIELD, IMAGE_FIELD]) {
+    for (const m of clean.matchAll(re)) {
+      const ref = m[1];
+      if (isImageReference(ref) && !found.includes(ref)) found.push(ref);
+    }
+  }
+  return found;
+}
+
+function markerName(nodeImageId: string, refs: readonly string[]): string {
+  const h = (s: string) => createHash("sha256").update(s).digest("hex");
+  return `k3sbox-image-list-${h(nodeImageId).slice(0, 12)}-${h([...refs].sort().join(" ")).slice(0, 8)}`;
+}
+
+/**
+ * What earlier boots of the node image `nodeImageId` learned it needs (the
+ * union of their lists: a boot with `--disable=…` learns fewer), or
+ * undefined when no boot of it has been seen on this daemon.
+ */
+export async function recordedSystemImages(nodeImageId: string): Promise<string[] | undefined> {
+  const lists = await listVolumes([`${LABEL_CACHE}=image-list`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`]);
+  if (lists.length === 0) return undefined;
+  const refs = new Set<string>();
+  for (const l of lists) for (const r of (l.labels[LABEL_IMAGES] ?? "").split(" ")) if (isImageReference(r)) refs.add(r);
+  return [...refs];
+}
+
+/** Records what a boot of the node image learned (an empty volume whose labels carry the list). */
+export async function recordSystemImages(nodeImageId: string, nodeImageRef: string, refs: readonly string[]): Promise<void> {
+  await createVolume(markerName(nodeImageId, refs), {
+    [LABEL_CACHE]: "image-list",
+    [LABEL_NODE_IMAGE_ID]: nodeImageId,
+    [LABEL_NODE_IMAGE_REF]: nodeImageRef,
+    [LABEL_IMAGES]: [...refs].join(" "),
+  });
+}
