@@ -1,4 +1,4 @@
-// k3sbox command line: up | smoke | load | list | down | prune.
+// k3sbox command line: up | smoke | load | images | list | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
 import { readFile, stat, writeFile } from "node:fs/promises";
@@ -8,6 +8,7 @@ import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
 import { planDown } from "./lib/cli/down.ts";
 import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
 import { loadCommand } from "./lib/cli/load.ts";
+import { imagesAction, listImageCache, pruneImageCache, warmImageCache } from "./lib/cli/images.ts";
 import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
@@ -54,6 +55,12 @@ const COMMANDS = {
       "help": { kind: "boolean" as const, help: "show this help" },
     },
   },
+  images: {
+    usage: "k3sbox images [list | warm [cluster flags] | prune] [--json]",
+    summary: "Show the host-side image cache (images handed to every new node instead of pulled), warm it ahead of time\n" +
+      "(boots a cluster with the given flags once, then removes it: a CI runner's warm-up step), or prune it.",
+    flags: { ...CLUSTER_FLAGS, "help": { kind: "boolean" as const, help: "show this help" } },
+  },
   list: {
     usage: "k3sbox list [--json]",
     summary: "List reuse environments (startEnvironment({ reuse: true }) / K3SBOX_REUSE=1): id, definitions hash, attached processes, idle time.",
@@ -77,6 +84,7 @@ const COMMANDS = {
       "older-than": { kind: "string" as const, help: "only remove leftovers at least this old (90s, 15m, 2h, 1d; default 0)" },
       "reuse-idle": { kind: "string" as const, help: "remove reuse environments nobody attached to for this long (default 1d)" },
       "dry-run": { kind: "boolean" as const, help: "list what would be removed" },
+      "cache": { kind: "boolean" as const, help: "also empty the image cache (kept otherwise: see `k3sbox images`)" },
       "json": CLUSTER_FLAGS.json,
       "help": { kind: "boolean" as const, help: "show this help" },
     },
@@ -193,7 +201,8 @@ async function runPrune(flags: Record<string, unknown>): Promise<number> {
   const olderThanMs = flags["older-than"] !== undefined ? parseDuration(flags["older-than"] as string, "older-than") : 0;
   const reuseIdleMs = flags["reuse-idle"] !== undefined ? parseDuration(flags["reuse-idle"] as string, "reuse-idle") : undefined;
   const result = await prune({ olderThanMs, dryRun: flags["dry-run"] === true, reuseIdleMs });
-  if (flags.json) out(JSON.stringify(result));
+  const cache = flags.cache && !flags["dry-run"] ? await pruneImageCache() : undefined;
+  if (flags.json) out(JSON.stringify(cache ? { ...result, cache } : result));
   else {
     const verb = flags["dry-run"] ? "would remove" : "removed";
     out(`${verb} ${result.containers.length} container(s), ${result.networks.length} network(s)`);
@@ -201,6 +210,29 @@ async function runPrune(flags: Record<string, unknown>): Promise<number> {
     for (const d of result.dirs) out(`  ${d}`);
     if (result.reused.length) out(`${verb} idle reuse environment(s): ${result.reused.join(", ")}`);
     if (result.skippedLive.length) out(`left alone (live or detached): ${result.skippedLive.join(", ")}`);
+    if (cache) out(`removed ${cache.removed.length} cached image(s)${cache.inUse.length ? `; mounted by running nodes, kept: ${cache.inUse.join(", ")}` : ""}`);
+  }
+  return 0;
+}
+
+async function images(flags: Record<string, unknown>, positionals: string[]): Promise<number> {
+  const action = imagesAction(positionals);
+  if (action === "prune") {
+    const r = await pruneImageCache();
+    if (flags.json) out(JSON.stringify(r));
+    else {
+      out(`removed ${r.removed.length} cached image(s) and ${r.lists} learned list(s)`);
+      for (const ref of r.removed) out(`  ${ref}`);
+      if (r.inUse.length) out(`left alone, mounted by running nodes: ${r.inUse.join(", ")}`);
+    }
+    return 0;
+  }
+  const listing = action === "warm" ? await warmImageCache(clusterFromFlags(flags), progress) : await listImageCache();
+  if (flags.json) out(JSON.stringify(listing));
+  else {
+    if (listing.images.length === 0) out("the image cache is empty (the first cluster boot fills it; `k3sbox images warm` does it ahead of time)");
+    for (const i of listing.images) out(`${i.ref.padEnd(56)} ${i.id.replace("sha256:", "").slice(0, 12)}  ${i.volume}`);
+    for (const n of listing.nodeImages) out(`node image ${n.nodeImage} needs at boot: ${n.images.join(", ") || "nothing"}`);
   }
   return 0;
 }
@@ -222,7 +254,7 @@ export async function main(argv: string[]): Promise<number> {
       out(helpText(cmd.usage, cmd.summary, cmd.flags));
       return 0;
     }
-    if (name !== "down" && name !== "load" && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (name !== "down" && name !== "load" && name !== "images" && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
     switch (name as Command) {
       case "up":
         return await up(flags);
@@ -234,6 +266,8 @@ export async function main(argv: string[]): Promise<number> {
         else for (const i of r.images) out(`loaded ${i.name} into ${r.envId} (${r.container})`);
         return 0;
       }
+      case "images":
+        return await images(flags, positionals);
       case "list": {
         const envs = await listReused();
         if (flags.json) out(JSON.stringify(envs));

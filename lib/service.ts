@@ -79,6 +79,8 @@ export interface HelperContext {
   name: string;
   /** Docker id of the service's container (for `docker exec -i` streams that `exec` cannot carry). */
   container: string;
+  /** The image reference the container runs. */
+  image: string;
   /** Host port on 127.0.0.1 that Docker published for a container port. */
   hostPort(containerPort: number): number;
   /** Runs argv inside the container (no shell unless you pass one). */
@@ -99,6 +101,8 @@ export interface HelperContext {
 export interface PrepareContext {
   /** The service's key in the `services` map. */
   name: string;
+  /** The image reference the container will run (the definition's `image`). */
+  image: string;
   /** Reports progress on long steps (printed by the CLI, optional in tests). */
   progress(message: string): void;
   /** Aborted when the environment stops while starting. */

@@ -8,7 +8,7 @@
 // works wherever the daemon is.
 
 import { createHash } from "node:crypto";
-import { DockerError, dockerResult, ImagePullError, pullImage } from "../docker.ts";
+import { DockerError, dockerResult, type ImagePullError, pullImage } from "../docker.ts";
 import { createVolume, listVolumes, removeVolumes, type VolumeMount } from "../docker/volumes.ts";
 import { isImageReference } from "../image-ref.ts";
 import { runPipeline } from "../pipeline.ts";

@@ -40,12 +40,12 @@ export function disabledComponents(extraArgs: readonly string[]): Set<string> {
 
 /** Before the node is created: supply what is known and mount it. */
 export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareContext): Promise<PreparedContainer> {
-  const nodeId = await daemonImageId(opts.image);
+  const nodeId = await daemonImageId(ctx.image);
   const system = nodeId ? await recordedSystemImages(nodeId) : undefined;
-  const supplied = await supplyImages([...(system ?? []), ...setupImages(opts)], { helperImage: opts.image, progress: ctx.progress });
+  const supplied = await supplyImages([...(system ?? []), ...setupImages(opts)], { helperImage: ctx.image, progress: ctx.progress });
   ctx.progress(
     `service "${ctx.name}": ${describeSupply(supplied)}` +
-      (system ? "" : `; ${opts.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
+      (system ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
   );
   return { mounts: supplied.map(cacheMount) };
 }
@@ -71,7 +71,7 @@ const SHOW_STAGED = `cat ${CONTAINERD_CONFIG} 2>/dev/null; for f in ${MANIFESTS_
  * already known).
  */
 export async function learnNodeImages(opts: ResolvedK3sOptions, ctx: HelperContext): Promise<SuppliedImage[]> {
-  const nodeId = await daemonImageId(opts.image);
+  const nodeId = await daemonImageId(ctx.image);
   if (!nodeId || (await recordedSystemImages(nodeId)) !== undefined) return [];
   const expected = PACKAGED.filter((c) => !disabledComponents(opts.extraArgs).has(c)).map((c) => `${c}.yaml`);
   const deadline = Date.now() + LEARN_TIMEOUT_MS;
@@ -89,9 +89,9 @@ export async function learnNodeImages(opts: ResolvedK3sOptions, ctx: HelperConte
   }
   const learned = parseImageRefs(text);
   const missing = learned.filter((r) => !setupImages(opts).includes(r));
-  const supplied = await supplyImages(missing, { helperImage: opts.image, progress: ctx.progress });
-  for (const img of supplied) await importCachedImage(ctx.container, img, opts.image);
-  await recordSystemImages(nodeId, opts.image, learned);
-  ctx.progress(`service "${ctx.name}": learned ${opts.image}'s system images (${learned.join(", ") || "none"}); handed them to the node`);
+  const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
+  for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
+  await recordSystemImages(nodeId, ctx.image, learned);
+  ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images (${learned.join(", ") || "none"}); handed them to the node`);
   return supplied;
 }

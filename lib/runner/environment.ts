@@ -257,7 +257,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ports: info.ports };
           return;
         }
-        const prepared = def.prepare ? await def.prepare({ name: key, progress, signal: res.abort.signal }) : {};
+        const prepared = def.prepare ? await def.prepare({ name: key, image: def.image.reference, progress, signal: res.abort.signal }) : {};
         res.checkNotStopping();
         const id = await res.creating(createContainer({
           name,
@@ -297,6 +297,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
     const contextFor = (key: string): HelperContext => ({
       name: key,
       container: running[key as keyof S & string].containerId,
+      image: services[key].image.reference,
       hostPort: (p) => hostPort(key, p),
       exec: (argv, o) => execIn(running[key as keyof S & string].containerId, argv, o),
       recorder,

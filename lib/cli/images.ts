@@ -1,0 +1,53 @@
+// `k3sbox images [list|warm|prune]`: what the host-side image cache holds
+// (lib/images/), filling it ahead of time (a CI runner's warm-up step), and
+// emptying it. The cache is the only thing k3sbox keeps on a daemon between
+// runs; `prune` without `--cache` never touches it.
+
+import { listVolumes, removeVolumes } from "../docker/volumes.ts";
+import { type CachedImage, LABEL_CACHE, listCache, pruneCache } from "../images/cache.ts";
+import { LABEL_IMAGES, LABEL_NODE_IMAGE_REF } from "../images/system-images.ts";
+import { startEnvironment } from "../runner/environment.ts";
+import type { ServiceDefinition } from "../service.ts";
+import { UsageError } from "./args.ts";
+
+export interface ImageCacheListing {
+  images: CachedImage[];
+  /** Per node image: the system images its boots learned. */
+  nodeImages: { nodeImage: string; images: string[] }[];
+}
+
+export async function listImageCache(): Promise<ImageCacheListing> {
+  const [images, lists] = await Promise.all([listCache(), listVolumes([`${LABEL_CACHE}=image-list`])]);
+  const byNode = new Map<string, Set<string>>();
+  for (const l of lists) {
+    const node = l.labels[LABEL_NODE_IMAGE_REF] ?? "?";
+    const set = byNode.get(node) ?? new Set<string>();
+    for (const r of (l.labels[LABEL_IMAGES] ?? "").split(" ").filter(Boolean)) set.add(r);
+    byNode.set(node, set);
+  }
+  return { images, nodeImages: [...byNode].map(([nodeImage, refs]) => ({ nodeImage, images: [...refs] })) };
+}
+
+/** Boots the cluster once (which fills the cache and learns the node's system images) and removes it. */
+export async function warmImageCache(cluster: ServiceDefinition<any>, progress: (m: string) => void): Promise<ImageCacheListing> {
+  const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress });
+  await env.stop();
+  return await listImageCache();
+}
+
+/** Removes cached images and the learned lists; volumes a running node mounts stay (and are reported). */
+export async function pruneImageCache(): Promise<{ removed: string[]; inUse: string[]; lists: number }> {
+  const { removed, inUse } = await pruneCache();
+  const lists = await listVolumes([`${LABEL_CACHE}=image-list`]);
+  await removeVolumes(lists.map((l) => l.name));
+  return { removed: removed.map((i) => i.ref), inUse: inUse.map((i) => i.ref), lists: lists.length };
+}
+
+export function imagesAction(positionals: string[]): "list" | "warm" | "prune" {
+  const [action = "list", extra] = positionals;
+  if (extra !== undefined) throw new UsageError(`k3sbox images: unexpected argument ${JSON.stringify(extra)}`);
+  if (action !== "list" && action !== "warm" && action !== "prune") {
+    throw new UsageError(`k3sbox images: unknown action ${JSON.stringify(action)}; use list, warm or prune`);
+  }
+  return action;
+}
