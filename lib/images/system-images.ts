@@ -4,7 +4,8 @@
 // packaged manifests (with their image references) under
 // server/manifests and names the sandbox image in containerd's config. What
 // a boot learned is recorded on the daemon, keyed by the node image's id, so
-// every later boot of that image is handed them before k3s asks.
+// every later boot of that image (started the same way) is handed them
+// before k3s asks.
 
 import { createHash } from "node:crypto";
 import { createVolume, listVolumes } from "../docker/volumes.ts";
@@ -14,6 +15,7 @@ import { LABEL_CACHE } from "./cache.ts";
 export const LABEL_NODE_IMAGE_ID = "k3sbox.node-image.id";
 export const LABEL_NODE_IMAGE_REF = "k3sbox.node-image.ref";
 export const LABEL_IMAGES = "k3sbox.images";
+export const LABEL_NODE_CONFIG = "k3sbox.node-config";
 
 // `image: "x"`, `"image": "x"`, and the escaped form inside a JSON string
 // (local-path's helperPod.yaml is a string in a ConfigMap).
@@ -35,18 +37,28 @@ export function parseImageRefs(text: string): string[] {
   return found;
 }
 
-function markerName(nodeImageId: string, refs: readonly string[]): string {
-  const h = (s: string) => createHash("sha256").update(s).digest("hex");
-  return `k3sbox-image-list-${h(nodeImageId).slice(0, 12)}-${h([...refs].sort().join(" ")).slice(0, 8)}`;
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/**
+ * What a node pulls depends on its image and on how it is started (k3s's
+ * `--disable`, `--pause-image`, `--system-default-registry`, …): lists are
+ * kept per image id and configuration.
+ */
+export function nodeConfigKey(args: readonly string[]): string {
+  return sha(JSON.stringify(args)).slice(0, 12);
+}
+
+function markerName(nodeImageId: string, config: string, refs: readonly string[]): string {
+  return `k3sbox-image-list-${sha(nodeImageId).slice(0, 12)}-${config}-${sha([...refs].sort().join(" ")).slice(0, 8)}`;
 }
 
 /**
- * What earlier boots of the node image `nodeImageId` learned it needs (the
- * union of their lists: a boot with `--disable=…` learns fewer), or
- * undefined when no boot of it has been seen on this daemon.
+ * What earlier boots of the node image `nodeImageId`, started with the same
+ * configuration, learned it needs; undefined when no such boot has been
+ * seen on this daemon.
  */
-export async function recordedSystemImages(nodeImageId: string): Promise<string[] | undefined> {
-  const lists = await listVolumes([`${LABEL_CACHE}=image-list`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`]);
+export async function recordedSystemImages(nodeImageId: string, config: string): Promise<string[] | undefined> {
+  const lists = await listVolumes([`${LABEL_CACHE}=image-list`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`, `${LABEL_NODE_CONFIG}=${config}`]);
   if (lists.length === 0) return undefined;
   const refs = new Set<string>();
   for (const l of lists) for (const r of (l.labels[LABEL_IMAGES] ?? "").split(" ")) if (isImageReference(r)) refs.add(r);
@@ -54,10 +66,11 @@ export async function recordedSystemImages(nodeImageId: string): Promise<string[
 }
 
 /** Records what a boot of the node image learned (an empty volume whose labels carry the list). */
-export async function recordSystemImages(nodeImageId: string, nodeImageRef: string, refs: readonly string[]): Promise<void> {
-  await createVolume(markerName(nodeImageId, refs), {
+export async function recordSystemImages(nodeImageId: string, config: string, nodeImageRef: string, refs: readonly string[]): Promise<void> {
+  await createVolume(markerName(nodeImageId, config, refs), {
     [LABEL_CACHE]: "image-list",
     [LABEL_NODE_IMAGE_ID]: nodeImageId,
+    [LABEL_NODE_CONFIG]: config,
     [LABEL_NODE_IMAGE_REF]: nodeImageRef,
     [LABEL_IMAGES]: [...refs].join(" "),
   });

@@ -9,7 +9,7 @@
 
 import type { HelperContext, PrepareContext, PreparedContainer } from "../service.ts";
 import { cacheMount, daemonImageId, describeSupply, type SuppliedImage, supplyImages } from "../images/cache.ts";
-import { parseImageRefs, recordedSystemImages, recordSystemImages } from "../images/system-images.ts";
+import { nodeConfigKey, parseImageRefs, recordedSystemImages, recordSystemImages } from "../images/system-images.ts";
 import { importCachedImage } from "./load-images.ts";
 import { REGISTRY_IMAGE, TRAEFIK_IMAGE } from "./manifests.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
@@ -41,7 +41,7 @@ export function disabledComponents(extraArgs: readonly string[]): Set<string> {
 /** Before the node is created: supply what is known and mount it. */
 export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareContext): Promise<PreparedContainer> {
   const nodeId = await daemonImageId(ctx.image);
-  const system = nodeId ? await recordedSystemImages(nodeId) : undefined;
+  const system = nodeId ? await recordedSystemImages(nodeId, nodeConfigKey(opts.extraArgs)) : undefined;
   const supplied = await supplyImages([...(system ?? []), ...setupImages(opts)], { helperImage: ctx.image, progress: ctx.progress });
   ctx.progress(
     `service "${ctx.name}": ${describeSupply(supplied)}` +
@@ -72,7 +72,8 @@ const SHOW_STAGED = `cat ${CONTAINERD_CONFIG} 2>/dev/null; for f in ${MANIFESTS_
  */
 export async function learnNodeImages(opts: ResolvedK3sOptions, ctx: HelperContext): Promise<SuppliedImage[]> {
   const nodeId = await daemonImageId(ctx.image);
-  if (!nodeId || (await recordedSystemImages(nodeId)) !== undefined) return [];
+  const config = nodeConfigKey(opts.extraArgs);
+  if (!nodeId || (await recordedSystemImages(nodeId, config)) !== undefined) return [];
   const expected = PACKAGED.filter((c) => !disabledComponents(opts.extraArgs).has(c)).map((c) => `${c}.yaml`);
   const deadline = Date.now() + LEARN_TIMEOUT_MS;
   let text = "";
@@ -91,7 +92,7 @@ export async function learnNodeImages(opts: ResolvedK3sOptions, ctx: HelperConte
   const missing = learned.filter((r) => !setupImages(opts).includes(r));
   const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
   for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
-  await recordSystemImages(nodeId, ctx.image, learned);
+  await recordSystemImages(nodeId, config, ctx.image, learned);
   ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images (${learned.join(", ") || "none"}); handed them to the node`);
   return supplied;
 }
