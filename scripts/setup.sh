@@ -66,6 +66,16 @@ say "node parts and images: $parts_dir ($(( $(date +%s) - t0 ))s)"
 t0=$(date +%s)
 image="$(bash testbed/image.sh "$bin_dir" "$parts_dir" | tail -n1)"
 say "testbed image: $image ($(( $(date +%s) - t0 ))s)"
+# The in-cluster images also go into this Docker, as a user's Docker has the
+# images it pulled: k3sbox's image cache takes them from there (the bare node
+# image has none of its own).
+t0=$(date +%s)
+loaded=0
+for t in "$parts_dir"/images/*.tar; do
+  ref=$(tar -xOf "$t" manifest.json | sed -n 's/.*"RepoTags":\["\([^"]*\)".*/\1/p')
+  if [ -n "$ref" ] && ! docker image inspect "$ref" >/dev/null 2>&1; then docker load -q -i "$t" >/dev/null; loaded=$((loaded + 1)); fi
+done
+say "in-cluster images in this Docker: $loaded loaded ($(( $(date +%s) - t0 ))s)"
 # A Docker Engine 29 with the containerd image store, for the loadImages test
 # on that store (Debian's Docker here is 20.10); scripts/test.sh starts it.
 t0=$(date +%s)

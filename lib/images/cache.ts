@@ -113,47 +113,62 @@ export interface SupplyOptions {
   progress?: (message: string) => void;
 }
 
+export interface SupplyResult {
+  supplied: SuppliedImage[];
+  /** Images that could not be had, each with what Docker said. */
+  unavailable: ImageSupplyError[];
+}
+
 /**
  * Makes sure each reference is in the cache and says where it came from:
  * the cache (nothing fetched), the daemon's own store (saved into the
  * cache), or the network (pulled by the daemon, then saved). A daemon that
- * has the reference at another id than the cache (a moved tag) wins.
+ * has the reference at another id than the cache (a moved tag) wins. An
+ * image that cannot be had is reported in `unavailable`, not thrown.
  */
-export async function supplyImages(refs: readonly string[], opts: SupplyOptions): Promise<SuppliedImage[]> {
+export async function supplyWhatCan(refs: readonly string[], opts: SupplyOptions): Promise<SupplyResult> {
   for (const ref of refs) {
     if (!isImageReference(ref)) throw new TypeError(`k3sbox image cache: not an image reference: ${JSON.stringify(ref)}`);
   }
   const unique = [...new Set(refs)];
   const [cache, ids] = await Promise.all([listCache(), Promise.all(unique.map(daemonImageId))]);
-  const out: SuppliedImage[] = [];
+  const result: SupplyResult = { supplied: [], unavailable: [] };
   // Saves and pulls one at a time: each is disk- or network-bound.
   for (const [i, ref] of unique.entries()) {
     const id = ids[i];
     const cached = cache.filter((c) => c.ref === ref);
     if (id !== undefined) {
       const hit = cached.find((c) => c.id === id);
-      if (hit) out.push({ ...hit, source: "cache" });
+      if (hit) result.supplied.push({ ...hit, source: "cache" });
       else {
         opts.progress?.(`image cache: saving ${ref} from Docker (once per image)`);
-        out.push({ ...await saveToCache(ref, id, opts.helperImage), source: "daemon" });
+        result.supplied.push({ ...await saveToCache(ref, id, opts.helperImage), source: "daemon" });
       }
       continue;
     }
     if (cached.length > 0) {
-      out.push({ ...cached[cached.length - 1], source: "cache" });
+      result.supplied.push({ ...cached[cached.length - 1], source: "cache" });
       continue;
     }
     opts.progress?.(`image cache: pulling ${ref} through Docker (once per image)`);
     try {
       await pullImage(ref);
     } catch (err) {
-      throw new ImageSupplyError(ref, err as Error);
+      result.unavailable.push(new ImageSupplyError(ref, err as Error));
+      continue;
     }
     const pulled = await daemonImageId(ref);
-    if (!pulled) throw new ImageSupplyError(ref, new Error("docker pull succeeded but the image is not there"));
-    out.push({ ...await saveToCache(ref, pulled, opts.helperImage), source: "network" });
+    if (!pulled) result.unavailable.push(new ImageSupplyError(ref, new Error("docker pull succeeded but the image is not there")));
+    else result.supplied.push({ ...await saveToCache(ref, pulled, opts.helperImage), source: "network" });
   }
-  return out;
+  return result;
+}
+
+/** Like `supplyWhatCan`, but an image that cannot be had is thrown (`ImageSupplyError`). */
+export async function supplyImages(refs: readonly string[], opts: SupplyOptions): Promise<SuppliedImage[]> {
+  const r = await supplyWhatCan(refs, opts);
+  if (r.unavailable.length > 0) throw r.unavailable[0];
+  return r.supplied;
 }
 
 /** One progress line: what came from where. */

@@ -8,7 +8,7 @@ import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
 import { apiServerReadyProbe, kubeconfigReader } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
-import { learnNodeImages, prepareNodeImages } from "./node-images.ts";
+import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -64,7 +64,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },
     setup: async (ctx) => {
-      await learnNodeImages(opts, ctx);
+      await ensureNodeImages(opts, ctx);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
     },
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),

@@ -7,10 +7,12 @@
 // manifests and containerd config), supplies the ones it lacks into the
 // running node and records the list, so every later boot pulls nothing.
 
-import type { HelperContext, PrepareContext, PreparedContainer } from "../service.ts";
-import { cacheMount, daemonImageId, describeSupply, type SuppliedImage, supplyImages } from "../images/cache.ts";
+import type { HelperContext, PrepareContext, PreparedContainer, SetupContext } from "../service.ts";
+import type { KubeHelpers } from "../kube/client.ts";
+import { cacheMount, daemonImageId, describeSupply, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
+import { normalizeReference } from "../image-ref.ts";
 import { nodeConfigKey, parseImageRefs, recordedSystemImages, recordSystemImages } from "../images/system-images.ts";
-import { importCachedImage } from "./load-images.ts";
+import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage } from "./load-images.ts";
 import { REGISTRY_IMAGE, TRAEFIK_IMAGE } from "./manifests.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { sleep } from "../sleep.ts";
@@ -22,6 +24,7 @@ const CONTAINERD_CONFIG = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml
 /** k3s's packaged manifests that name images (metrics-server and Traefik are disabled by k3s()). */
 const PACKAGED = ["coredns", "local-storage"];
 const LEARN_TIMEOUT_MS = 60_000;
+const NODE_REGISTERED_TIMEOUT_MS = 60_000;
 
 /** The images k3s()'s setup deploys. */
 export function setupImages(opts: ResolvedK3sOptions): string[] {
@@ -38,13 +41,18 @@ export function disabledComponents(extraArgs: readonly string[]): Set<string> {
   return out;
 }
 
-/** Before the node is created: supply what is known and mount it. */
+/**
+ * Before the node is created: supply what is known and mount it. An image
+ * that cannot be had is not fatal yet: the node image may have it built in
+ * (checked by `ensureNodeImages` once the node is up).
+ */
 export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareContext): Promise<PreparedContainer> {
   const nodeId = await daemonImageId(ctx.image);
   const system = nodeId ? await recordedSystemImages(nodeId, nodeConfigKey(opts.extraArgs)) : undefined;
-  const supplied = await supplyImages([...(system ?? []), ...setupImages(opts)], { helperImage: ctx.image, progress: ctx.progress });
+  const { supplied, unavailable } = await supplyWhatCan([...(system ?? []), ...setupImages(opts)], { helperImage: ctx.image, progress: ctx.progress });
   ctx.progress(
     `service "${ctx.name}": ${describeSupply(supplied)}` +
+      (unavailable.length ? `; not to be had from the host side: ${unavailable.map((u) => u.ref).join(", ")} (checked on the node once it is up)` : "") +
       (system ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
   );
   return { mounts: supplied.map(cacheMount) };
@@ -63,36 +71,60 @@ export function linkCachedImagesScript(cacheDir: string, airgapDir = AIRGAP_DIR)
 // One exec prints the containerd config and every staged manifest, each after a marker line.
 const SHOW_STAGED = `cat ${CONTAINERD_CONFIG} 2>/dev/null; for f in ${MANIFESTS_DIR}/*.yaml; do [ -f "$f" ] && echo "--- k3sbox-manifest: \${f##*/}" && cat "$f"; done; true`;
 
+/** Prints the names containerd's CRI namespace has, one per line. */
+const LIST_IMAGES = ["ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_NAMESPACE, "images", "list", "--quiet"];
+
 /**
- * After the API server is up, on a node image the cache has not seen: wait
- * (bounded) for k3s to stage its packaged manifests, read the images they
- * and containerd's config name, hand the node those it was not given, and
- * record the list. Returns what was imported now (empty when the list was
- * already known).
+ * After the API server is up: make sure the node has every image it will
+ * pull. On a node image (and configuration) the cache has not seen, first
+ * wait (bounded) for k3s to stage its packaged manifests, read the images
+ * they and containerd's config name, and record the list. Whatever the node
+ * lacks is supplied now and imported into its containerd; an image nobody
+ * can supply fails here, at once, naming the image and the registry's answer
+ * (rather than as a rollout timeout later).
  */
-export async function learnNodeImages(opts: ResolvedK3sOptions, ctx: HelperContext): Promise<SuppliedImage[]> {
+export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupContext<KubeHelpers>): Promise<SuppliedImage[]> {
   const nodeId = await daemonImageId(ctx.image);
   const config = nodeConfigKey(opts.extraArgs);
-  if (!nodeId || (await recordedSystemImages(nodeId, config)) !== undefined) return [];
+  let system = nodeId ? await recordedSystemImages(nodeId, config) : undefined;
+  if (system === undefined) {
+    system = await learnSystemImages(opts, ctx);
+    if (nodeId) await recordSystemImages(nodeId, config, ctx.image, system);
+    ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images: ${system.join(", ") || "none"}`);
+  }
+  const wanted = [...new Set([...system, ...setupImages(opts)])];
+  // k3s imports its airgap directory before it starts the kubelet: until the
+  // node has registered, a missing image may still be on its way in.
+  const deadline = Date.now() + NODE_REGISTERED_TIMEOUT_MS;
+  let missing: string[];
+  for (;;) {
+    const listed = await ctx.exec(LIST_IMAGES, { timeoutMs: 30_000 });
+    if (listed.code !== 0) throw new Error(`k3s(${ctx.name}): could not list the node's images (${(listed.stderr || listed.stdout).trim()})`);
+    const present = new Set(listed.stdout.split("\n").map((l) => l.trim()));
+    missing = wanted.filter((r) => !present.has(normalizeReference(r)));
+    if (missing.length === 0) return [];
+    const nodes = (await ctx.helpers.client.core.listNode()).items?.length ?? 0;
+    if (nodes > 0 || Date.now() > deadline || ctx.signal.aborted) break;
+    await sleep(250);
+  }
+  const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
+  for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
+  ctx.progress(`service "${ctx.name}": handed the running node ${supplied.map((s) => s.ref).join(", ")}`);
+  return supplied;
+}
+
+/** Waits (bounded) for k3s to stage its packaged manifests, then reads the images they and containerd's config name. */
+async function learnSystemImages(opts: ResolvedK3sOptions, ctx: HelperContext): Promise<string[]> {
   const expected = PACKAGED.filter((c) => !disabledComponents(opts.extraArgs).has(c)).map((c) => `${c}.yaml`);
   const deadline = Date.now() + LEARN_TIMEOUT_MS;
-  let text = "";
   for (;;) {
     const r = await ctx.exec(["sh", "-c", SHOW_STAGED], { timeoutMs: 15_000 });
-    text = r.stdout;
-    const staged = [...text.matchAll(/^--- k3sbox-manifest: (\S+)$/gm)].map((m) => m[1]);
-    if (expected.every((e) => staged.includes(e))) break;
+    const staged = [...r.stdout.matchAll(/^--- k3sbox-manifest: (\S+)$/gm)].map((m) => m[1]);
+    if (expected.every((e) => staged.includes(e))) return parseImageRefs(r.stdout);
     if (Date.now() > deadline || ctx.signal.aborted) {
       ctx.progress(`service "${ctx.name}": k3s staged only ${staged.join(", ") || "no manifests"} within ${LEARN_TIMEOUT_MS / 1000}s; learning the system images from those`);
-      break;
+      return parseImageRefs(r.stdout);
     }
     await sleep(250);
   }
-  const learned = parseImageRefs(text);
-  const missing = learned.filter((r) => !setupImages(opts).includes(r));
-  const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
-  for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
-  await recordSystemImages(nodeId, config, ctx.image, learned);
-  ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images (${learned.join(", ") || "none"}); handed them to the node`);
-  return supplied;
 }
