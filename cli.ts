@@ -221,7 +221,7 @@ async function images(flags: Record<string, unknown>, positionals: string[]): Pr
     const r = await pruneImageCache();
     if (flags.json) out(JSON.stringify(r));
     else {
-      out(`removed ${r.removed.length} cached image(s) and ${r.lists} learned list(s)`);
+      out(`removed ${r.removed.length} cached image(s), ${r.lists} learned list(s) and ${r.mirrors.length} registry mirror(s)`);
       for (const ref of r.removed) out(`  ${ref}`);
       if (r.inUse.length) out(`left alone, mounted by running nodes: ${r.inUse.join(", ")}`);
     }

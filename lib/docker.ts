@@ -277,6 +277,12 @@ export async function removeNetworks(names: readonly string[]): Promise<void> {
   if (unexplained(r.stderr, /no such network|network \S+ not found/i)) throw new DockerError(args, r.code, r.stderr, r.timedOut);
 }
 
+/** Connects a container (created or running) to another network, with DNS aliases there. */
+export async function connectNetwork(network: string, container: string, aliases: readonly string[] = []): Promise<void> {
+  const args = ["network", "connect", ...aliases.flatMap((a) => ["--alias", validateName(a, "network alias")])];
+  await docker([...args, validateName(network, "network name"), validateName(container, "container")]);
+}
+
 /** True when stderr holds an error line that `ignorable` does not cover. */
 function unexplained(stderr: string, ignorable: RegExp): boolean {
   const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/^exit status \d+$/.test(l));

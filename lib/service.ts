@@ -113,6 +113,8 @@ export interface PrepareContext {
 export interface PreparedContainer {
   /** Named volumes (on the Docker daemon) to mount. */
   mounts?: VolumeMount[];
+  /** Further networks to join (besides the environment's), e.g. a shared registry mirror's. */
+  networks?: string[];
 }
 
 /** What the runner hands to `setup`. */

@@ -6,6 +6,7 @@
 import { listVolumes, removeVolumes } from "../docker/volumes.ts";
 import { type CachedImage, LABEL_CACHE, listCache, pruneCache } from "../images/cache.ts";
 import { LABEL_IMAGES, LABEL_NODE_IMAGE_REF } from "../images/system-images.ts";
+import { removeMirrors } from "../images/mirror.ts";
 import { startEnvironment } from "../runner/environment.ts";
 import type { ServiceDefinition } from "../service.ts";
 import { UsageError } from "./args.ts";
@@ -35,12 +36,13 @@ export async function warmImageCache(cluster: ServiceDefinition<any>, progress: 
   return await listImageCache();
 }
 
-/** Removes cached images and the learned lists; volumes a running node mounts stay (and are reported). */
-export async function pruneImageCache(): Promise<{ removed: string[]; inUse: string[]; lists: number }> {
+/** Removes cached images, the learned lists and the shared mirrors; volumes a running node mounts stay (and are reported). */
+export async function pruneImageCache(): Promise<{ removed: string[]; inUse: string[]; lists: number; mirrors: string[] }> {
+  const mirrors = await removeMirrors();
   const { removed, inUse } = await pruneCache();
   const lists = await listVolumes([`${LABEL_CACHE}=image-list`]);
   await removeVolumes(lists.map((l) => l.name));
-  return { removed: removed.map((i) => i.ref), inUse: inUse.map((i) => i.ref), lists: lists.length };
+  return { removed: removed.map((i) => i.ref), inUse: inUse.map((i) => i.ref), lists: lists.length, mirrors };
 }
 
 export function imagesAction(positionals: string[]): "list" | "warm" | "prune" {

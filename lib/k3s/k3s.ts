@@ -9,6 +9,7 @@ import { apiServerReadyProbe, kubeconfigReader } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
 import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
+import { mirrorEndpoint } from "../images/mirror.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -46,7 +47,11 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
     // System and setup images from the host-side cache (lib/images/): no pulls after the first.
     prepare: (ctx) => prepareNodeImages(opts, ctx),
     files: (host) => {
-      const yaml = buildRegistriesYaml({ registry: opts.registry, dockerHubMirrors: host.dockerHubMirrors });
+      const yaml = buildRegistriesYaml({
+        registry: opts.registry,
+        dockerHubMirrors: host.dockerHubMirrors,
+        sharedMirror: opts.mirrorUpstream && mirrorEndpoint(opts.mirrorUpstream),
+      });
       return yaml ? [{ path: "/etc/rancher/k3s/registries.yaml", content: yaml }] : [];
     },
     readyCheck: { type: "exec", command: K3S_READY_COMMAND, timeoutSecs: opts.readyTimeoutSecs },

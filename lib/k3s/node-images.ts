@@ -11,6 +11,7 @@ import type { HelperContext, PrepareContext, PreparedContainer, SetupContext } f
 import type { KubeHelpers } from "../kube/client.ts";
 import { cacheMount, daemonImageId, describeSupply, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
 import { normalizeReference } from "../image-ref.ts";
+import { ensureMirror } from "../images/mirror.ts";
 import { nodeConfigKey, parseImageRefs, recordedSystemImages, recordSystemImages } from "../images/system-images.ts";
 import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage } from "./load-images.ts";
 import { REGISTRY_IMAGE, TRAEFIK_IMAGE } from "./manifests.ts";
@@ -55,7 +56,8 @@ export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareCo
       (unavailable.length ? `; not to be had from the host side: ${unavailable.map((u) => u.ref).join(", ")} (checked on the node once it is up)` : "") +
       (system ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
   );
-  return { mounts: supplied.map(cacheMount) };
+  const mirror = opts.mirrorUpstream ? await ensureMirror({ upstream: opts.mirrorUpstream }, ctx.progress) : undefined;
+  return { mounts: supplied.map(cacheMount), networks: mirror ? [mirror.network] : [] };
 }
 
 /**

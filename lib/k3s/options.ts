@@ -2,6 +2,7 @@
 // up front so a bad value fails before anything is created.
 
 import { hasTagOrDigest, isImageReference } from "../image-ref.ts";
+import { DOCKER_HUB_UPSTREAM, validateUpstream } from "../images/mirror.ts";
 
 export interface K3sOptions {
   /** Tag of the `rancher/k3s` image (or of `image`, when it names none). Default "v1.32.1-k3s1". */
@@ -27,6 +28,14 @@ export interface K3sOptions {
    * minted from the environment's CA).
    */
   ingressDomains?: string[];
+  /**
+   * Pull Docker Hub images through k3sbox's shared pull-through mirror: one
+   * registry per Docker daemon (started on first use, kept for later runs;
+   * `k3sbox prune --cache` removes it), so a workload image is fetched from
+   * the internet once per host rather than once per cluster. `true` mirrors
+   * Docker Hub; `{ upstream }` another registry URL. Default false.
+   */
+  mirror?: boolean | { upstream?: string };
 }
 
 export interface ResolvedK3sOptions {
@@ -37,6 +46,8 @@ export interface ResolvedK3sOptions {
   readyTimeoutSecs: number;
   registry: boolean;
   ingressDomains: string[];
+  /** The upstream the shared mirror proxies, when the mirror is on. */
+  mirrorUpstream?: string;
 }
 
 export const DEFAULT_K3S_VERSION = "v1.32.1-k3s1";
@@ -54,7 +65,7 @@ export class K3sOptionError extends Error {
 // Far above any real k3s flag, far below the OS's 128 KiB per argument (the
 // whole server command is one `sh -c` argument).
 const MAX_EXTRA_ARG = 4096;
-const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains"];
+const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains", "mirror"];
 export const DEFAULT_K3S_IMAGE = "rancher/k3s";
 // Docker's tag grammar.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -116,5 +127,28 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
     }
   });
   const image = resolveImage(opts.image, version, opts.version !== undefined);
-  return { version, image, extraArgs: [...extraArgs], readyTimeoutSecs, registry: opts.registry !== false, ingressDomains: [...ingressDomains] };
+  return {
+    version,
+    image,
+    extraArgs: [...extraArgs],
+    readyTimeoutSecs,
+    registry: opts.registry !== false,
+    ingressDomains: [...ingressDomains],
+    ...resolveMirror(opts.mirror),
+  };
+}
+
+function resolveMirror(mirror: unknown): { mirrorUpstream?: string } {
+  if (mirror === undefined || mirror === false) return {};
+  if (mirror === true) return { mirrorUpstream: DOCKER_HUB_UPSTREAM };
+  const allowed = `true, false, or { upstream: "${DOCKER_HUB_UPSTREAM}" } (an http(s) registry URL without credentials)`;
+  if (mirror === null || typeof mirror !== "object" || Array.isArray(mirror)) throw new K3sOptionError("mirror", allowed, mirror);
+  for (const key of Object.keys(mirror)) if (key !== "upstream") throw new K3sOptionError(`mirror.${key}`, `absent: the only field is "upstream"`, key);
+  const upstream = (mirror as { upstream?: unknown }).upstream;
+  if (upstream === undefined) return { mirrorUpstream: DOCKER_HUB_UPSTREAM };
+  try {
+    return { mirrorUpstream: validateUpstream(upstream) };
+  } catch {
+    throw new K3sOptionError("mirror.upstream", allowed, upstream);
+  }
 }

@@ -1,7 +1,8 @@
 // /etc/rancher/k3s/registries.yaml: k3s reads it once at start, so it is a
 // file written before the container starts (not something setup can do).
-//  1. Docker Hub pulls go through the Docker daemon's own `registry-mirrors`
-//     when it has any, with Docker Hub itself as the fallback endpoint.
+//  1. Docker Hub pulls go through k3sbox's shared mirror (k3s({ mirror })) and
+//     the Docker daemon's own `registry-mirrors` when there are any, with
+//     Docker Hub itself as the fallback endpoint.
 //  2. The in-cluster registry is addressed as `<key>.internal:5000` in image
 //     references, but containerd pulls from the hostNetwork pod on loopback.
 
@@ -12,12 +13,14 @@ export const REGISTRY_PORT = 5000;
 const q = (s: string) => JSON.stringify(s); // YAML accepts JSON strings
 
 /** Returns the file content, or null when there is nothing to configure. */
-export function buildRegistriesYaml(opts: { registry: boolean; dockerHubMirrors: string[] }): string | null {
-  if (!opts.registry && opts.dockerHubMirrors.length === 0) return null;
+export function buildRegistriesYaml(opts: { registry: boolean; dockerHubMirrors: string[]; sharedMirror?: string }): string | null {
+  // k3sbox's shared pull-through mirror (lib/images/mirror.ts) comes first, then the daemon's own mirrors.
+  const hubMirrors = [...(opts.sharedMirror ? [opts.sharedMirror] : []), ...opts.dockerHubMirrors];
+  if (!opts.registry && hubMirrors.length === 0) return null;
   const lines = ["mirrors:"];
-  if (opts.dockerHubMirrors.length > 0) {
+  if (hubMirrors.length > 0) {
     lines.push(`  ${q("docker.io")}:`, "    endpoint:");
-    for (const m of [...opts.dockerHubMirrors, "https://registry-1.docker.io"]) lines.push(`      - ${q(m)}`);
+    for (const m of [...hubMirrors, "https://registry-1.docker.io"]) lines.push(`      - ${q(m)}`);
   }
   if (opts.registry) {
     const loopback = `127.0.0.1:${REGISTRY_PORT}`;

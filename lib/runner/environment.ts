@@ -6,6 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  connectNetwork,
   copyInto,
   createContainer,
   createNetwork,
@@ -274,6 +275,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           ...commandOf(def, key),
         }));
         await res.adoptContainer(id);
+        for (const net of prepared.networks ?? []) await connectNetwork(net, id);
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
         validateFiles(key, files, typeof def.files === "function" ? "files (the function's result)" : "files");
         if (files.length > 0) {

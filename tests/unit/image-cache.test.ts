@@ -11,6 +11,9 @@ import { resolveK3sOptions } from "../../lib/k3s/options.ts";
 import { mountArgs } from "../../lib/docker.ts";
 import { ImagePullError } from "../../lib/docker.ts";
 import { run } from "../../lib/proc.ts";
+import { DOCKER_HUB_UPSTREAM, mirrorEndpoint } from "../../lib/images/mirror.ts";
+import { buildRegistriesYaml } from "../../lib/k3s/registries.ts";
+import { parseYaml } from "../../deps.ts";
 
 // What real k3s stages (YAML, a placeholder it substitutes, a nested helper pod
 // template in a ConfigMap) and what the test node stages (JSON documents, the
@@ -145,4 +148,23 @@ test("the start script links every complete cached tarball into the airgap direc
 test("the k3s start script links the cache before it execs k3s", () => {
   const script = k3sStartupScript(resolveK3sOptions({}));
   assert.ok(script.indexOf("/var/lib/k3sbox/images/*/image.tar") < script.indexOf("exec k3s server"));
+});
+
+test("mirror option: off by default; true mirrors Docker Hub; an upstream URL is checked and named", () => {
+  assert.equal(resolveK3sOptions({}).mirrorUpstream, undefined);
+  assert.equal(resolveK3sOptions({ mirror: false }).mirrorUpstream, undefined);
+  assert.equal(resolveK3sOptions({ mirror: true }).mirrorUpstream, DOCKER_HUB_UPSTREAM);
+  assert.equal(resolveK3sOptions({ mirror: { upstream: "http://standin:5000/" } }).mirrorUpstream, "http://standin:5000");
+  for (const bad of ["yes", null, [], { upstream: "ftp://x" }, { upstream: "https://user:pw@x" }, { upstream: 5 }]) {
+    assert.throws(() => resolveK3sOptions({ mirror: bad as never }), /option "mirror(\.upstream)?" must be true, false, or \{ upstream/);
+  }
+  assert.throws(() => resolveK3sOptions({ mirror: { upstrem: "http://x" } as never }), /option "mirror\.upstrem" must be absent/);
+});
+
+test("the shared mirror is docker.io's first endpoint, before the daemon's mirrors and Docker Hub", () => {
+  const endpoint = mirrorEndpoint("https://registry-1.docker.io");
+  assert.match(endpoint, /^http:\/\/k3sbox-mirror-[0-9a-f]{10}:5000$/);
+  assert.notEqual(endpoint, mirrorEndpoint("http://standin:5000"), "one mirror per upstream");
+  const yaml = parseYaml(buildRegistriesYaml({ registry: false, dockerHubMirrors: ["https://m.example"], sharedMirror: endpoint })!);
+  assert.deepEqual(yaml.mirrors["docker.io"].endpoint, [endpoint, "https://m.example", "https://registry-1.docker.io"]);
 });
