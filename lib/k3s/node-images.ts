@@ -86,6 +86,13 @@ const LIST_IMAGES = ["ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_N
  * (rather than as a rollout timeout later).
  */
 export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupContext<KubeHelpers>): Promise<SuppliedImage[]> {
+  // k3s imports its airgap directory before it starts the kubelet, so once
+  // the node has registered, what containerd lists is what it has.
+  const runtime = await registeredNodeRuntime(ctx);
+  if (!runtime.startsWith("containerd://")) {
+    // A fake node (the test image's kwok mode) runs no containers: nothing to hand over.
+    return [];
+  }
   const nodeId = await daemonImageId(ctx.image);
   const config = nodeConfigKey(opts.extraArgs);
   let system = nodeId ? await recordedSystemImages(nodeId, config) : undefined;
@@ -94,25 +101,28 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
     if (nodeId) await recordSystemImages(nodeId, config, ctx.image, system);
     ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images: ${system.join(", ") || "none"}`);
   }
-  const wanted = [...new Set([...system, ...setupImages(opts)])];
-  // k3s imports its airgap directory before it starts the kubelet: until the
-  // node has registered, a missing image may still be on its way in.
-  const deadline = Date.now() + NODE_REGISTERED_TIMEOUT_MS;
-  let missing: string[];
-  for (;;) {
-    const listed = await ctx.exec(LIST_IMAGES, { timeoutMs: 30_000 });
-    if (listed.code !== 0) throw new Error(`k3s(${ctx.name}): could not list the node's images (${(listed.stderr || listed.stdout).trim()})`);
-    const present = new Set(listed.stdout.split("\n").map((l) => l.trim()));
-    missing = wanted.filter((r) => !present.has(normalizeReference(r)));
-    if (missing.length === 0) return [];
-    const nodes = (await ctx.helpers.client.core.listNode()).items?.length ?? 0;
-    if (nodes > 0 || Date.now() > deadline || ctx.signal.aborted) break;
-    await sleep(250);
-  }
+  const listed = await ctx.exec(LIST_IMAGES, { timeoutMs: 30_000 });
+  if (listed.code !== 0) throw new Error(`k3s(${ctx.name}): could not list the node's images (${(listed.stderr || listed.stdout).trim()})`);
+  const present = new Set(listed.stdout.split("\n").map((l) => l.trim()));
+  const missing = [...new Set([...system, ...setupImages(opts)])].filter((r) => !present.has(normalizeReference(r)));
+  if (missing.length === 0) return [];
   const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
   for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
   ctx.progress(`service "${ctx.name}": handed the running node ${supplied.map((s) => s.ref).join(", ")}`);
   return supplied;
+}
+
+/** Waits (bounded) until a node has registered and returns its container runtime ("containerd://…"). */
+async function registeredNodeRuntime(ctx: SetupContext<KubeHelpers>): Promise<string> {
+  const deadline = Date.now() + NODE_REGISTERED_TIMEOUT_MS;
+  for (;;) {
+    const nodes = (await ctx.helpers.client.core.listNode()).items ?? [];
+    if (nodes.length > 0) return nodes[0].status?.nodeInfo?.containerRuntimeVersion ?? "";
+    if (Date.now() > deadline || ctx.signal.aborted) {
+      throw new Error(`k3s(${ctx.name}): no node registered within ${NODE_REGISTERED_TIMEOUT_MS / 1000}s after the API server was ready; see the container's log`);
+    }
+    await sleep(250);
+  }
 }
 
 /** Waits (bounded) for k3s to stage its packaged manifests, then reads the images they and containerd's config name. */
