@@ -12,8 +12,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 say() { printf 'setup: %s\n' "$*" >&2; }
-with_tests=false
-[ "${1:-}" = "--tests" ] && with_tests=true
+# --node-image: what the main job needs where rancher/k3s cannot be pulled
+# (the node image and its images in this Docker); --tests: that, plus the
+# second Docker daemon only the tests use.
+with_tests=false node_image=false
+case "${1:-}" in
+  --tests) with_tests=true node_image=true ;;
+  --node-image) node_image=true ;;
+esac
 
 apt_updated=false
 apt_install() {
@@ -46,7 +52,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 say "Docker $(docker version --format '{{.Server.Version}}') is reachable"
 
-$with_tests || exit 0
+$node_image || exit 0
 
 # 3. Test tiers: a static busybox (test images are built FROM scratch, nothing is pulled).
 if ! file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then
@@ -76,11 +82,13 @@ for t in "$parts_dir"/images/*.tar; do
   if [ -n "$ref" ] && ! docker image inspect "$ref" >/dev/null 2>&1; then docker load -q -i "$t" >/dev/null; loaded=$((loaded + 1)); fi
 done
 say "in-cluster images in this Docker: $loaded loaded ($(( $(date +%s) - t0 ))s)"
+# image.sh tags the same node without its baked airgap images as k3sbox-testbed-bare.
+env_lines="$(printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\nK3SBOX_TESTBED_BARE_IMAGE=%s\nK3SBOX_TESTBED_PARTS=%s\n' \
+  "$bin_dir" "$image" "${image/k3sbox-testbed:/k3sbox-testbed-bare:}" "$parts_dir")"
+if ! $with_tests; then echo "$env_lines"; exit 0; fi
 # A Docker Engine 29 with the containerd image store, for the loadImages test
 # on that store (Debian's Docker here is 20.10); scripts/test.sh starts it.
 t0=$(date +%s)
 docker29_bin="$(bash testbed/docker29.sh build | tail -n1)"
 say "Docker 29 (moby v2 module): $docker29_bin ($(( $(date +%s) - t0 ))s)"
-# image.sh tags the same node without its baked airgap images as k3sbox-testbed-bare.
-printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\nK3SBOX_TESTBED_BARE_IMAGE=%s\nK3SBOX_TESTBED_PARTS=%s\n' \
-  "$bin_dir" "$image" "${image/k3sbox-testbed:/k3sbox-testbed-bare:}" "$parts_dir"
+echo "$env_lines"

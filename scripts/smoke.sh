@@ -29,7 +29,7 @@ if pull_error="$(docker pull "$k3s_image" 2>&1 >/dev/null)"; then
 fi
 say "$k3s_image cannot be pulled here: $(printf '%s' "$pull_error" | tail -n1)"
 say "building the k3sbox node image from upstream sources instead (cached after the first build)"
-env_lines="$(bash "$root/scripts/setup.sh" --tests)"
+env_lines="$(bash "$root/scripts/setup.sh" --node-image)"
 image="$(printf '%s\n' "$env_lines" | sed -n 's/^K3SBOX_TESTBED_IMAGE=//p')"
 say "running the smoke on $image (a real node: kubelet, containerd, CNI, kube-proxy, CoreDNS; see testbed/image.sh)"
 exec "$root/bin/k3sbox" smoke --image "$image" "$@"

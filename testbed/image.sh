@@ -107,7 +107,7 @@ EOF
   # The baked node: the bare one plus the airgap tarballs, in a context of their own.
   printf 'FROM %s\nCOPY airgap/ /var/lib/rancher/k3s/agent/images/\n' "$bare_tag" > "$ctx/Dockerfile.baked"
   log "building $tag (the bare image and its airgap images)"
-  docker build -f "$ctx/Dockerfile.baked" -t "$tag" - < <(tar -C "$ctx" -c Dockerfile.baked airgap) >&2
+  docker build -f Dockerfile.baked -t "$tag" - < <(tar -C "$ctx" -c Dockerfile.baked airgap) >&2
   log "built $tag in $(( $(date +%s) - start ))s"
 fi
 docker tag "$tag" k3sbox-testbed:latest
