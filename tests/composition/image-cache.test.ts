@@ -116,11 +116,15 @@ if (!BARE) {
       assert.match(text, /own system images are not known yet: this boot learns them/, text);
       assert.match(text, new RegExp(`learned ${nodeImage.replace(/[.*+?^${}()|[\]\\:]/g, "\\$&")}'s system images: .*${repo}/pause:3\\.6`), text);
       for (const ref of f.refs) assert.ok(text.includes(`pulling ${ref} through Docker`), `${ref} was fetched through the daemon:\n${text}`);
-      // Each system image was pulled from the stand-in exactly once (one manifest request per image).
+      // Each system image was pulled from the stand-in exactly once: its tag
+      // resolved once (a pull then asks for the manifest by digest), each blob fetched once.
       const asked = (await registryRequests(f.registry)).slice(f.pushRequests);
       for (const s of SYSTEM) {
-        const manifests = asked.filter((p) => p.startsWith(`/v2/${repo}/${s.name.split(":")[0]}/manifests/`));
-        assert.equal(manifests.length, 1, `${s.name}: ${manifests.join(", ")}`);
+        const [name, tag] = s.name.split(":");
+        const byTag = asked.filter((p) => p === `/v2/${repo}/${name}/manifests/${tag}`);
+        assert.equal(byTag.length, 1, `${s.name} resolved once: ${asked.join(", ")}`);
+        const blobs = asked.filter((p) => p.startsWith(`/v2/${repo}/${name}/blobs/`));
+        assert.equal(new Set(blobs).size, blobs.length, `${s.name}: each blob once: ${blobs.join(", ")}`);
       }
       // A workload image from the host's Docker, then an Ingress through real Traefik.
       await f.env.svc.k8s.loadImages(WHOAMI);
