@@ -38,7 +38,7 @@ const LONG = { timeoutMs: 180_000 };
 /** Copies the node image from the daemon this process started with into the store daemon, once for all processes. */
 function ensureNodeImage(from: string): Promise<void> {
   return ensureImageOnce(TESTBED_IMAGE!, "containerd-store-image", async () => {
-    const r = await run("sh", ["-c", 'docker -H "$1" save "$2" | docker -H "$3" load', "sh", from, TESTBED_IMAGE!, STORE_HOST!], { timeoutMs: 240_000 });
+    const r = await run("sh", ["-c", 'docker -H "$1" save "$2" | docker -H "$3" load', "sh", from, TESTBED_IMAGE!, STORE_HOST!], { timeoutMs: 420_000 }); // ~400 MB through two daemons: minutes under load
     assert.equal(r.code, 0, `copying ${TESTBED_IMAGE} into the containerd-store daemon: ${r.stderr}`);
   });
 }
@@ -115,7 +115,7 @@ if (!TESTBED_IMAGE) {
   const tag = `k3sbox-test-store:${runTag()}`;
   const multi = `k3sbox-test-store:${runTag()}-multi`;
   suite("composition: loadImages with Docker's containerd image store (Docker 29 from the moby v2 module; real node on the same daemon)", {
-    setupTimeoutMs: 300_000,
+    setupTimeoutMs: 540_000,
     setup: async () => {
       const info = await docker(["info", "--format", "{{.ServerVersion}} {{json .DriverStatus}}"]);
       await ensureNodeImage(hostDaemon);

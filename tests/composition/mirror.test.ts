@@ -53,7 +53,7 @@ if (!TESTBED_IMAGE) {
       return { before, envs: [] as Env[] };
     },
     teardown: async ({ envs }) => {
-      await Promise.all(envs.map((e) => e.stop()));
+      await Promise.all(envs.map((e) => e.stop())); // only if the test failed before stopping them
       const mirror = mirrorName(upstream);
       await dockerResult(["rm", "--force", mirror, upstreamName]);
       await removeVolumes([`${mirror}-data`]);
@@ -91,6 +91,12 @@ if (!TESTBED_IMAGE) {
       // The mirror publishes nothing on the host.
       const ports = await docker(["inspect", "--format", "{{json .NetworkSettings.Ports}}", mirrorName(upstream)]);
       assert.doesNotMatch(ports, /HostPort/, ports);
+      // Stopped here rather than in the teardown (whose deadline is shorter): the mirror outlives them.
+      const stopped = f.envs.splice(0);
+      await Promise.all(stopped.map((e) => e.stop()));
+      for (const e of stopped) assert.deepEqual(await leftovers(e.id), []);
+      const mirror = await docker(["inspect", "--format", "{{.State.Running}}", mirrorName(upstream)]);
+      assert.equal(mirror.trim(), "true", "stopping the environments leaves the shared mirror running");
     }, { timeoutMs: 300_000 });
   });
 }
