@@ -16,6 +16,14 @@ export const LABEL_NODE_IMAGE_ID = "k3sbox.node-image.id";
 export const LABEL_NODE_IMAGE_REF = "k3sbox.node-image.ref";
 export const LABEL_IMAGES = "k3sbox.images";
 export const LABEL_NODE_CONFIG = "k3sbox.node-config";
+export const LABEL_BUILT_IN = "k3sbox.images.built-in";
+
+/** What boots of a node image learned: the images it pulls, and which of those (and of setup's) it has built in. */
+export interface NodeImageNeeds {
+  system: string[];
+  /** Present in the node's containerd before k3sbox handed it anything (baked into the image). */
+  builtIn: string[];
+}
 
 // `image: "x"`, `"image": "x"`, and the escaped form inside a JSON string
 // (local-path's helperPod.yaml is a string in a ConfigMap).
@@ -54,24 +62,32 @@ function markerName(nodeImageId: string, config: string, refs: readonly string[]
 
 /**
  * What earlier boots of the node image `nodeImageId`, started with the same
- * configuration, learned it needs; undefined when no such boot has been
- * seen on this daemon.
+ * configuration, learned; undefined when no such boot has been seen on this
+ * daemon.
  */
-export async function recordedSystemImages(nodeImageId: string, config: string): Promise<string[] | undefined> {
+export async function recordedNodeNeeds(nodeImageId: string, config: string): Promise<NodeImageNeeds | undefined> {
   const lists = await listVolumes([`${LABEL_CACHE}=image-list`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`, `${LABEL_NODE_CONFIG}=${config}`]);
   if (lists.length === 0) return undefined;
-  const refs = new Set<string>();
-  for (const l of lists) for (const r of (l.labels[LABEL_IMAGES] ?? "").split(" ")) if (isImageReference(r)) refs.add(r);
-  return [...refs];
+  const system = new Set<string>();
+  let builtIn: Set<string> | undefined;
+  const refsOf = (v: string | undefined) => (v ?? "").split(" ").filter((r) => isImageReference(r));
+  for (const l of lists) {
+    for (const r of refsOf(l.labels[LABEL_IMAGES])) system.add(r);
+    // Built in only if every record says so.
+    const b = new Set(refsOf(l.labels[LABEL_BUILT_IN]));
+    builtIn = builtIn ? new Set([...builtIn].filter((r) => b.has(r))) : b;
+  }
+  return { system: [...system], builtIn: [...(builtIn ?? [])] };
 }
 
-/** Records what a boot of the node image learned (an empty volume whose labels carry the list). */
-export async function recordSystemImages(nodeImageId: string, config: string, nodeImageRef: string, refs: readonly string[]): Promise<void> {
-  await createVolume(markerName(nodeImageId, config, refs), {
+/** Records what a boot of the node image learned (an empty volume whose labels carry the lists). */
+export async function recordNodeNeeds(nodeImageId: string, config: string, nodeImageRef: string, needs: NodeImageNeeds): Promise<void> {
+  await createVolume(markerName(nodeImageId, config, [...needs.system, "|", ...needs.builtIn]), {
     [LABEL_CACHE]: "image-list",
     [LABEL_NODE_IMAGE_ID]: nodeImageId,
     [LABEL_NODE_CONFIG]: config,
     [LABEL_NODE_IMAGE_REF]: nodeImageRef,
-    [LABEL_IMAGES]: [...refs].join(" "),
+    [LABEL_IMAGES]: needs.system.join(" "),
+    [LABEL_BUILT_IN]: needs.builtIn.join(" "),
   });
 }

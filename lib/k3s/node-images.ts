@@ -12,9 +12,9 @@ import type { KubeHelpers } from "../kube/client.ts";
 import { cacheMount, daemonImageId, describeSupply, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
 import { normalizeReference } from "../image-ref.ts";
 import { ensureMirror } from "../images/mirror.ts";
-import { nodeConfigKey, parseImageRefs, recordedSystemImages, recordSystemImages } from "../images/system-images.ts";
+import { nodeConfigKey, parseImageRefs, recordedNodeNeeds, recordNodeNeeds } from "../images/system-images.ts";
 import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage } from "./load-images.ts";
-import { REGISTRY_IMAGE, TRAEFIK_IMAGE } from "./manifests.ts";
+import { REGISTRY_IMAGE, SYSTEM_NAMESPACE, TRAEFIK_IMAGE } from "./manifests.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { sleep } from "../sleep.ts";
 
@@ -43,21 +43,27 @@ export function disabledComponents(extraArgs: readonly string[]): Set<string> {
 }
 
 /**
- * Before the node is created: supply what is known and mount it. An image
- * that cannot be had is not fatal yet: the node image may have it built in
- * (checked by `ensureNodeImages` once the node is up).
+ * Before the node is created: supply what the node is known to need (its
+ * system images and setup's, less what the node image has built in) and
+ * mount it. An image that cannot be had is not fatal yet (checked again by
+ * `ensureNodeImages` once the node is up). For a node image (and
+ * configuration) not seen before, nothing is mounted: its first boot learns
+ * what it has built in and what it pulls; setup's images are put in the cache
+ * meanwhile.
  */
 export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareContext): Promise<PreparedContainer> {
   const nodeId = await daemonImageId(ctx.image);
-  const system = nodeId ? await recordedSystemImages(nodeId, nodeConfigKey(opts.extraArgs)) : undefined;
-  const { supplied, unavailable } = await supplyWhatCan([...(system ?? []), ...setupImages(opts)], { helperImage: ctx.image, progress: ctx.progress });
+  const needs = nodeId ? await recordedNodeNeeds(nodeId, nodeConfigKey(opts.extraArgs)) : undefined;
+  const wanted = needs ? [...needs.system, ...setupImages(opts)].filter((r) => !needs.builtIn.includes(r)) : setupImages(opts);
+  const { supplied, unavailable } = await supplyWhatCan(wanted, { helperImage: ctx.image, progress: ctx.progress });
   ctx.progress(
     `service "${ctx.name}": ${describeSupply(supplied)}` +
+      (needs?.builtIn.length ? `; built into the node image: ${needs.builtIn.length}` : "") +
       (unavailable.length ? `; not to be had from the host side: ${unavailable.map((u) => u.ref).join(", ")} (checked on the node once it is up)` : "") +
-      (system ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
+      (needs ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
   );
   const mirror = opts.mirrorUpstream ? await ensureMirror({ upstream: opts.mirrorUpstream }, ctx.progress) : undefined;
-  return { mounts: supplied.map(cacheMount), networks: mirror ? [mirror.network] : [] };
+  return { mounts: needs ? supplied.map(cacheMount) : [], networks: mirror ? [mirror.network] : [] };
 }
 
 /**
@@ -95,21 +101,46 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
   }
   const nodeId = await daemonImageId(ctx.image);
   const config = nodeConfigKey(opts.extraArgs);
-  let system = nodeId ? await recordedSystemImages(nodeId, config) : undefined;
+  const known = nodeId ? await recordedNodeNeeds(nodeId, config) : undefined;
+  const present = await nodeImages(ctx);
+  let system = known?.system;
   if (system === undefined) {
     system = await learnSystemImages(opts, ctx);
-    if (nodeId) await recordSystemImages(nodeId, config, ctx.image, system);
-    ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images: ${system.join(", ") || "none"}`);
+    // Nothing was handed to this boot yet, so what containerd has came from
+    // the image's own airgap tarballs — or from a pull, where the network
+    // is open: with no tarballs of its own, a node image has nothing built in.
+    const own = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout
+      .split("\n").filter((f) => f && !f.startsWith("k3sbox-"));
+    const builtIn = own.length === 0 ? [] : [...system, ...setupImages(opts)].filter((r) => present.has(normalizeReference(r)));
+    if (nodeId) await recordNodeNeeds(nodeId, config, ctx.image, { system, builtIn });
+    ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images: ${system.join(", ") || "none"}${builtIn.length ? ` (built in: ${builtIn.join(", ")})` : ""}`);
   }
-  const listed = await ctx.exec(LIST_IMAGES, { timeoutMs: 30_000 });
-  if (listed.code !== 0) throw new Error(`k3s(${ctx.name}): could not list the node's images (${(listed.stderr || listed.stdout).trim()})`);
-  const present = new Set(listed.stdout.split("\n").map((l) => l.trim()));
   const missing = [...new Set([...system, ...setupImages(opts)])].filter((r) => !present.has(normalizeReference(r)));
   if (missing.length === 0) return [];
   const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
   for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
   ctx.progress(`service "${ctx.name}": handed the running node ${supplied.map((s) => s.ref).join(", ")}`);
+  await restartPodsStuckOnImages(ctx);
   return supplied;
+}
+
+/** The names (as containerd and the kubelet spell them) in the node's containerd. */
+async function nodeImages(ctx: HelperContext): Promise<Set<string>> {
+  const listed = await ctx.exec(LIST_IMAGES, { timeoutMs: 30_000 });
+  if (listed.code !== 0) throw new Error(`k3s(${ctx.name}): could not list the node's images (${(listed.stderr || listed.stdout).trim()})`);
+  return new Set(listed.stdout.split("\n").map((l) => l.trim()).filter(Boolean));
+}
+
+/**
+ * System pods that tried to pull before their image was handed over are in
+ * the kubelet's back-off (up to 5 minutes): recreate the pending ones their
+ * controllers own, so they start now.
+ */
+async function restartPodsStuckOnImages(ctx: SetupContext<KubeHelpers>): Promise<void> {
+  const pods = (await ctx.helpers.client.core.listNamespacedPod({ namespace: SYSTEM_NAMESPACE })).items ?? [];
+  await Promise.all(pods
+    .filter((p) => p.status?.phase === "Pending" && (p.metadata?.ownerReferences?.length ?? 0) > 0)
+    .map((p) => ctx.helpers.client.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: SYSTEM_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => {})));
 }
 
 /** Waits (bounded) until a node has registered and returns its container runtime ("containerd://…"). */
