@@ -79,32 +79,36 @@ export async function daemonImageId(ref: string): Promise<string | undefined> {
 
 /**
  * `docker save ref` into a new cache volume, through a short-lived helper
- * container of `helperImage` (any image with /bin/sh and cat: the node image)
- * with no network. Written under a temporary name and renamed, so a reader
- * never sees half a tarball; a failed save removes the volume again.
+ * container of `helperImage` (any image with /bin/sh, cat and mv: the node
+ * image) with no network. The tarball is written under a temporary name and
+ * renamed to image.tar by a second helper only once `docker save` has
+ * exited 0, so a save cut short (a killed process) never leaves a truncated
+ * image.tar; a failed save removes the volume again.
  */
 export async function saveToCache(ref: string, id: string, helperImage: string): Promise<CachedImage> {
   const volume = cacheVolumeName(ref, id);
   await createVolume(volume, { [LABEL_CACHE]: "image", [LABEL_IMAGE_REF]: ref, [LABEL_IMAGE_ID]: id });
   const part = `image.tar.${crypto.randomUUID()}`;
-  const r = await runPipeline(
-    { cmd: "docker", args: ["save", ref] },
-    {
-      cmd: "docker",
-      args: [
-        "run", "--rm", "--interactive", "--network", "none", "--label", `${LABEL_CACHE}=writer`,
-        "--mount", `type=volume,source=${volume},target=/cache`, "--entrypoint", "/bin/sh", helperImage,
-        "-c", 'cat > "/cache/$1" && mv "/cache/$1" /cache/image.tar && printf "%s\\n" "$2" > /cache/ref', "sh", part, ref,
-      ],
-    },
-    { timeoutMs: SAVE_TIMEOUT_MS },
-  );
-  if (r.timedOut || r.first.code !== 0 || r.second.code !== 0) {
+  const helper = (script: string, ...args: string[]) => [
+    "run", "--rm", "--interactive", "--network", "none", "--label", `${LABEL_CACHE}=writer`,
+    "--mount", `type=volume,source=${volume},target=/cache`, "--entrypoint", "/bin/sh", helperImage, "-c", script, "sh", ...args,
+  ];
+  const r = await runPipeline({ cmd: "docker", args: ["save", ref] }, { cmd: "docker", args: helper('cat > "/cache/$1"', part) }, { timeoutMs: SAVE_TIMEOUT_MS });
+  let failure = r.timedOut ? `not done within ${SAVE_TIMEOUT_MS / 1000}s` : r.first.code !== 0 ? r.first.stderr.trim() : r.second.code !== 0 ? r.second.stderr.trim() : "";
+  if (!failure) {
+    const done = await dockerResult(helper('mv "/cache/$1" /cache/image.tar && printf "%s\\n" "$2" > /cache/ref', part, ref));
+    if (done.code !== 0) failure = done.stderr.trim();
+  }
+  if (failure) {
     await removeVolumes([volume]).catch(() => {});
-    const why = r.timedOut ? `not done within ${SAVE_TIMEOUT_MS / 1000}s` : (r.first.code !== 0 ? r.first.stderr : r.second.stderr).trim();
-    throw new Error(`k3sbox image cache: saving ${ref} into volume ${volume} failed: ${why}`);
+    throw new Error(`k3sbox image cache: saving ${ref} into volume ${volume} failed: ${failure}`);
   }
   return { ref, id, volume };
+}
+
+/** Forgets a cache entry that turned out unusable (e.g. a save cut short), so the next supply saves it anew. */
+export async function dropFromCache(image: CachedImage): Promise<void> {
+  await removeVolumes([image.volume]);
 }
 
 export interface SupplyOptions {

@@ -9,7 +9,7 @@
 
 import type { HelperContext, PrepareContext, PreparedContainer, SetupContext } from "../service.ts";
 import type { KubeHelpers } from "../kube/client.ts";
-import { cacheMount, daemonImageId, describeSupply, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
+import { cacheMount, daemonImageId, describeSupply, dropFromCache, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
 import { normalizeReference } from "../image-ref.ts";
 import { ensureMirror } from "../images/mirror.ts";
 import { nodeConfigKey, parseImageRefs, recordedNodeNeeds, recordNodeNeeds } from "../images/system-images.ts";
@@ -118,7 +118,18 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
   const missing = [...new Set([...system, ...setupImages(opts)])].filter((r) => !present.has(normalizeReference(r)));
   if (missing.length === 0) return [];
   const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
-  for (const img of supplied) await importCachedImage(ctx.container, img, ctx.image);
+  for (const img of supplied) {
+    try {
+      await importCachedImage(ctx.container, img, ctx.image);
+    } catch (err) {
+      // A cache entry without its tarball (a save cut short): drop it and supply the image anew, once.
+      if (img.source !== "cache") throw err;
+      ctx.progress(`service "${ctx.name}": cache entry ${img.volume} for ${img.ref} is unusable (${(err as Error).message.split("\n")[0]}); saving it again`);
+      await dropFromCache(img);
+      const [fresh] = await supplyImages([img.ref], { helperImage: ctx.image, progress: ctx.progress });
+      await importCachedImage(ctx.container, fresh, ctx.image);
+    }
+  }
   ctx.progress(`service "${ctx.name}": handed the running node ${supplied.map((s) => s.ref).join(", ")}`);
   await restartPodsStuckOnImages(ctx);
   return supplied;

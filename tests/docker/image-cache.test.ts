@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import { test } from "../harness.ts";
 import { docker, dockerResult } from "../../lib/docker.ts";
 import { listVolumes, removeVolumes } from "../../lib/docker/volumes.ts";
-import { cacheVolumeName, ImageSupplyError, LABEL_IMAGE_REF, listCache, supplyImages } from "../../lib/images/cache.ts";
+import { cacheVolumeName, ImageSupplyError, LABEL_IMAGE_REF, listCache, saveToCache, supplyImages } from "../../lib/images/cache.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 
 const run = `${process.pid}-${Date.now().toString(36)}`;
@@ -137,3 +137,10 @@ test("a registry answering 429 (the rate limit): an uncached image fails within 
     await dropFromCache(cachedRef);
   }
 }, { timeoutMs: 60_000 });
+
+test("a save that fails (docker save exits non-zero) leaves no cache entry behind", async () => {
+  const helper = await ensureBusyboxImage();
+  const ref = `k3sbox-cache-test/absent:${run}`;
+  await assert.rejects(saveToCache(ref, "sha256:0000", helper), /saving k3sbox-cache-test\/absent:.* into volume k3sbox-image-[0-9a-f]+ failed/);
+  assert.equal((await listVolumes([`${LABEL_IMAGE_REF}=${ref}`])).length, 0);
+});
