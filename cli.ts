@@ -232,7 +232,9 @@ async function images(flags: Record<string, unknown>, positionals: string[]): Pr
   else {
     if (listing.images.length === 0) out("the image cache is empty (the first cluster boot fills it; `k3sbox images warm` does it ahead of time)");
     for (const i of listing.images) out(`${i.ref.padEnd(56)} ${i.id.replace("sha256:", "").slice(0, 12)}  ${i.volume}`);
-    for (const n of listing.nodeImages) out(`node image ${n.nodeImage} needs at boot: ${n.images.join(", ") || "nothing"}`);
+    for (const n of listing.nodeImages) {
+      out(`node image ${n.nodeImage} needs at boot: ${n.images.join(", ") || "nothing"}${n.builtIn.length ? ` (built in: ${n.builtIn.join(", ")})` : ""}`);
+    }
   }
   return 0;
 }

@@ -5,7 +5,7 @@
 
 import { listVolumes, removeVolumes } from "../docker/volumes.ts";
 import { type CachedImage, LABEL_CACHE, listCache, pruneCache } from "../images/cache.ts";
-import { LABEL_IMAGES, LABEL_NODE_IMAGE_REF } from "../images/system-images.ts";
+import { LABEL_BUILT_IN, LABEL_IMAGES, LABEL_NODE_IMAGE_REF, NODE_NEEDS } from "../images/system-images.ts";
 import { removeMirrors } from "../images/mirror.ts";
 import { startEnvironment } from "../runner/environment.ts";
 import type { ServiceDefinition } from "../service.ts";
@@ -13,20 +13,22 @@ import { UsageError } from "./args.ts";
 
 export interface ImageCacheListing {
   images: CachedImage[];
-  /** Per node image: the system images its boots learned. */
-  nodeImages: { nodeImage: string; images: string[] }[];
+  /** Per node image: the system images its boots learned, and those it has built in. */
+  nodeImages: { nodeImage: string; images: string[]; builtIn: string[] }[];
 }
 
 export async function listImageCache(): Promise<ImageCacheListing> {
-  const [images, lists] = await Promise.all([listCache(), listVolumes([`${LABEL_CACHE}=image-list`])]);
-  const byNode = new Map<string, Set<string>>();
+  const [images, lists] = await Promise.all([listCache(), listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`])]);
+  const byNode = new Map<string, { images: Set<string>; builtIn: Set<string> }>();
+  const refs = (v: string | undefined) => (v ?? "").split(" ").filter(Boolean);
   for (const l of lists) {
     const node = l.labels[LABEL_NODE_IMAGE_REF] ?? "?";
-    const set = byNode.get(node) ?? new Set<string>();
-    for (const r of (l.labels[LABEL_IMAGES] ?? "").split(" ").filter(Boolean)) set.add(r);
-    byNode.set(node, set);
+    const entry = byNode.get(node) ?? { images: new Set<string>(), builtIn: new Set<string>() };
+    for (const r of refs(l.labels[LABEL_IMAGES])) entry.images.add(r);
+    for (const r of refs(l.labels[LABEL_BUILT_IN])) entry.builtIn.add(r);
+    byNode.set(node, entry);
   }
-  return { images, nodeImages: [...byNode].map(([nodeImage, refs]) => ({ nodeImage, images: [...refs] })) };
+  return { images, nodeImages: [...byNode].map(([nodeImage, e]) => ({ nodeImage, images: [...e.images], builtIn: [...e.builtIn] })) };
 }
 
 /** Boots the cluster once (which fills the cache and learns the node's system images) and removes it. */
@@ -40,7 +42,8 @@ export async function warmImageCache(cluster: ServiceDefinition<any>, progress: 
 export async function pruneImageCache(): Promise<{ removed: string[]; inUse: string[]; lists: number; mirrors: string[] }> {
   const mirrors = await removeMirrors();
   const { removed, inUse } = await pruneCache();
-  const lists = await listVolumes([`${LABEL_CACHE}=image-list`]);
+  // With the records of earlier versions ("image-list").
+  const lists = [...await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`]), ...await listVolumes([`${LABEL_CACHE}=image-list`])];
   await removeVolumes(lists.map((l) => l.name));
   return { removed: removed.map((i) => i.ref), inUse: inUse.map((i) => i.ref), lists: lists.length, mirrors };
 }

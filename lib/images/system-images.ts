@@ -17,6 +17,8 @@ export const LABEL_NODE_IMAGE_REF = "k3sbox.node-image.ref";
 export const LABEL_IMAGES = "k3sbox.images";
 export const LABEL_NODE_CONFIG = "k3sbox.node-config";
 export const LABEL_BUILT_IN = "k3sbox.images.built-in";
+/** The cache label of these records; earlier ones (without built-in lists) were "image-list" and are ignored. */
+export const NODE_NEEDS = "node-needs";
 
 /** What boots of a node image learned: the images it pulls, and which of those (and of setup's) it has built in. */
 export interface NodeImageNeeds {
@@ -57,7 +59,7 @@ export function nodeConfigKey(args: readonly string[]): string {
 }
 
 function markerName(nodeImageId: string, config: string, refs: readonly string[]): string {
-  return `k3sbox-image-list-${sha(nodeImageId).slice(0, 12)}-${config}-${sha([...refs].sort().join(" ")).slice(0, 8)}`;
+  return `k3sbox-node-needs-${sha(nodeImageId).slice(0, 12)}-${config}-${sha([...refs].sort().join(" ")).slice(0, 8)}`;
 }
 
 /**
@@ -66,7 +68,7 @@ function markerName(nodeImageId: string, config: string, refs: readonly string[]
  * daemon.
  */
 export async function recordedNodeNeeds(nodeImageId: string, config: string): Promise<NodeImageNeeds | undefined> {
-  const lists = await listVolumes([`${LABEL_CACHE}=image-list`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`, `${LABEL_NODE_CONFIG}=${config}`]);
+  const lists = await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`, `${LABEL_NODE_CONFIG}=${config}`]);
   if (lists.length === 0) return undefined;
   const system = new Set<string>();
   let builtIn: Set<string> | undefined;
@@ -83,7 +85,7 @@ export async function recordedNodeNeeds(nodeImageId: string, config: string): Pr
 /** Records what a boot of the node image learned (an empty volume whose labels carry the lists). */
 export async function recordNodeNeeds(nodeImageId: string, config: string, nodeImageRef: string, needs: NodeImageNeeds): Promise<void> {
   await createVolume(markerName(nodeImageId, config, [...needs.system, "|", ...needs.builtIn]), {
-    [LABEL_CACHE]: "image-list",
+    [LABEL_CACHE]: NODE_NEEDS,
     [LABEL_NODE_IMAGE_ID]: nodeImageId,
     [LABEL_NODE_CONFIG]: config,
     [LABEL_NODE_IMAGE_REF]: nodeImageRef,
