@@ -92,6 +92,12 @@ export interface HelperContext {
   progress(message: string): void;
   /** Aborted when the environment stops (e.g. a sibling service failed): long waits should give up. */
   signal: AbortSignal;
+  /**
+   * What is wrong with the container, with its log tail: paused, exited,
+   * removed, off the environment's network, or the daemon gone; undefined
+   * when it looks healthy. For error messages of requests that got no answer.
+   */
+  fault?(): Promise<string | undefined>;
 }
 
 /** What the runner hands to `setup`. */

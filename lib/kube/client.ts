@@ -16,7 +16,7 @@ import type { Wrapped } from "../inspect.ts";
 import { Recorder } from "../recorder.ts";
 import { type ApplyOptions, createApply, createCreate, createDelete, type CreateOptions, type DeleteOptions } from "./apply.ts";
 import { collectDiagnostics, type DiagnosticsOptions } from "./diagnostics.ts";
-import { createHttpLibrary } from "./http-library.ts";
+import { createHttpLibrary, type FaultProbe } from "./http-library.ts";
 import { createGetText, type LogsOptions, podLogs } from "./logs.ts";
 import type { KubeObject, Manifest } from "./manifest.ts";
 import { NamespaceRegistry, type NamespaceRemoveOptions } from "./namespaces.ts";
@@ -113,7 +113,13 @@ export function pointKubeconfigAt(kc: KubeConfig, server: string): void {
 
 export async function createKubeHelpers(
   kubeconfig: KubeConfig,
-  opts: { recorder?: Recorder } = {},
+  opts: {
+    recorder?: Recorder;
+    /** What is wrong with the API server's container, asked when a request gets no answer (see HelperContext.fault). */
+    fault?: FaultProbe;
+    /** Each API request's own timeout. Default KUBE_REQUEST_TIMEOUT_MS (30 s). */
+    requestTimeoutMs?: number;
+  } = {},
 ): Promise<KubeHelpers> {
   const kube = await loadKubernetesClient();
   const recorder = opts.recorder ?? new Recorder();
@@ -132,7 +138,7 @@ export async function createKubeHelpers(
   const config = kube.createConfiguration({
     baseServer: new kube.ServerConfiguration(server, {}),
     authMethods: { default: auth },
-    httpApi: createHttpLibrary(kube, transport, recorder),
+    httpApi: createHttpLibrary(kube, transport, recorder, { fault: opts.fault, requestTimeoutMs: opts.requestTimeoutMs }),
   });
 
   const objects = withTagging(new kube.KubernetesObjectApi(config), kube.ApiException);

@@ -8,6 +8,7 @@ import { describeKubeRequest } from "./describe.ts";
 import { KubeApiError } from "./errors.ts";
 import { KubeTransportError } from "./http-library.ts";
 import type { Transport } from "./transport.ts";
+import { currentRequestSignal } from "./request-scope.ts";
 
 export const LOG_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_LOG_TAIL = 100;
@@ -40,7 +41,8 @@ export function createGetText(transport: Transport, recorder: Recorder, server: 
     const seq = recorder.begin("GET", url);
     const meta = describeKubeRequest("GET", url);
     if (meta) recorder.annotate(seq, { kind: "kube", ...meta });
-    const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
+    const scoped = currentRequestSignal(); // the operation's deadline (request-scope.ts)
+    const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : []), ...(scoped ? [scoped] : [])];
     let res: Response;
     let body: string;
     try {

@@ -34,6 +34,7 @@ import { preflight, type PreflightResult } from "./preflight.ts";
 import { ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
+import { containerFault } from "./container-fault.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
@@ -304,6 +305,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       },
       progress,
       signal: res.abort.signal,
+      fault: () => containerFault(key, running[key as keyof S & string].containerId, res.network),
     });
 
     // A container that exits before the start is over fails it at once, with

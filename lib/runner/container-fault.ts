@@ -1,0 +1,36 @@
+// What is wrong with a service's container, asked when a request to it got
+// no answer (HelperContext.fault): a request to a paused, exited or
+// disconnected container fails with a timeout, ECONNREFUSED or ECONNRESET,
+// none of which says why. Readiness watches the same states (readiness.ts).
+
+import { DockerUnavailableError, inspectContainer, logsTail } from "../docker.ts";
+
+const LOG_LINES = 20;
+/** The log tail is worth waiting this long for, no more: the fault itself matters most. */
+const LOG_WAIT_MS = 300;
+
+/** The fault in one line, or undefined when the container looks healthy (or Docker cannot tell). */
+export async function containerState(container: string, network: string | undefined): Promise<string | undefined> {
+  const info = await inspectContainer(container).catch((e) => e as Error);
+  if (info instanceof DockerUnavailableError) return `the Docker daemon does not answer (${info.message.split("\n")[0]})`;
+  if (info instanceof Error) {
+    return /no such (container|object)/i.test(info.message) ? `the container ${container} was removed` : undefined;
+  }
+  if (info.state.status === "paused") return `the container ${container} is paused (docker pause)`;
+  if (!info.state.running) {
+    return `the container ${container} exited with code ${info.state.exitCode}${info.state.oomKilled ? " (OOM-killed)" : ""}${info.state.error ? ` (${info.state.error})` : ""}`;
+  }
+  if (network && !info.networks[network]) return `the container ${container} is no longer on the environment's network ${network} (removed or disconnected)`;
+  return undefined;
+}
+
+/** `service "<key>": <fault>` with the container's log tail, or undefined when nothing is wrong. */
+export async function containerFault(service: string, container: string, network: string | undefined): Promise<string | undefined> {
+  const logs = logsTail(container, LOG_LINES).catch(() => "");
+  const state = await containerState(container, network);
+  if (!state) return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => (timer = setTimeout(() => r(""), LOG_WAIT_MS)));
+  const tail = (await Promise.race([logs, late]).finally(() => clearTimeout(timer))).trimEnd();
+  return `service "${service}": ${state}${tail ? `\nlast ${LOG_LINES} log lines of ${container}:\n${tail}` : ""}`;
+}
