@@ -1,7 +1,7 @@
 // k3sbox command line: up | smoke | load | list | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
 import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
@@ -11,7 +11,8 @@ import { loadCommand } from "./lib/cli/load.ts";
 import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
-import { recordCopy, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { recordKubeconfigEntries, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { checkKubeconfigTarget, KubeconfigTargetError, writeKubeconfigEntries } from "./lib/runner/kubeconfig-merge.ts";
 
 const started = performance.now();
 /** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
@@ -31,7 +32,9 @@ const COMMANDS = {
       ...CLUSTER_FLAGS,
       "kubeconfig": {
         kind: "string" as const,
-        help: "also write the kubeconfig here, 0600 (removed with the cluster while unchanged; default: only in the cluster's private directory)",
+        help:
+          "also write the cluster's entries into this kubeconfig, 0600: merged into an existing file (its other entries kept, current-context " +
+          "switched), never through a symbolic link; taken out again with the cluster (default: only in the cluster's private directory)",
       },
       "detach": { kind: "boolean" as const, help: "exit after start, leaving the cluster running" },
       "help": { kind: "boolean" as const, help: "show this help" },
@@ -91,13 +94,19 @@ function topHelp(): string {
     `\n\nRun \`k3sbox <command> --help\` for its flags.\n`;
 }
 
-/** `--kubeconfig` must name a file in an existing directory: checked before a cluster is started for it. */
+/**
+ * `--kubeconfig` must name a file in an existing directory, and if the file
+ * exists, a kubeconfig we may merge into (not a link): checked before a
+ * cluster is started for it.
+ */
 async function kubeconfigTarget(flag: unknown): Promise<string | undefined> {
   if (flag === undefined) return undefined;
   const path = resolve(String(flag));
   const parent = await stat(dirname(path)).catch(() => undefined);
   if (!parent?.isDirectory()) throw new UsageError(`--kubeconfig: directory ${dirname(path)} does not exist; give a file path in an existing directory`);
-  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`--kubeconfig: ${path} is a directory; give a file path`);
+  await checkKubeconfigTarget(path).catch((err) => {
+    throw err instanceof KubeconfigTargetError ? new UsageError(err.message) : err;
+  });
   return path;
 }
 
@@ -108,15 +117,16 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   // --detach keeps it for reuse: a test run (or another `up --detach`) with the same definitions attaches to it.
   const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress, detached: flags.detach === true, reuse: flags.detach === true });
   let path: string;
+  let merged: string | undefined;
   try {
     // The cluster's private directory: removed by Ctrl-C, `down`, the crash watchdog and `prune`.
     path = await env.kubeconfigPath("k8s");
     if (extraPath) {
-      // The copy the user asked for: recorded in the cluster's directory, so whatever removes
-      // that (Ctrl-C, `down`, the watchdog, `prune`) removes the copy too, while it is unchanged.
-      const content = await readFile(path, "utf8");
-      await recordCopy(env.id, extraPath, content);
-      await writeFile(extraPath, content, { mode: 0o600 });
+      // The entries the user asked for, merged into the file: recorded in the cluster's directory
+      // first, so whatever removes that (Ctrl-C, `down`, the watchdog, `prune`) takes them out again.
+      const name = `k3sbox-${env.id}-k8s`;
+      const r = await writeKubeconfigEntries(extraPath, await readFile(path, "utf8"), name, (r) => recordKubeconfigEntries(env.id, r));
+      if (!r.created) merged = name;
       path = extraPath;
     }
   } catch (err) {
@@ -138,6 +148,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   else {
     out(`cluster ${env.id} is ready (${Object.entries(env.timings).map(([k, v]) => `${k} ${v}ms`).join(", ")})`);
     out(`kubeconfig: ${path}${extraPath ? "" : ` (in ${info.dir}, private, removed with the cluster)`}`);
+    if (merged) out(`  (merged into your file as context ${merged}, now current; taken out again with the cluster)`);
     out(`export KUBECONFIG=${path}`);
   }
   if (flags.detach) {

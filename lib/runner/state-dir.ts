@@ -9,6 +9,7 @@ import { appendFile, lstat, mkdir, readdir, readFile, rm } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { type KubeconfigEntryRecord, removeKubeconfigEntries } from "./kubeconfig-merge.ts";
 
 const ENV_ID = /^[a-f0-9]{10}$/;
 
@@ -59,16 +60,27 @@ export async function recordCopy(envId: string, path: string, content: string): 
   await appendFile(join(await environmentDir(envId), COPIES), `${JSON.stringify({ path, sha256: sha256(content) })}\n`, { mode: 0o600 });
 }
 
+/** Records entries merged into a kubeconfig file (kubeconfig-merge.ts), so they go with the directory. */
+export async function recordKubeconfigEntries(envId: string, record: KubeconfigEntryRecord): Promise<void> {
+  await appendFile(join(await environmentDir(envId), COPIES), `${JSON.stringify({ entries: record })}\n`, { mode: 0o600 });
+}
+
 /**
- * Removes the recorded copies that still hold what was written (a file the
- * user has since replaced is theirs and stays). The list sits in the 0700
- * directory, so only its owner can name files here.
+ * Removes what was recorded: our entries from merged kubeconfigs (the
+ * user's own entries stay), and whole copies that still hold what was
+ * written (a file the user has since replaced is theirs and stays). The list
+ * sits in the 0700 directory, so only its owner can name files here.
  */
 async function removeCopies(dir: string): Promise<void> {
   const lines = await readFile(join(dir, COPIES), "utf8").then((t) => t.split("\n").filter(Boolean), () => []);
   for (const line of lines) {
     try {
-      const { path, sha256: want } = JSON.parse(line) as { path: string; sha256: string };
+      const parsed = JSON.parse(line) as { path: string; sha256: string } | { entries: KubeconfigEntryRecord };
+      if ("entries" in parsed) {
+        await removeKubeconfigEntries(parsed.entries);
+        continue;
+      }
+      const { path, sha256: want } = parsed;
       if (sha256(await readFile(path)) === want) await rm(path, { force: true });
     } catch { /* gone already, or unreadable: nothing of ours to remove */ }
   }

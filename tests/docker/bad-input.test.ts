@@ -142,6 +142,8 @@ const CLI: CliCase[] = [
   { what: "up --image with a shell metacharacter", args: ["up", "--image", "x; rm -rf /"], code: 2, names: "--image" },
   { what: "up --kubeconfig in a missing directory", args: ["up", "--kubeconfig", "/nonexistent/dir/kc.yaml"], code: 2, names: "--kubeconfig" },
   { what: "up --kubeconfig naming a directory", args: ["up", "--kubeconfig", "/tmp"], code: 2, names: "--kubeconfig" },
+  { what: "up --kubeconfig through a symbolic link", args: ["up", "--kubeconfig", "/proc/self/exe"], code: 2, names: /--kubeconfig: \/proc\/self\/exe is a symbolic link/ },
+  { what: "up --kubeconfig naming a file that is not a kubeconfig", args: ["up", "--kubeconfig", "/etc/hostname"], code: 2, names: /--kubeconfig: \/etc\/hostname exists and is not a kubeconfig/ },
   { what: "up --extra-arg of 128 KiB", args: ["up", "--extra-arg", "--x=" + "a".repeat(128 * 1024 - 100)], code: 1, names: '"extraArgs[0]"' },
   { what: "up --version with a space", args: ["up", "--version", "v1 2"], code: 1, names: '"version"' },
   { what: "up with an unknown flag", args: ["up", "--bogus"], code: 2, names: "--bogus" },
