@@ -140,6 +140,12 @@ export interface ServiceDefinition<H = unknown> {
   dispose?: (helpers: H) => void | Promise<void>;
   /** What `env.diagnostics()` reports for this service (default: its container's state and log tail). */
   diagnostics?: (helpers: H) => Promise<string>;
+  /**
+   * Deadline of each of `helpers`, `setup` and `peers`, in seconds (default
+   * 300): past it the start fails naming the hook, and the hook's
+   * `ctx.signal` aborts. `dispose` gets 30 s, then teardown goes on.
+   */
+  hookTimeoutSecs?: number;
 }
 
 /** Helpers type of a definition. */

@@ -35,6 +35,7 @@ import { ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
+import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
@@ -133,7 +134,8 @@ class Resources {
     this.#stopped ??= (async () => {
       this.abort.abort(new Error("k3sbox: the environment was stopped"));
       untrackEnvironment(this);
-      await Promise.allSettled(this.disposers.map((d) => d()));
+      // Promise.resolve().then: a disposer that throws synchronously must not skip the removal below.
+      await Promise.allSettled(this.disposers.map((d) => Promise.resolve().then(d)));
       for (const w of this.waits) w.cancel();
       if (this.keep) return;
       // A `docker network create` still running when stop() removes the
@@ -292,7 +294,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       return p;
     };
 
-    const contextFor = (key: string): HelperContext => ({
+    /** `signal`: the hook's own (its deadline, or the environment stopping). */
+    const contextFor = (key: string, signal: AbortSignal = res.abort.signal): HelperContext => ({
       name: key,
       container: running[key as keyof S & string].containerId,
       hostPort: (p) => hostPort(key, p),
@@ -304,7 +307,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         return { certPem: leaf.certPem, keyPem: leaf.keyPem };
       },
       progress,
-      signal: res.abort.signal,
+      signal,
       fault: () => containerFault(key, running[key as keyof S & string].containerId, res.network),
     });
 
@@ -336,7 +339,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
             network: res.network,
             progress,
             signal: res.abort.signal,
-            probe: probe && (() => probe(contextFor(key))),
+            probe: probe && ((signal) => probe(contextFor(key, signal))),
           });
         }
       }))));
@@ -345,22 +348,24 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
     await phase("helpers", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         const def = services[key];
-        const helpers = def.helpers ? await def.helpers(contextFor(key)) : undefined;
+        const helpers = def.helpers ? await runHook(key, "helpers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.helpers!(contextFor(key, signal))) : undefined;
         svc[key] = helpers as HelpersOf<S[typeof key]>;
-        if (def.dispose && helpers !== undefined) res.disposers.push(() => def.dispose!(helpers));
+        if (def.dispose && helpers !== undefined) res.disposers.push(() => runHook(key, "dispose", DISPOSE_TIMEOUT_MS, undefined, () => def.dispose!(helpers)));
       }))));
 
     // An attached environment was set up (and told its peers) by the run that started it.
     if (!attach) await phase("setup", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
-        await services[key].setup?.({ ...contextFor(key), helpers: svc[key] });
+        const def = services[key];
+        if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key] }));
       }))));
 
     if (!attach) await phase("peers", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
-        await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);
+        const def = services[key];
+        if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key] }, peers));
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
