@@ -4,6 +4,8 @@
 // reference component's create-only behaviour (409 on the second call), and
 // `delete(manifest)` removes the objects and waits until they are gone.
 
+import { checkTimeoutMs } from "../limits.ts";
+import { withRequestSignal } from "./request-scope.ts";
 import { type KubernetesObject, type KubernetesObjectApi, loadKubernetesClient, type V1APIResource } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
 import { KubeApiError } from "./errors.ts";
@@ -142,6 +144,8 @@ const isNotFound = (err: unknown) => err instanceof KubeApiError && err.code ===
 export function createDelete(objects: Objects) {
   /** Deletes in reverse manifest order (custom resources before their CRD); objects already gone are fine. */
   return async function deleteManifest(manifest: Manifest, opts: DeleteOptions = {}): Promise<void> {
+    // Checked before anything is deleted: NaN or "1000" would make the wait below endless.
+    const timeoutMs = checkTimeoutMs(opts.timeoutMs ?? DELETE_TIMEOUT_MS, 'delete(): option "timeoutMs"');
     const targets: { index: number; object: KubernetesObject }[] = [];
     for await (const { index, object } of resolved(objects, manifest, "delete", opts.namespace)) targets.push({ index, object });
     for (const { index, object } of targets.reverse()) {
@@ -153,14 +157,14 @@ export function createDelete(objects: Objects) {
     }
     if (opts.wait === false) return;
 
-    const timeoutMs = opts.timeoutMs ?? DELETE_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     let remaining = targets;
     while (true) {
       const still: { index: number; object: KubernetesObject; finalizers?: string[] }[] = [];
       for (const t of remaining) {
         try {
-          const live = await objects.read(t.object as Parameters<Objects["read"]>[0]);
+          const limit = AbortSignal.timeout(Math.max(1, deadline - Date.now()) + 50);
+          const live = await withRequestSignal(limit, () => objects.read(t.object as Parameters<Objects["read"]>[0]));
           still.push({ ...t, finalizers: live.metadata?.finalizers?.slice() });
         } catch (err) {
           if (!isNotFound(err)) throw new ApplyError(t.index, describeObject(t.object), err, "delete");

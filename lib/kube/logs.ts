@@ -3,6 +3,7 @@
 // with its own deadline: the API server proxies it to the node's kubelet,
 // which may not answer at all.
 
+import { checkTimeoutMs, describeValue } from "../limits.ts";
 import { describeKubeMeta, type Recorder } from "../recorder.ts";
 import { describeKubeRequest } from "./describe.ts";
 import { KubeApiError } from "./errors.ts";
@@ -107,9 +108,10 @@ export async function podLogs(
   target: string | PodRef,
   opts: LogsOptions = {},
 ): Promise<string> {
-  if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) {
-    throw new TypeError(`logs(): option "tail" must be a non-negative integer number of lines such as 50; got ${JSON.stringify(opts.tail)}`);
+  if (opts.tail !== undefined && (!Number.isSafeInteger(opts.tail) || opts.tail < 0)) {
+    throw new TypeError(`logs(): option "tail" must be a non-negative integer number of lines such as 50; got ${describeValue(opts.tail)}`);
   }
+  if (opts.timeoutMs !== undefined) checkTimeoutMs(opts.timeoutMs, 'logs(): option "timeoutMs"', 10_000);
   let pods: PodRef[];
   let namespace = opts.namespace ?? "default";
   if (typeof target === "string") {

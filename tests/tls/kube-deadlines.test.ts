@@ -168,12 +168,19 @@ test("a server that is gone (killed) fails the wait at once with the transport e
   }
 });
 
-test("wait timeouts are checked before any request: NaN, strings, Infinity, 0 and above setTimeout's 2^31-1 ms", async () => {
+test("wait, delete and logs timeouts are checked before any request: NaN, strings, Infinity, 0 and above setTimeout's 2^31-1 ms", async () => {
   const s = await standIn();
   try {
     const h = await s.helpers();
     for (const bad of [NaN, "1000", Infinity, 0, -5, 2 ** 31, 1e10]) {
-      for (const call of [() => h.rollout("deployment/web", { timeoutMs: bad as number }), () => h.waitFor("deployment/web", "Available", { timeoutMs: bad as number })]) {
+      const calls = [
+        () => h.rollout("deployment/web", { timeoutMs: bad as number }),
+        () => h.waitFor("deployment/web", "Available", { timeoutMs: bad as number }),
+        // An object held by a finalizer would make delete's wait endless with NaN: refused before anything is deleted.
+        () => h.delete({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "default" } }, { timeoutMs: bad as number }),
+        () => h.logs("web", { timeoutMs: bad as number }),
+      ];
+      for (const call of calls) {
         const err = await call().then(() => assert.fail(`${String(bad)} accepted`), (e: unknown) => e as Error);
         assert.ok(err instanceof TypeError, `${String(bad)}: ${err.name}: ${err.message}`);
         assert.match(err.message, /option "timeoutMs" must be a positive, finite number of milliseconds no larger than 2147483647/);
