@@ -180,11 +180,16 @@ async function down(flags: Record<string, unknown>, ids: string[]): Promise<numb
   for (const id of ids) {
     if (!/^[a-f0-9]{10}$/.test(id)) throw new UsageError(`k3sbox down: ${JSON.stringify(id)} is not an environment id (10 hex digits, as printed by \`k3sbox up\`)`);
   }
-  const { remove, spared } = planDown(await listEnvironments(), ids, { all: flags.all === true, force: flags.force === true });
+  const listed = await listEnvironments();
+  const { remove, spared } = planDown(listed, ids, { all: flags.all === true, force: flags.force === true });
   const removed = [];
   const unknown = [];
   for (const id of remove) {
-    const r = { id, ...(await removeEnvironment(id)), dir: await removeEnvironmentDir(id) };
+    // Its private directory is where its labels say it was written (K3SBOX_STATE_DIR may differ now).
+    const root = listed.find((e) => e.id === id)?.stateRoot;
+    const objects = await removeEnvironment(id);
+    const dir = (await removeEnvironmentDir(id)) || (root !== undefined && (await removeEnvironmentDir(id, root)));
+    const r = { id, ...objects, dir };
     if (r.containers.length || r.networks.length || r.dir) removed.push(r);
     else unknown.push(id);
   }

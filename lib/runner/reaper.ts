@@ -18,8 +18,8 @@ import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
 import { runtime } from "../runtime.ts";
 import { removeLabelled } from "../docker.ts";
-import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, SESSION_ID } from "./labels.ts";
-import { removeEnvironmentDir } from "./state-dir.ts";
+import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
+import { removeEnvironmentDir, stateRootFromLabel } from "./state-dir.ts";
 import { sleep } from "../sleep.ts";
 
 const CHECK_EVERY_MS = 1_000;
@@ -57,13 +57,13 @@ export function ensureReaper(): void {
 
 /** Removes what the dead session left, sparing detached environments. */
 export async function reapSession(session: string): Promise<{ containers: string[]; networks: string[] }> {
-  const envs = new Set<string>();
+  const envs = new Map<string, string | undefined>();
   const removed = await removeLabelled([`${LABEL_SESSION}=${session}`], (o) => {
     const doomed = o.labels[LABEL_DETACHED] !== "true";
-    if (doomed) envs.add(o.labels[LABEL_ENV]);
+    if (doomed) envs.set(o.labels[LABEL_ENV], stateRootFromLabel(o.labels[LABEL_STATE_DIR]));
     return doomed;
   });
-  for (const id of envs) await removeEnvironmentDir(id).catch(() => {}); // their kubeconfigs
+  for (const [id, root] of envs) await removeEnvironmentDir(id, root).catch(() => {}); // their kubeconfigs, where they were written
   return removed;
 }
 

@@ -9,7 +9,7 @@ import { appendFile, lstat, mkdir, readdir, readFile, rm } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { type KubeconfigEntryRecord, removeKubeconfigEntries } from "./kubeconfig-merge.ts";
+import type { KubeconfigEntryRecord } from "./kubeconfig-merge.ts";
 
 const ENV_ID = /^[a-f0-9]{10}$/;
 
@@ -20,10 +20,43 @@ export function stateRoot(): string {
   return process.env.K3SBOX_STATE_DIR || join(tmpdir(), `k3sbox-${uid() ?? "user"}`);
 }
 
-/** The path of an environment's directory (it may not exist). */
-export function environmentDirPath(envId: string): string {
+/**
+ * The path of an environment's directory (it may not exist). `root`: where
+ * it was made, as its objects' label says (LABEL_STATE_DIR), so `down`, the
+ * watchdog and `prune` find it whatever K3SBOX_STATE_DIR is set to now.
+ */
+export function environmentDirPath(envId: string, root: string = stateRoot()): string {
   if (!ENV_ID.test(envId)) throw new Error(`not an environment id: ${JSON.stringify(envId)} (10 hex digits)`);
-  return join(stateRoot(), envId);
+  return join(root, envId);
+}
+
+/** The state root as a label value (a path may hold commas, which `docker ps` uses between labels). */
+export const stateRootLabel = (root: string = stateRoot()): string => encodeURIComponent(root);
+/** The root a label names, if it names a usable absolute path. */
+export function stateRootFromLabel(label: string | undefined): string | undefined {
+  if (!label) return undefined;
+  try {
+    const root = decodeURIComponent(label);
+    return root.startsWith("/") && !root.includes("\0") ? root : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Says which path and which variable when the state directory cannot be made or written (EEXIST, ENOSPC, EACCES…). */
+export function stateDirError(err: unknown, path: string): Error {
+  const code = (err as { code?: string }).code;
+  const why = code === "EEXIST" || code === "ENOTDIR"
+    ? "a file that is not a directory is in the way"
+    : code === "ENOSPC"
+    ? "the file system is full"
+    : code === "EACCES" || code === "EPERM"
+    ? "permission denied"
+    : code === "EROFS"
+    ? "the file system is read-only"
+    : (err as Error)?.message ?? String(err);
+  const from = process.env.K3SBOX_STATE_DIR ? "K3SBOX_STATE_DIR" : "the default state directory (set K3SBOX_STATE_DIR to choose another)";
+  return new Error(`k3sbox: cannot write ${path} (${why}${code ? `, ${code}` : ""}); it is under ${stateRoot()}, from ${from}`, { cause: err });
 }
 
 /**
@@ -33,7 +66,9 @@ export function environmentDirPath(envId: string): string {
  */
 export async function environmentDir(envId: string): Promise<string> {
   const root = stateRoot();
-  await mkdir(root, { recursive: true, mode: 0o700 });
+  await mkdir(root, { recursive: true, mode: 0o700 }).catch((err) => {
+    throw stateDirError(err, root);
+  });
   const st = await lstat(root);
   const me = uid();
   if (!st.isDirectory() || (me !== undefined && st.uid !== me) || (st.mode & 0o077) !== 0) {
@@ -45,7 +80,7 @@ export async function environmentDir(envId: string): Promise<string> {
   }
   const dir = environmentDirPath(envId);
   await mkdir(dir, { mode: 0o700 }).catch((err) => {
-    if ((err as { code?: string }).code !== "EEXIST") throw err;
+    if ((err as { code?: string }).code !== "EEXIST") throw stateDirError(err, dir);
   });
   return dir;
 }
@@ -77,6 +112,8 @@ async function removeCopies(dir: string): Promise<void> {
     try {
       const parsed = JSON.parse(line) as { path: string; sha256: string } | { entries: KubeconfigEntryRecord };
       if ("entries" in parsed) {
+        // Loaded only here: it parses YAML (deps.ts), which the crash watchdog must not load at start.
+        const { removeKubeconfigEntries } = await import("./kubeconfig-merge.ts");
         await removeKubeconfigEntries(parsed.entries);
         continue;
       }
@@ -86,9 +123,9 @@ async function removeCopies(dir: string): Promise<void> {
   }
 }
 
-/** Removes the environment's directory, and the kubeconfig copies recorded in it; true when there was one. */
-export async function removeEnvironmentDir(envId: string): Promise<boolean> {
-  const dir = environmentDirPath(envId);
+/** Removes the environment's directory (under `root`, default the current state root), and the kubeconfig copies recorded in it; true when there was one. */
+export async function removeEnvironmentDir(envId: string, root?: string): Promise<boolean> {
+  const dir = environmentDirPath(envId, root);
   const existed = await lstat(dir).then(() => true, () => false);
   if (existed) await removeCopies(dir);
   await rm(dir, { recursive: true, force: true });
