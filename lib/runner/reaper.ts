@@ -17,7 +17,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
 import { runtime } from "../runtime.ts";
-import { removeLabelled } from "../docker.ts";
+import { DockerUnavailableError, removeLabelled } from "../docker.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
 import { removeEnvironmentDir, stateRootFromLabel } from "./state-dir.ts";
 import { sleep } from "../sleep.ts";
@@ -92,13 +92,35 @@ export async function lingeringCreators(session: string): Promise<number> {
 const LINGER_MAX_MS = 120_000;
 const NO_PROC_PAUSE_MS = 5_000;
 
+/** How long the watchdog keeps trying while the Docker daemon does not answer (restarting, say). */
+export const DAEMON_RETRY_MAX_MS = 10 * 60_000;
+const DAEMON_RETRY_EVERY_MS = 1_000;
+
+/**
+ * reapSession, retried while the daemon is unreachable (a dockerd restart
+ * leaves the dead session's exited containers and network behind; they can
+ * only be removed once it answers again), for up to `maxMs`.
+ */
+export async function reapWhenDaemonAnswers(session: string, maxMs = DAEMON_RETRY_MAX_MS): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (true) {
+    try {
+      await reapSession(session);
+      return;
+    } catch (err) {
+      if (!(err instanceof DockerUnavailableError) || Date.now() >= until) return;
+      await sleep(DAEMON_RETRY_EVERY_MS);
+    }
+  }
+}
+
 /** Waits for `parent` to die, then removes its session's leftovers. */
 export async function watch(session: string, parent: number): Promise<void> {
   while (isProcessAlive(parent)) await sleep(CHECK_EVERY_MS);
   // Counted BEFORE the sweep: a create that ends after this count was
   // running at it, so it is waited for and swept up by the second pass.
   let lingering = await lingeringCreators(session);
-  await reapSession(session).catch(() => {});
+  await reapWhenDaemonAnswers(session);
   if (lingering === 0) return;
   if (lingering < 0) await sleep(NO_PROC_PAUSE_MS);
   const until = Date.now() + LINGER_MAX_MS;
