@@ -192,3 +192,18 @@ test("wait, delete and logs timeouts are checked before any request: NaN, string
     await s.close();
   }
 });
+
+test("apply checks every document before sending any: a kind the server does not serve in document 2 leaves document 1 unsent", async () => {
+  const s = await standIn();
+  try {
+    const h = await s.helpers();
+    const err = await h.apply([
+      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "default" }, spec: {} },
+      { apiVersion: "apps/v1", kind: "Widget", metadata: { name: "w", namespace: "default" } },
+    ]).then(() => assert.fail("must reject"), (e: Error) => e);
+    assert.match(err.message, /^apply: document 2 \(Widget default\/w\): kind Widget in group apps is not served/);
+    assert.deepEqual(h.recorder.events().filter((e) => e.method !== "GET").map((e) => `${e.method} ${e.url}`), [], "nothing was written");
+  } finally {
+    await s.close();
+  }
+});

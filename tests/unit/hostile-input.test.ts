@@ -129,3 +129,31 @@ test("hooks: a synchronous throw is a rejection; the parent's abort ends the hoo
   assert.equal(hookTimeoutMs("web", {}), 300_000);
   assert.equal(hookTimeoutMs("web", { hookTimeoutSecs: 2 }), 2_000);
 });
+
+test("hostile input, manifests: a circular object, a sparse array and an upper-case name fail naming the document, before anything is sent", async () => {
+  const { parseManifest, ApplyError } = await import("../../lib/kube/manifest.ts");
+  const loop: Record<string, unknown> = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a" }, data: {} };
+  (loop.data as Record<string, unknown>).self = loop;
+  assert.throws(() => parseManifest(loop), (e: Error) => e instanceof ApplyError && /document 1 \(a circular object\): it contains itself at data\.self/.test(e.message) || assert.fail(e.message));
+  assert.throws(() => parseManifest(sparse({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a" } }) as never), /document 1 \(a hole\)/);
+  assert.throws(
+    () => parseManifest("apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ok }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: Hello }\n"),
+    (e: Error) => e instanceof ApplyError && /document 2 \(ConfigMap Hello\): metadata\.name must be a lowercase DNS subdomain name .*got "Hello"/.test(e.message) || assert.fail(e.message),
+  );
+  // RBAC names are path segments: upper case is allowed there, as the API server allows it.
+  assert.equal(parseManifest({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "system:Admin" } }).length, 1);
+});
+
+test("hostile input, manifests: YAML merge keys (<<) are resolved, not sent as a \"<<\" field", async () => {
+  const { parseManifest } = await import("../../lib/kube/manifest.ts");
+  const [doc] = parseManifest(`
+base: &base { app: web, tier: front }
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: merged }
+data:
+  <<: *base
+  tier: back
+`);
+  assert.deepEqual((doc.object as unknown as { data: Record<string, string> }).data, { app: "web", tier: "back" });
+});
