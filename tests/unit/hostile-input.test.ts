@@ -157,3 +157,18 @@ data:
 `);
   assert.deepEqual((doc.object as unknown as { data: Record<string, string> }).data, { app: "web", tier: "back" });
 });
+
+test("hostile input, env.fetch: schemes it cannot route are refused, an already-aborted signal rejects at once (nothing is sent)", async () => {
+  const { createEnvFetch, RoutingError } = await import("../../lib/runner/routing.ts");
+  const { Recorder } = await import("../../lib/recorder.ts");
+  const recorder = new Recorder();
+  const f = createEnvFetch([{ key: "web", patterns: ["*.site.test"], ports: { 80: 1, 443: 1 } }], "", recorder);
+  for (const url of ["ftp://a.site.test/x", "ws://web/", "file:///etc/passwd"]) {
+    await assert.rejects(f(url), (e: Error) => e instanceof RoutingError && /the scheme "\w+" cannot be routed; give an http:\/\/ or https:\/\/ URL/.test(e.message) || assert.fail(e.message));
+  }
+  const ctl = new AbortController();
+  ctl.abort(new Error("given up before"));
+  await assert.rejects(f("https://a.site.test/", { signal: ctl.signal }), /given up before/);
+  await assert.rejects(f(new Request("http://elsewhere.invalid/", { signal: ctl.signal })), /given up before/);
+  assert.ok(recorder.events().every((e) => e.status === undefined), "no request got an answer");
+});
