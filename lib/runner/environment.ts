@@ -36,6 +36,7 @@ import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
 import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
+import { checkEnvFlags } from "./env-flags.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
@@ -204,6 +205,7 @@ const ATTACHED_HOST: PreflightResult = { dockerVersion: "", dockerHubMirrors: []
 
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);
+  checkEnvFlags(); // K3SBOX_REUSE, K3SBOX_REAPER: a value that is neither on nor off fails here, before anything exists
   const services = opts.services;
   const keys = Object.keys(services) as (keyof S & string)[];
   const progress = opts.onProgress ?? (() => {});

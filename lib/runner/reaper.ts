@@ -16,6 +16,7 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
+import { envFlag } from "./env-flags.ts";
 import { runtime } from "../runtime.ts";
 import { DockerUnavailableError, removeLabelled } from "../docker.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
@@ -40,7 +41,7 @@ export function reaperArgv(moduleUrl: string = import.meta.url): string[] {
 
 /** Starts this process's watchdog once, unless opted out. */
 export function ensureReaper(): void {
-  if (started || process.env.K3SBOX_REAPER === "0") return;
+  if (started || !envFlag("K3SBOX_REAPER", true)) return;
   started = true;
   // Through `sh -c '"$@" &'`: the shell starts the watchdog in the background
   // and exits, so the watchdog is nobody's child. Test runners end the

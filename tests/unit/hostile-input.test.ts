@@ -172,3 +172,51 @@ test("hostile input, env.fetch: schemes it cannot route are refused, an already-
   await assert.rejects(f(new Request("http://elsewhere.invalid/", { signal: ctl.signal })), /given up before/);
   assert.ok(recorder.events().every((e) => e.status === undefined), "no request got an answer");
 });
+
+test("hostile input, CA: an expired CA, one not yet valid, and an RSA-1024 key are refused, naming the input", async () => {
+  const { loadCaNamed, CaLoadError } = await import("../../lib/pki.ts");
+  const { loadX509 } = await import("../../deps.ts");
+  const { run } = await import("../../lib/proc.ts");
+  const x509 = await loadX509();
+  const { webcrypto } = await import("node:crypto");
+  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const keys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]) as CryptoKeyPair;
+  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
+  const ca = async (notBefore: Date, notAfter: Date) =>
+    (await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: "01",
+      name: "CN=test CA",
+      notBefore,
+      notAfter,
+      keys,
+      signingAlgorithm: alg,
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+    })).toString("pem");
+  const day = 86_400_000;
+  const names = { cert: "K3SBOX_CA_CERT", key: "K3SBOX_CA_KEY" };
+  await assert.rejects(loadCaNamed(await ca(new Date(Date.now() - 10 * day), new Date(Date.now() - day)), keyPem, names), (e: Error) =>
+    e instanceof CaLoadError && /^K3SBOX_CA_CERT: CA certificate "CN=test CA" expired on \d{4}-/.test(e.message) || assert.fail(e.message));
+  await assert.rejects(loadCaNamed(await ca(new Date(Date.now() + day), new Date(Date.now() + 10 * day)), keyPem, names), /^CaLoadError: K3SBOX_CA_CERT: CA certificate "CN=test CA" is not valid until/);
+  await loadCaNamed(await ca(new Date(Date.now() - day), new Date(Date.now() + day)), keyPem, names); // valid now: accepted
+
+  const dir = await (await import("node:fs/promises")).mkdtemp("/tmp/k3sbox-weak-ca-");
+  try {
+    const r = await run("openssl", ["req", "-x509", "-newkey", "rsa:1024", "-nodes", "-days", "1", "-subj", "/CN=weak", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign", "-keyout", `${dir}/k`, "-out", `${dir}/c`]);
+    assert.equal(r.code, 0, r.stderr);
+    const { readFile } = await import("node:fs/promises");
+    await assert.rejects(loadCaNamed(await readFile(`${dir}/c`, "utf8"), await readFile(`${dir}/k`, "utf8"), names), /^CaLoadError: K3SBOX_CA_KEY: CA key is RSA-1024: too weak .*at least 2048 bits/);
+  } finally {
+    await (await import("node:fs/promises")).rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("hostile input, environment variables: on/off values are understood (yes/off too), anything else is an error naming the variable and its values", async () => {
+  const { envFlag, checkEnvFlags, EnvVarError } = await import("../../lib/runner/env-flags.ts");
+  assert.equal(envFlag("K3SBOX_REUSE", false, { K3SBOX_REUSE: "yes" }), true, "yes means on");
+  assert.equal(envFlag("K3SBOX_REAPER", true, { K3SBOX_REAPER: "off" }), false, "off means off");
+  assert.equal(envFlag("K3SBOX_REAPER", true, { K3SBOX_REAPER: "" }), true, "empty is unset");
+  for (const [variable, value] of [["K3SBOX_REUSE", "maybe"], ["K3SBOX_REAPER", "disabled"]]) {
+    assert.throws(() => checkEnvFlags({ [variable]: value }), (e: Error) =>
+      e instanceof EnvVarError && e.message === `${variable} must be 1 or 0 (also accepted: true/false, yes/no, on/off; empty means unset); got "${value}"` || assert.fail(e.message));
+  }
+});
