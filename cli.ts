@@ -11,7 +11,7 @@ import { loadCommand } from "./lib/cli/load.ts";
 import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
-import { recordKubeconfigEntries, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { checkStateRoot, recordKubeconfigEntries, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
 import { checkKubeconfigTarget, KubeconfigTargetError, writeKubeconfigEntries } from "./lib/runner/kubeconfig-merge.ts";
 
 const started = performance.now();
@@ -114,6 +114,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   const json = flags.json === true;
   const cluster = clusterFromFlags(flags);
   const extraPath = await kubeconfigTarget(flags.kubeconfig);
+  await checkStateRoot(); // the kubeconfig goes there: a state directory that cannot hold it fails before a cluster starts
   // --detach keeps it for reuse: a test run (or another `up --detach`) with the same definitions attaches to it.
   const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress, detached: flags.detach === true, reuse: flags.detach === true });
   let path: string;

@@ -41,7 +41,7 @@ import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, 
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
-import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
+import { environmentDir, removeEnvironmentDir, stateDirError } from "./state-dir.ts";
 import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -440,6 +440,8 @@ async function writeKubeconfig(res: Resources, key: string, helpers: unknown): P
   const path = join(await res.dir, `${key}.kubeconfig.yaml`);
   res.checkNotStopping(); // stop() may have removed the directory meanwhile
   // 0600: it holds the cluster-admin client key.
-  await writeFile(path, kubeconfigYaml(kc.exportConfig(), `k3sbox-${res.envId}-${key}`), { mode: 0o600 });
+  await writeFile(path, kubeconfigYaml(kc.exportConfig(), `k3sbox-${res.envId}-${key}`), { mode: 0o600 }).catch((err) => {
+    throw stateDirError(err, path); // ENOSPC and the like: say which file, under which directory and variable
+  });
   return path;
 }

@@ -65,6 +65,16 @@ export function stateDirError(err: unknown, path: string): Error {
  * in a shared /tmp another user could otherwise have planted it.
  */
 export async function environmentDir(envId: string): Promise<string> {
+  await checkStateRoot();
+  const dir = environmentDirPath(envId);
+  await mkdir(dir, { mode: 0o700 }).catch((err) => {
+    if ((err as { code?: string }).code !== "EEXIST") throw stateDirError(err, dir);
+  });
+  return dir;
+}
+
+/** Creates the state root if needed and checks it is ours and private: `up` calls it before a cluster is started. */
+export async function checkStateRoot(): Promise<string> {
   const root = stateRoot();
   await mkdir(root, { recursive: true, mode: 0o700 }).catch((err) => {
     throw stateDirError(err, root);
@@ -78,11 +88,7 @@ export async function environmentDir(envId: string): Promise<string> {
         `Remove it, or set K3SBOX_STATE_DIR to another directory`,
     );
   }
-  const dir = environmentDirPath(envId);
-  await mkdir(dir, { mode: 0o700 }).catch((err) => {
-    if ((err as { code?: string }).code !== "EEXIST") throw stateDirError(err, dir);
-  });
-  return dir;
+  return root;
 }
 
 // Copies of a kubeconfig written outside the directory at the user's request
