@@ -149,7 +149,7 @@ export async function createKubeHelpers(
     watch: (path, onEvent, watchOpts) => watchPath(withHeaders(transport, headers), recorder, server, path, onEvent, watchOpts),
   };
   const core = client.core;
-  const getText = createGetText(transport, recorder, server, headers);
+  const getText = createGetText(transport, recorder, server, headers, opts.fault);
   const diagnostics = (namespace: string, opts: DiagnosticsOptions) => collectDiagnostics({ core, getText }, namespace, opts);
   const namespaces = new NamespaceRegistry(core);
   const ops = operations(

@@ -7,7 +7,7 @@ import { checkTimeoutMs, describeValue } from "../limits.ts";
 import { describeKubeMeta, type Recorder } from "../recorder.ts";
 import { describeKubeRequest } from "./describe.ts";
 import { KubeApiError } from "./errors.ts";
-import { KubeTransportError } from "./http-library.ts";
+import { type FaultProbe, KubeTransportError, probeFault } from "./http-library.ts";
 import type { Transport } from "./transport.ts";
 import { currentRequestSignal } from "./request-scope.ts";
 
@@ -36,7 +36,7 @@ interface PodRef {
 /** GETs a path under the API server and returns the body text; a non-2xx answer is a KubeApiError. */
 export type GetText = (path: string, query: Record<string, string>, opts: { timeoutMs: number; signal?: AbortSignal }) => Promise<string>;
 
-export function createGetText(transport: Transport, recorder: Recorder, server: string, headers: Record<string, string>): GetText {
+export function createGetText(transport: Transport, recorder: Recorder, server: string, headers: Record<string, string>, fault?: FaultProbe): GetText {
   return async (path, query, opts) => {
     const url = `${server.replace(/\/$/, "")}${path}${Object.keys(query).length ? `?${new URLSearchParams(query)}` : ""}`;
     const seq = recorder.begin("GET", url);
@@ -52,7 +52,7 @@ export function createGetText(transport: Transport, recorder: Recorder, server: 
     } catch (err) {
       recorder.end(seq, { error: (err as Error)?.message ?? String(err) });
       const reason = (err as Error)?.name === "TimeoutError" ? new Error(`no answer within ${opts.timeoutMs} ms`, { cause: err }) : err;
-      throw new KubeTransportError("GET", url, reason);
+      throw new KubeTransportError("GET", url, reason, await probeFault(fault));
     }
     recorder.end(seq, { status: res.status });
     if (res.ok) return body;
