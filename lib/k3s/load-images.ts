@@ -8,7 +8,7 @@
 // save; the classic store saves one platform anyway).
 
 import { docker, dockerResult, imageExists } from "../docker.ts";
-import { isImageReference, normalizeReference } from "../image-ref.ts";
+import { hasTagOrDigest, isImageReference, normalizeReference } from "../image-ref.ts";
 import { runPipeline } from "../pipeline.ts";
 
 /** Where k3s's containerd listens (also the test image's). */
@@ -78,6 +78,13 @@ function checkRefs(refs: unknown[]): string[] {
   return refs as string[];
 }
 
+/** The tags the host has of a reference's repository ("app:1", "app:2"), for a hint when the one named is missing. */
+async function tagsOf(ref: string): Promise<string[]> {
+  const repo = ref.replace(/@.*$/, "").replace(/:[^:/]*$/, "");
+  const r = await dockerResult(["images", "--format", "{{.Repository}}:{{.Tag}}", repo]).catch(() => undefined);
+  return (r?.stdout ?? "").split("\n").map((l) => l.trim()).filter((l) => l && !l.endsWith(":<none>")).slice(0, 5);
+}
+
 /** Names of the images the host's Docker does not have (asked only after `docker save` failed). */
 async function missingOnHost(refs: string[]): Promise<string[]> {
   const missing = [];
@@ -91,7 +98,10 @@ async function missingOnHost(refs: string[]): Promise<string[]> {
  * name afterwards (ctr's transfer-service output is a progress table, not a list).
  */
 export async function loadImages(container: string, refs: unknown[], opts: { timeoutMs?: number } = {}): Promise<LoadedImage[]> {
-  const images = checkRefs(refs);
+  // `docker save app` saves every tag of app; containerd then has app:1 but not the app:latest
+  // the bare name means. Save exactly what is meant.
+  const given = checkRefs(refs);
+  const images = given.map((r) => (hasTagOrDigest(r) ? r : `${r}:latest`));
   const [platform, savePlatform] = await Promise.all([dockerPlatform(), saveTakesPlatform()]);
   const { save, importer } = loadCommands(container, images, platform, savePlatform);
   const r = await runPipeline(save, importer, { timeoutMs: opts.timeoutMs ?? LOAD_TIMEOUT_MS });
@@ -99,10 +109,11 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
   if (r.first.code !== 0) {
     const missing = await missingOnHost(images);
     if (missing.length > 0) {
+      const others = (await Promise.all(missing.map((m) => tagsOf(m)))).flat();
       throw new LoadImagesError(
         `loadImages(): ${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "is" : "are"} not in the host's Docker; build or pull ${
           missing.length === 1 ? "it" : "them"
-        } first (\`docker images\` lists what is there)`,
+        } first${others.length ? `, or name a tag it has: ${others.join(", ")}` : ""} (\`docker images\` lists what is there)`,
       );
     }
     throw new LoadImagesError(`loadImages(): docker save failed (exit ${r.first.code}): ${r.first.stderr.trim()}`);
@@ -113,7 +124,7 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
     );
   }
 
-  const wanted = images.map((reference) => ({ reference, name: normalizeReference(reference) }));
+  const wanted = images.map((tagged, i) => ({ reference: given[i], name: normalizeReference(tagged) }));
   const [report, list] = r.second.stdout.split(`${LIST_MARKER}\n`);
   const present = new Set((list ?? "").split("\n").map((l) => l.trim()));
   const absent = wanted.filter((w) => !present.has(w.name));

@@ -13,6 +13,7 @@ import { suite } from "../harness.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { k3s } from "../../lib/k3s/k3s.ts";
 import { K3sOptionError } from "../../lib/k3s/options.ts";
+import { loadImages, LoadImagesError } from "../../lib/k3s/load-images.ts";
 import { CaLoadError } from "../../lib/pki.ts";
 import { ArgumentsTooLongError } from "../../lib/proc.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
@@ -250,6 +251,18 @@ suite("bad input (API and CLI, real Docker engine)", {
       assert.deepEqual(await readdir(f.stateDir), [], "private directories left behind");
     });
   }
+  t('loadImages("app") when the host has only app:1: refused as app:latest, naming the tag it has (not imported as app:1)', async () => {
+    const repo = `k3sbox-bad-input-tagged-${process.pid}`;
+    await docker(["tag", BUSYBOX_IMAGE, `${repo}:1`]);
+    try {
+      // No node needed: the host-side check fails first.
+      const err = await loadImages("k3sbox-no-such-node", [repo]).then(() => assert.fail("accepted"), (e: Error) => e);
+      assert.ok(err instanceof LoadImagesError, `${err.name}: ${err.message}`);
+      assert.match(err.message, new RegExp(`"${repo}:latest" is not in the host's Docker; .*or name a tag it has: ${repo}:1`));
+    } finally {
+      await docker(["rmi", `${repo}:1`]).catch(() => {});
+    }
+  });
   for (const c of CLI) {
     t(`CLI: k3sbox ${c.what}`, async (f) => {
       const r = f.cli.get(c.what)!;
