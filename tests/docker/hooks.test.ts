@@ -82,6 +82,17 @@ suite("user hooks keep deadlines; teardown goes on past any hook (real Docker en
     assert.deepEqual(await leftovers(env.id), []);
   });
 
+  t("docker rm -f racing stop(): the network is still removed (its endpoint is released moments later; removal retries)", async () => {
+    for (let i = 0; i < 3; i++) {
+      const env = await startEnvironment({ services: { web: idle, db: idle } });
+      await Promise.all([
+        docker(["rm", "-f", env.services.web.containerId, env.services.db.containerId]).catch(() => {}),
+        env.stop(),
+      ]);
+      assert.deepEqual(await leftovers(env.id), [], `round ${i + 1}`);
+    }
+  }, { timeoutMs: 90_000 });
+
   t("a readyProbe that never settles: the deadline error names the probe, not a command that was still running", async () => {
     const { err } = await failedStart({
       web: { ...idle, readyCheck: { type: "exec", command: "false", timeoutSecs: 2 }, readyProbe: () => new Promise(() => {}) },
