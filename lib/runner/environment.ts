@@ -37,6 +37,7 @@ import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
 import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
 import { checkEnvFlags } from "./env-flags.ts";
+import { checkTimeoutMs } from "../limits.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
@@ -301,7 +302,10 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       name: key,
       container: running[key as keyof S & string].containerId,
       hostPort: (p) => hostPort(key, p),
-      exec: (argv, o) => execIn(running[key as keyof S & string].containerId, argv, o),
+      exec: async (argv, o) => {
+        if (o?.timeoutMs !== undefined) checkTimeoutMs(o.timeoutMs, `service "${key}": ctx.exec(): option "timeoutMs"`, 10_000);
+        return await execIn(running[key as keyof S & string].containerId, argv, o);
+      },
       recorder,
       caPem: ca.certPem,
       issueCertificate: async (names) => {

@@ -220,3 +220,11 @@ test("hostile input, environment variables: on/off values are understood (yes/of
       e instanceof EnvVarError && e.message === `${variable} must be 1 or 0 (also accepted: true/false, yes/no, on/off; empty means unset); got "${value}"` || assert.fail(e.message));
   }
 });
+
+test("hostile input, processes: a child's timeoutMs is checked (NaN would kill it at once or never), naming the command", async () => {
+  const { run } = await import("../../lib/proc.ts");
+  for (const bad of [NaN, 1e10, -1]) {
+    await assert.rejects(run("true", [], { timeoutMs: bad }), /^TypeError: run\(true\): option "timeoutMs" must be a positive, finite number of milliseconds no larger than 2147483647/);
+  }
+  assert.equal((await run("true", [], { timeoutMs: 5_000 })).code, 0);
+});
