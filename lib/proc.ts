@@ -54,7 +54,12 @@ const toBytes = (s: Uint8Array | string) => (typeof s === "string" ? new TextEnc
 /** Runs `cmd args…` to completion and returns its exit code and output. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   // Checked: NaN or a value beyond setTimeout's limit would kill the child at once or never.
-  const timeoutMs = checkTimeoutMs(opts.timeoutMs ?? 60_000, `run(${cmd}): option "timeoutMs"`);
+  let timeoutMs: number;
+  try {
+    timeoutMs = checkTimeoutMs(opts.timeoutMs ?? 60_000, `run(${cmd}): option "timeoutMs"`);
+  } catch (err) {
+    return Promise.reject(err); // a rejection, as every other failure of run()
+  }
   switch (runtime) {
     case "bun":
       return runBun(cmd, args, opts, timeoutMs);
