@@ -97,7 +97,7 @@ export interface HelperContext {
    * removed, off the environment's network, or the daemon gone; undefined
    * when it looks healthy. For error messages of requests that got no answer.
    */
-  fault?(): Promise<string | undefined>;
+  fault?(opts?: { withinMs?: number }): Promise<string | undefined>;
 }
 
 /** What the runner hands to `setup`. */

@@ -35,8 +35,8 @@ export class KubeTransportError extends Error {
   }
 }
 
-/** Says what is wrong with the API server's container, or undefined when nothing is (see HelperContext.fault). */
-export type FaultProbe = () => Promise<string | undefined>;
+/** Says what is wrong with the API server's container, or undefined when nothing is (see HelperContext.fault); answers within `withinMs`. */
+export type FaultProbe = (opts?: { withinMs?: number }) => Promise<string | undefined>;
 
 export interface HttpLibraryOptions {
   /** Each request's own timeout. Default KUBE_REQUEST_TIMEOUT_MS. */
@@ -45,8 +45,13 @@ export interface HttpLibraryOptions {
   fault?: FaultProbe;
 }
 
-/** Budget for asking Docker what happened, so an error is not delayed by more than this. */
+/** Budget for asking Docker what happened when a request was cut off at a deadline: the wait must end within a second of it. */
 export const FAULT_PROBE_MS = 700;
+/**
+ * Budget when a request failed by itself (refused, reset): Docker may take a
+ * moment to report a killed container as exited, and no deadline is at stake.
+ */
+export const FAULT_PROBE_REFUSED_MS = 3_000;
 
 /** The request's failure as the caller should read it: a timeout says how long it waited. */
 function failureReason(err: unknown, timeout: AbortSignal, timeoutMs: number, signal: AbortSignal): unknown {
@@ -55,13 +60,13 @@ function failureReason(err: unknown, timeout: AbortSignal, timeoutMs: number, si
   return err;
 }
 
-/** The probe's answer within FAULT_PROBE_MS, else undefined. */
-export async function probeFault(fault: FaultProbe | undefined): Promise<string | undefined> {
+/** The probe's answer within `withinMs`, else undefined. */
+export async function probeFault(fault: FaultProbe | undefined, withinMs = FAULT_PROBE_MS): Promise<string | undefined> {
   if (!fault) return undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), FAULT_PROBE_MS)));
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), withinMs)));
   try {
-    return await Promise.race([fault().catch(() => undefined), late]);
+    return await Promise.race([fault({ withinMs: withinMs - 100 }).catch(() => undefined), late]);
   } finally {
     clearTimeout(timer);
   }
@@ -119,7 +124,8 @@ export function createHttpLibrary(kube: KubernetesClientModule, transport: Trans
       } catch (err) {
         const reason = failureReason(err, timeout, timeoutMs, signal);
         recorder.end(seq, { error: (reason as Error)?.message ?? String(reason) });
-        throw new KubeTransportError(method, url, reason, await probeFault(opts.fault));
+        // Cut off (deadline, caller): little time to ask. Failed by itself: time to let Docker catch up.
+        throw new KubeTransportError(method, url, reason, await probeFault(opts.fault, signal.aborted ? FAULT_PROBE_MS : FAULT_PROBE_REFUSED_MS));
       }
       recorder.end(seq, { status: res.status });
       if (meta) recorder.annotate(seq, { kind: "kube", ...meta });

@@ -7,7 +7,7 @@ import { checkTimeoutMs, describeValue } from "../limits.ts";
 import { describeKubeMeta, type Recorder } from "../recorder.ts";
 import { describeKubeRequest } from "./describe.ts";
 import { KubeApiError } from "./errors.ts";
-import { type FaultProbe, KubeTransportError, probeFault } from "./http-library.ts";
+import { FAULT_PROBE_MS, FAULT_PROBE_REFUSED_MS, type FaultProbe, KubeTransportError, probeFault } from "./http-library.ts";
 import type { Transport } from "./transport.ts";
 import { currentRequestSignal } from "./request-scope.ts";
 
@@ -52,7 +52,7 @@ export function createGetText(transport: Transport, recorder: Recorder, server: 
     } catch (err) {
       recorder.end(seq, { error: (err as Error)?.message ?? String(err) });
       const reason = (err as Error)?.name === "TimeoutError" ? new Error(`no answer within ${opts.timeoutMs} ms`, { cause: err }) : err;
-      throw new KubeTransportError("GET", url, reason, await probeFault(fault));
+      throw new KubeTransportError("GET", url, reason, await probeFault(fault, (err as Error)?.name === "TimeoutError" || opts.signal?.aborted ? FAULT_PROBE_MS : FAULT_PROBE_REFUSED_MS));
     }
     recorder.end(seq, { status: res.status });
     if (res.ok) return body;

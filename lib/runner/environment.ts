@@ -314,7 +314,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       },
       progress,
       signal,
-      fault: () => containerFault(key, running[key as keyof S & string].containerId, res.network),
+      fault: (o) => containerFault(key, running[key as keyof S & string].containerId, res.network, o?.withinMs),
     });
 
     // A container that exits before the start is over fails it at once, with
