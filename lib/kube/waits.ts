@@ -157,8 +157,18 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 
-/** After a deadline, reporting (fault probe, diagnostics) gets this long, so a wait ends within a second of it. */
+/**
+ * After a deadline, reporting (fault probe, diagnostics) gets this long, so a
+ * wait whose API server does not answer (frozen, gone, slower than the
+ * deadline) ends within a second of it.
+ */
 const REPORT_BUDGET_MS = 850;
+/**
+ * When the API server was answering the wait's reads (it is only busy, e.g. a
+ * loaded machine), diagnostics — the part of the report that explains the
+ * failure — get up to this long after the deadline instead.
+ */
+const ANSWERING_REPORT_BUDGET_MS = 5_000;
 
 /** The wait's deadline, checked (finite, positive, within what setTimeout holds). */
 function waitDeadline(what: string, opts: WaitOptions): { started: number; deadline: number; timeoutMs: number } {
@@ -167,9 +177,10 @@ function waitDeadline(what: string, opts: WaitOptions): { started: number; deadl
   return { started, deadline: started + timeoutMs, timeoutMs };
 }
 
-/** Diagnostics for a failed wait, cut short REPORT_BUDGET_MS after its deadline (the API server may be slow or gone). */
-export async function boundedDiagnostics(deadline: number, collect: () => Promise<string>): Promise<string> {
-  const ms = Math.max(100, Math.min(REPORT_BUDGET_MS, deadline + REPORT_BUDGET_MS - Date.now()));
+/** Diagnostics for a failed wait, cut short REPORT_BUDGET_MS (or, when the server was answering, ANSWERING_REPORT_BUDGET_MS) after its deadline. */
+export async function boundedDiagnostics(deadline: number, collect: () => Promise<string>, answering = false): Promise<string> {
+  const allowed = answering ? ANSWERING_REPORT_BUDGET_MS : REPORT_BUDGET_MS;
+  const ms = Math.max(100, Math.min(allowed, deadline + allowed - Date.now()));
   const budget = AbortSignal.timeout(ms);
   return await withRequestSignal(budget, () => abortable(collect(), budget)).catch(
     () => `(diagnostics cut short: the API server did not answer them within ${ms} ms)`,
@@ -186,7 +197,7 @@ async function poll<T>(
   what: string,
   read: () => Promise<T>,
   check: (value: T) => { done: boolean; failed?: boolean; seen: string },
-  onFail: (seen: string, value: T | undefined, timedOut: boolean, unanswered?: Error) => Promise<never>,
+  onFail: (seen: string, value: T | undefined, timedOut: boolean, unanswered: Error | undefined, answering: boolean) => Promise<never>,
   opts: WaitOptions,
   { started, deadline }: { started: number; deadline: number },
 ): Promise<T> {
@@ -199,30 +210,33 @@ async function poll<T>(
   let lastReport = started;
   let seen = "not read yet";
   let last: T | undefined;
+  let answering = false; // some read got an answer (the server is up, maybe busy)
   try {
     while (true) {
       opts.signal?.throwIfAborted();
       try {
         last = await withRequestSignal(signal, () => abortable(read(), backstop));
+        answering = true;
         const state = check(last);
         seen = state.seen;
         if (state.done) return last;
-        if (state.failed) return await onFail(seen, last, false);
+        if (state.failed) return await onFail(seen, last, false, undefined, true);
       } catch (err) {
         opts.signal?.throwIfAborted();
-        if (limit.signal.aborted) return await onFail(seen, last, true, err as Error);
+        if (limit.signal.aborted) return await onFail(seen, last, true, err as Error, answering);
         if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+        answering = true;
         seen = "does not exist (yet)";
         last = undefined;
       }
       const now = Date.now();
-      if (now >= deadline) return await onFail(seen, last, true);
+      if (now >= deadline) return await onFail(seen, last, true, undefined, answering);
       if (opts.progress && now - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = now;
         opts.progress(`waiting for ${what}: ${seen} (${Math.round((now - started) / 1000)}s)`);
       }
       await sleep(Math.min(WAIT_POLL_MS, deadline - now), opts.signal);
-      if (Date.now() >= deadline) return await onFail(seen, last, true); // no read that could only be cut off
+      if (Date.now() >= deadline) return await onFail(seen, last, true, undefined, answering); // no read that could only be cut off
     }
   } finally {
     limit.clear();
@@ -263,9 +277,9 @@ export function createRollout(deps: WaitDeps) {
         const s = rolloutState(kind, o);
         return { done: s.done, failed: s.failed, seen: s.message };
       },
-      async (seen, o, timedOut, unanswered) => {
+      async (seen, o, timedOut, unanswered, answering) => {
         // A node with a fault (paused, gone) will not answer diagnostics either.
-        const diagnostics = hasFault(unanswered) ? "" : await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(kind, o, name)));
+        const diagnostics = hasFault(unanswered) ? "" : await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(kind, o, name)), answering);
         const head = timedOut
           ? `${what}: not complete within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered)}`
           : `${what} failed: ${seen}`;
@@ -319,8 +333,8 @@ export function createWaitFor(deps: WaitDeps) {
         const failed = terminalFailure(o, wanted.type);
         return { done: c?.status === wanted.status, failed: failed !== undefined, seen: summarizeConditions(o) };
       },
-      async (seen, o, timedOut, unanswered) => {
-        const diagnostics = namespace && !hasFault(unanswered) ? await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(ref.kind, o, ref.name))) : "";
+      async (seen, o, timedOut, unanswered, answering) => {
+        const diagnostics = namespace && !hasFault(unanswered) ? await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(ref.kind, o, ref.name)), answering) : "";
         const head = timedOut
           ? `waiting for ${what}: not met within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered)}`
           : `waiting for ${what}: it failed for good (${seen})`;

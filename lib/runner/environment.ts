@@ -271,7 +271,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           labels: { ...labels, [LABEL_SERVICE]: key },
           env: def.env,
           tmpfs: def.tmpfs,
-          privilege: host.privileges[key],
+          privilege: Object.hasOwn(host.privileges, key) ? host.privileges[key] : undefined, // own keys: "constructor" is a valid service key
           cgroupns: def.cgroupns,
           publish: def.ports,
           ...commandOf(def, key),
@@ -292,6 +292,11 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       })));
 
     const hostPort = (key: string, port: number): number => {
+      // Own keys only: "toString" or "constructor" must not find Object.prototype's members.
+      if (!Object.hasOwn(running, key)) throw new Error(`env.hostPort(): no service ${JSON.stringify(key)} (services: ${keys.join(", ")})`);
+      if (!Number.isInteger(port) || !Object.hasOwn(running[key as keyof S & string].ports, port)) {
+        throw new Error(`service "${key}" does not publish port ${String(port)} (published: ${Object.keys(running[key as keyof S & string].ports).join(", ") || "none"})`);
+      }
       const p = running[key as keyof S & string]?.ports[port];
       if (p === undefined) throw new Error(`service "${key}" does not publish port ${port} (published: ${Object.keys(running[key as keyof S & string]?.ports ?? {}).join(", ") || "none"})`);
       return p;

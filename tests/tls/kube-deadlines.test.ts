@@ -83,8 +83,7 @@ test("rollout: a frozen API server (SIGSTOP, as docker pause) ends the wait at i
   const s = await standIn();
   try {
     const h = await s.helpers({ fault: () => Promise.resolve('service "k8s": the container c1 is paused (docker pause)') });
-    const running = await h.rollout("deployment/web", { timeoutMs: 400 }).then(() => assert.fail("never rolls out"), (e: Error) => e);
-    assert.doesNotMatch(running.message, /did not answer|not read yet/, "it answers while running");
+    assert.equal((await h.client.core.listNode()).items.length, 0, "it answers while running");
     s.child.kill("SIGSTOP");
     const { err, ms } = await timedFailure(() => h.rollout("deployment/web", { timeoutMs: 1_500 }));
     assert.ok(err instanceof WaitError, `${err.name}: ${err.message}`);
