@@ -244,8 +244,14 @@ async function poll<T>(
   }
 }
 
-/** "…; the last request got no answer by the deadline: <why>" when the last read was cut off. */
-const unansweredNote = (err: Error | undefined) => (err ? `; the last request got no answer by the deadline: ${err.message}` : "");
+/**
+ * "…; the last request got no answer by the deadline: <why>" when the last
+ * read was cut off and that says something: a fault was found, or the
+ * server never answered. A server that was answering and is merely busy had
+ * one read in flight at the deadline, which is no news.
+ */
+const unansweredNote = (err: Error | undefined, answering = false) =>
+  err && (hasFault(err) || !answering) ? `; the last request got no answer by the deadline: ${err.message}` : "";
 const hasFault = (err: Error | undefined) => err instanceof KubeTransportError && err.fault !== undefined;
 
 export function createRollout(deps: WaitDeps) {
@@ -281,7 +287,7 @@ export function createRollout(deps: WaitDeps) {
         // A node with a fault (paused, gone) will not answer diagnostics either.
         const diagnostics = hasFault(unanswered) ? "" : await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(kind, o, name)), answering);
         const head = timedOut
-          ? `${what}: not complete within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered)}`
+          ? `${what}: not complete within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered, answering)}`
           : `${what} failed: ${seen}`;
         throw new WaitError(head, seen, diagnostics, timedOut);
       },
@@ -336,7 +342,7 @@ export function createWaitFor(deps: WaitDeps) {
       async (seen, o, timedOut, unanswered, answering) => {
         const diagnostics = namespace && !hasFault(unanswered) ? await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(ref.kind, o, ref.name)), answering) : "";
         const head = timedOut
-          ? `waiting for ${what}: not met within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered)}`
+          ? `waiting for ${what}: not met within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered, answering)}`
           : `waiting for ${what}: it failed for good (${seen})`;
         throw new WaitError(head, seen, diagnostics, timedOut);
       },
