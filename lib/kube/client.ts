@@ -17,6 +17,7 @@ import { Recorder } from "../recorder.ts";
 import { type ApplyOptions, createApply, createCreate, createDelete, type CreateOptions, type DeleteOptions } from "./apply.ts";
 import { collectDiagnostics, type DiagnosticsOptions } from "./diagnostics.ts";
 import { createHttpLibrary, type FaultProbe } from "./http-library.ts";
+import { withRequestSignal } from "./request-scope.ts";
 import { createGetText, type LogsOptions, podLogs } from "./logs.ts";
 import type { KubeObject, Manifest } from "./manifest.ts";
 import { NamespaceRegistry, type NamespaceRemoveOptions } from "./namespaces.ts";
@@ -81,6 +82,9 @@ export interface KubeHelpers extends KubeOperations {
   /** Deletes namespaces made by `namespace()` and releases pooled connections; the runner calls it at stop. */
   close(): Promise<void>;
 }
+
+/** How long close() gives the deletion of namespaces made by namespace(). */
+const CLOSE_REQUEST_TIMEOUT_MS = 5_000;
 
 const text = (b: Uint8Array | Buffer | string | undefined) =>
   b === undefined ? undefined : typeof b === "string" ? b : new TextDecoder().decode(b);
@@ -181,7 +185,9 @@ export async function createKubeHelpers(
     },
     close: async () => {
       try {
-        await namespaces.removeAll();
+        // At stop: a node that is paused or gone must not hold teardown for a request timeout per namespace.
+        const limit = AbortSignal.timeout(CLOSE_REQUEST_TIMEOUT_MS);
+        await withRequestSignal(limit, () => namespaces.removeAll());
       } finally {
         transport.close();
       }

@@ -2,7 +2,8 @@
 // certificate), for deadline tests: SIGSTOP freezes it the way `docker
 // pause` freezes a real API server (the kernel still accepts connections;
 // nothing answers). It serves apps/v1 discovery and one Deployment, "web",
-// that never finishes rolling out; every answer waits DELAY_MS first.
+// that never finishes rolling out, and enough of namespaces for namespace();
+// every answer waits DELAY_MS first.
 // Config as JSON in APISERVER_STANDIN; prints "LISTENING <port>".
 import { createServer } from "node:https";
 
@@ -29,6 +30,16 @@ const server = createServer({ key: cfg.key, cert: cfg.cert, ca: cfg.ca, requestC
     });
   }
   if (path === "/api/v1/nodes") return json(res, 200, { kind: "NodeList", apiVersion: "v1", items: [] });
+  // Enough of namespaces for namespace(): create one, find its default ServiceAccount, delete it.
+  if (path === "/api/v1/namespaces" && req.method === "POST") {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => json(res, 201, { apiVersion: "v1", kind: "Namespace", ...JSON.parse(body || "{}") }));
+    return;
+  }
+  const sa = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/default$/.exec(path);
+  if (sa) return json(res, 200, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: sa[1] } });
+  if (/^\/api\/v1\/namespaces\/[^/]+$/.test(path) && req.method === "DELETE") return json(res, 200, { kind: "Status", status: "Success" });
   json(res, 404, { kind: "Status", status: "Failure", reason: "NotFound", code: 404, message: `${path} not found` });
 });
 server.listen(0, "127.0.0.1", () => console.log(`LISTENING ${(server.address() as { port: number }).port}`));

@@ -206,3 +206,20 @@ test("apply checks every document before sending any: a kind the server does not
     await s.close();
   }
 });
+
+test("close() with a frozen API server gives up on its namespaces within 5 s + 1 s (teardown is not held for a request timeout each)", async () => {
+  const s = await standIn();
+  try {
+    const h = await s.helpers();
+    await h.namespace("a");
+    await h.namespace("b");
+    s.child.kill("SIGSTOP");
+    const t0 = performance.now();
+    await h.close().then(() => assert.fail("the deletions cannot succeed"), () => {});
+    const ms = performance.now() - t0;
+    assert.ok(ms < 5_000 + SLACK_MS, `close took ${Math.round(ms)} ms`);
+    assert.equal(h.recorder.events().filter((e) => e.method === "DELETE").length, 2, "both deletions were tried");
+  } finally {
+    await s.close();
+  }
+});
