@@ -17,7 +17,7 @@ import { Recorder } from "../../lib/recorder.ts";
 import { scriptArgv } from "../support/script.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
-/** What the issue allows beyond a deadline. */
+/** What the issue allows beyond a deadline. (Each test's own 90 s timeout covers starting the stand-in, slow on a busy machine.) */
 const SLACK_MS = 1_000;
 
 interface StandIn {
@@ -95,7 +95,7 @@ test("rollout: a frozen API server (SIGSTOP, as docker pause) ends the wait at i
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("waitFor: frozen from the start (discovery gets no answer) still ends at the deadline", async () => {
   const s = await standIn();
@@ -109,7 +109,7 @@ test("waitFor: frozen from the start (discovery gets no answer) still ends at th
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("a slow API server (each answer 4 s late) cannot stretch a 1.5 s wait", async () => {
   const s = await standIn(4_000);
@@ -121,7 +121,7 @@ test("a slow API server (each answer 4 s late) cannot stretch a 1.5 s wait", asy
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("one API call on its own: the per-request timeout ends it and says how long it waited", async () => {
   const s = await standIn();
@@ -136,7 +136,7 @@ test("one API call on its own: the per-request timeout ends it and says how long
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("the caller's signal ends a wait on a frozen API server at once", async () => {
   const s = await standIn();
@@ -151,7 +151,7 @@ test("the caller's signal ends a wait on a frozen API server at once", async () 
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("a server that is gone (killed) fails the wait at once with the transport error, not at the deadline", async () => {
   const s = await standIn();
@@ -165,7 +165,7 @@ test("a server that is gone (killed) fails the wait at once with the transport e
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("wait, delete and logs timeouts are checked before any request: NaN, strings, Infinity, 0 and above setTimeout's 2^31-1 ms", async () => {
   const s = await standIn();
@@ -190,7 +190,7 @@ test("wait, delete and logs timeouts are checked before any request: NaN, string
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("apply checks every document before sending any: a kind the server does not serve in document 2 leaves document 1 unsent", async () => {
   const s = await standIn();
@@ -205,7 +205,7 @@ test("apply checks every document before sending any: a kind the server does not
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
 
 test("close() with a frozen API server gives up on its namespaces within 5 s + 1 s (teardown is not held for a request timeout each)", async () => {
   const s = await standIn();
@@ -222,4 +222,4 @@ test("close() with a frozen API server gives up on its namespaces within 5 s + 1
   } finally {
     await s.close();
   }
-});
+}, { timeoutMs: 90_000 });
