@@ -1,7 +1,7 @@
 // k3sbox command line: up | smoke | load | images | list | down | prune.
 // Run with `bun cli.ts …` or `deno run -A cli.ts …` (bin/k3sbox picks one).
 
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
 import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
@@ -12,7 +12,8 @@ import { imagesAction, listImageCache, pruneImageCache, warmImageCache } from ".
 import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts";
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
-import { recordCopy, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { checkStateRoot, recordKubeconfigEntries, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { checkKubeconfigTarget, KubeconfigTargetError, writeKubeconfigEntries } from "./lib/runner/kubeconfig-merge.ts";
 
 const started = performance.now();
 /** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
@@ -32,7 +33,9 @@ const COMMANDS = {
       ...CLUSTER_FLAGS,
       "kubeconfig": {
         kind: "string" as const,
-        help: "also write the kubeconfig here, 0600 (removed with the cluster while unchanged; default: only in the cluster's private directory)",
+        help:
+          "also write the cluster's entries into this kubeconfig, 0600: merged into an existing file (its other entries kept, current-context " +
+          "switched), never through a symbolic link; taken out again with the cluster (default: only in the cluster's private directory)",
       },
       "detach": { kind: "boolean" as const, help: "exit after start, leaving the cluster running" },
       "help": { kind: "boolean" as const, help: "show this help" },
@@ -99,13 +102,19 @@ function topHelp(): string {
     `\n\nRun \`k3sbox <command> --help\` for its flags.\n`;
 }
 
-/** `--kubeconfig` must name a file in an existing directory: checked before a cluster is started for it. */
+/**
+ * `--kubeconfig` must name a file in an existing directory, and if the file
+ * exists, a kubeconfig we may merge into (not a link): checked before a
+ * cluster is started for it.
+ */
 async function kubeconfigTarget(flag: unknown): Promise<string | undefined> {
   if (flag === undefined) return undefined;
   const path = resolve(String(flag));
   const parent = await stat(dirname(path)).catch(() => undefined);
   if (!parent?.isDirectory()) throw new UsageError(`--kubeconfig: directory ${dirname(path)} does not exist; give a file path in an existing directory`);
-  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`--kubeconfig: ${path} is a directory; give a file path`);
+  await checkKubeconfigTarget(path).catch((err) => {
+    throw err instanceof KubeconfigTargetError ? new UsageError(err.message) : err;
+  });
   return path;
 }
 
@@ -113,18 +122,20 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   const json = flags.json === true;
   const cluster = clusterFromFlags(flags);
   const extraPath = await kubeconfigTarget(flags.kubeconfig);
+  await checkStateRoot(); // the kubeconfig goes there: a state directory that cannot hold it fails before a cluster starts
   // --detach keeps it for reuse: a test run (or another `up --detach`) with the same definitions attaches to it.
   const env = await startEnvironment({ services: { k8s: cluster }, onProgress: progress, detached: flags.detach === true, reuse: flags.detach === true });
   let path: string;
+  let merged: string | undefined;
   try {
     // The cluster's private directory: removed by Ctrl-C, `down`, the crash watchdog and `prune`.
     path = await env.kubeconfigPath("k8s");
     if (extraPath) {
-      // The copy the user asked for: recorded in the cluster's directory, so whatever removes
-      // that (Ctrl-C, `down`, the watchdog, `prune`) removes the copy too, while it is unchanged.
-      const content = await readFile(path, "utf8");
-      await recordCopy(env.id, extraPath, content);
-      await writeFile(extraPath, content, { mode: 0o600 });
+      // The entries the user asked for, merged into the file: recorded in the cluster's directory
+      // first, so whatever removes that (Ctrl-C, `down`, the watchdog, `prune`) takes them out again.
+      const name = `k3sbox-${env.id}-k8s`;
+      const r = await writeKubeconfigEntries(extraPath, await readFile(path, "utf8"), name, (r) => recordKubeconfigEntries(env.id, r));
+      if (!r.created) merged = name;
       path = extraPath;
     }
   } catch (err) {
@@ -146,6 +157,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   else {
     out(`cluster ${env.id} is ready (${Object.entries(env.timings).map(([k, v]) => `${k} ${v}ms`).join(", ")})`);
     out(`kubeconfig: ${path}${extraPath ? "" : ` (in ${info.dir}, private, removed with the cluster)`}`);
+    if (merged) out(`  (merged into your file as context ${merged}, now current; taken out again with the cluster)`);
     out(`export KUBECONFIG=${path}`);
   }
   if (flags.detach) {
@@ -177,11 +189,16 @@ async function down(flags: Record<string, unknown>, ids: string[]): Promise<numb
   for (const id of ids) {
     if (!/^[a-f0-9]{10}$/.test(id)) throw new UsageError(`k3sbox down: ${JSON.stringify(id)} is not an environment id (10 hex digits, as printed by \`k3sbox up\`)`);
   }
-  const { remove, spared } = planDown(await listEnvironments(), ids, { all: flags.all === true, force: flags.force === true });
+  const listed = await listEnvironments();
+  const { remove, spared } = planDown(listed, ids, { all: flags.all === true, force: flags.force === true });
   const removed = [];
   const unknown = [];
   for (const id of remove) {
-    const r = { id, ...(await removeEnvironment(id)), dir: await removeEnvironmentDir(id) };
+    // Its private directory is where its labels say it was written (K3SBOX_STATE_DIR may differ now).
+    const root = listed.find((e) => e.id === id)?.stateRoot;
+    const objects = await removeEnvironment(id);
+    const dir = (await removeEnvironmentDir(id)) || (root !== undefined && (await removeEnvironmentDir(id, root)));
+    const r = { id, ...objects, dir };
     if (r.containers.length || r.networks.length || r.dir) removed.push(r);
     else unknown.push(id);
   }

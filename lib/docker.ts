@@ -272,9 +272,16 @@ export async function createNetwork(name: string, labels: Record<string, string>
 export async function removeNetworks(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   const args = ["network", "rm", ...names.map((n) => validateName(n, "network name"))];
-  const r = await dockerResult(args);
-  if (r.code === 0) return;
-  if (unexplained(r.stderr, /no such network|network \S+ not found/i)) throw new DockerError(args, r.code, r.stderr, r.timedOut);
+  // A container still being removed (a `docker rm -f` racing teardown) holds its
+  // endpoint for a moment: "has active endpoints" is retried for a few seconds.
+  const until = Date.now() + NETWORK_BUSY_RETRY_MS;
+  while (true) {
+    const r = await dockerResult(args);
+    if (r.code === 0) return;
+    if (!unexplained(r.stderr, /no such network|network \S+ not found/i)) return;
+    if (!/has active endpoints/i.test(r.stderr) || Date.now() >= until) throw new DockerError(args, r.code, r.stderr, r.timedOut);
+    await new Promise((res) => setTimeout(res, 250));
+  }
 }
 
 /** Connects a container (created or running) to another network, with DNS aliases there. */
@@ -282,6 +289,8 @@ export async function connectNetwork(network: string, container: string, aliases
   const args = ["network", "connect", ...aliases.flatMap((a) => ["--alias", validateName(a, "network alias")])];
   await docker([...args, validateName(network, "network name"), validateName(container, "container")]);
 }
+/** How long removing a network retries while a dying container still holds an endpoint on it. */
+const NETWORK_BUSY_RETRY_MS = 10_000;
 
 /** True when stderr holds an error line that `ignorable` does not cover. */
 function unexplained(stderr: string, ignorable: RegExp): boolean {

@@ -86,6 +86,7 @@ export async function nodeRequest(
       resolve(new Response(nullBody ? null : streamOf(res, () => req.destroy()), { status, statusText: res.statusMessage, headers: out }));
     });
     req.on("error", reject); // after the response began, errors reach its body stream instead
+    if (init.signal?.aborted) req.destroy(init.signal.reason ?? new Error("request aborted")); // no abort event will come
     init.signal?.addEventListener("abort", () => req.destroy(new Error("request aborted")), { once: true });
     req.end(body);
   });

@@ -157,6 +157,9 @@ function inPart<T>(part: CaLoadError["part"], fn: () => T): T {
  * (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`,
  * optionally preceded by `EC PARAMETERS`), as openssl and k3s write them.
  */
+/** Weakest RSA CA key accepted. */
+export const MIN_RSA_BITS = 2048;
+
 export async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
   await ready();
   const certBlocks = inPart("cert", () => parsePem(certPem)).filter((b) => b.label === "CERTIFICATE");
@@ -176,6 +179,15 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
   const usage = cert.getExtension(x509.KeyUsagesExtension);
   if (usage && !(usage.usages & x509.KeyUsageFlags.keyCertSign)) {
     throw new CaLoadError("cert", `CA certificate "${cert.subject}" is not a CA (keyUsage lacks keyCertSign)`);
+  }
+
+  // A CA outside its validity would mint leaves every client refuses (the leaf's notAfter is capped at the CA's).
+  const now = Date.now();
+  if (cert.notAfter.getTime() <= now) {
+    throw new CaLoadError("cert", `CA certificate "${cert.subject}" expired on ${cert.notAfter.toISOString()}; give a CA that is valid now`);
+  }
+  if (cert.notBefore.getTime() > now + BACKDATE_MS) {
+    throw new CaLoadError("cert", `CA certificate "${cert.subject}" is not valid until ${cert.notBefore.toISOString()}; give a CA that is valid now (is the clock right?)`);
   }
 
   const pkcs8 = inPart("key", () => privateKeyToPkcs8(keyPem));
@@ -199,8 +211,12 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
   }
   if (!(await samePublicKey(privateKey, publicKey))) throw new CaLoadError("pair", "CA key does not match CA certificate");
 
+  const bits = kind.kind === "rsa" ? (privateKey.algorithm as RsaHashedKeyAlgorithm).modulusLength : 0;
+  if (kind.kind === "rsa" && bits < MIN_RSA_BITS) {
+    throw new CaLoadError("key", `CA key is RSA-${bits}: too weak (browsers, Go and OpenSSL refuse keys below ${MIN_RSA_BITS} bits); give an RSA key of at least ${MIN_RSA_BITS} bits or an ECDSA P-256/P-384 key`);
+  }
   const algorithm = kind.kind === "rsa"
-    ? `rsa-${(privateKey.algorithm as RsaHashedKeyAlgorithm).modulusLength}`
+    ? `rsa-${bits}`
     : `ecdsa-${kind.curve.replace("-", "").toLowerCase()}`;
   const above = certBlocks.slice(1).map((b) => x509.PemConverter.encode(b.der, "CERTIFICATE"));
   return new CertificateAuthority({ privateKey, publicKey }, cert, algorithm, above);

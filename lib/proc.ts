@@ -1,6 +1,7 @@
 // Process spawning for Bun, Deno and Node, always with an argv array: no
 // shell ever sees an argument, so no value can inject a command.
 
+import { checkTimeoutMs } from "./limits.ts";
 import { runtime } from "./runtime.ts";
 
 export interface RunOptions {
@@ -52,7 +53,13 @@ const toBytes = (s: Uint8Array | string) => (typeof s === "string" ? new TextEnc
 
 /** Runs `cmd args…` to completion and returns its exit code and output. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
+  // Checked: NaN or a value beyond setTimeout's limit would kill the child at once or never.
+  let timeoutMs: number;
+  try {
+    timeoutMs = checkTimeoutMs(opts.timeoutMs ?? 60_000, `run(${cmd}): option "timeoutMs"`);
+  } catch (err) {
+    return Promise.reject(err); // a rejection, as every other failure of run()
+  }
   switch (runtime) {
     case "bun":
       return runBun(cmd, args, opts, timeoutMs);

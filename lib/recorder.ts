@@ -31,13 +31,31 @@ export interface RecordedEvent {
   kube?: KubeMeta;
 }
 
+/** The timeline keeps this many newest events (a ring buffer: a long test run must not grow it without end). */
+export const MAX_EVENTS = 10_000;
+
 export class Recorder {
   #events = new Map<number, RecordedEvent>();
   #nextSeq = 1;
   #origin = performance.now();
+  #dropped = 0;
+
+  constructor(readonly maxEvents: number = MAX_EVENTS) {
+    if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) throw new TypeError(`Recorder: maxEvents must be a positive integer; got ${String(maxEvents)}`);
+  }
+
+  /** How many of the oldest events were dropped to keep `maxEvents`. */
+  get dropped(): number {
+    return this.#dropped;
+  }
 
   /** Opens an event for a request about to be sent; returns its sequence number. */
   begin(method: string, url: string): number {
+    // Map keeps insertion order: the first key is the oldest event.
+    while (this.#events.size >= this.maxEvents) {
+      this.#events.delete(this.#events.keys().next().value!);
+      this.#dropped++;
+    }
     const seq = this.#nextSeq++;
     this.#events.set(seq, {
       seq,
@@ -79,7 +97,9 @@ export class Recorder {
 
   /** One readable line per event. */
   timeline(): string {
-    return this.events().map(describeEvent).join("\n");
+    const lines = this.events().map(describeEvent);
+    if (this.#dropped > 0) lines.unshift(`(${this.#dropped} earlier events dropped: the timeline keeps the newest ${this.maxEvents})`);
+    return lines.join("\n");
   }
 
   /**

@@ -95,6 +95,12 @@ export interface HelperContext {
   progress(message: string): void;
   /** Aborted when the environment stops (e.g. a sibling service failed): long waits should give up. */
   signal: AbortSignal;
+  /**
+   * What is wrong with the container, with its log tail: paused, exited,
+   * removed, off the environment's network, or the daemon gone; undefined
+   * when it looks healthy. For error messages of requests that got no answer.
+   */
+  fault?(opts?: { withinMs?: number }): Promise<string | undefined>;
 }
 
 /** What the runner hands to `prepare`, before the container exists. */
@@ -162,6 +168,12 @@ export interface ServiceDefinition<H = unknown> {
   dispose?: (helpers: H) => void | Promise<void>;
   /** What `env.diagnostics()` reports for this service (default: its container's state and log tail). */
   diagnostics?: (helpers: H) => Promise<string>;
+  /**
+   * Deadline of each of `helpers`, `setup` and `peers`, in seconds (default
+   * 300): past it the start fails naming the hook, and the hook's
+   * `ctx.signal` aborts. `dispose` gets 30 s, then teardown goes on.
+   */
+  hookTimeoutSecs?: number;
 }
 
 /** Helpers type of a definition. */

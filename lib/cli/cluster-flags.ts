@@ -34,6 +34,10 @@ export function clusterFromFlags(flags: Record<string, unknown>, defaults: K3sOp
   };
   const def = k3s(options);
   const image = flags.image as string | undefined;
+  if (image !== undefined && flags.version !== undefined) {
+    // --image names the whole image: a --version beside it would be ignored.
+    throw new UsageError(`--version cannot be combined with --image (which names the whole image); put the tag in it, e.g. --image ${image.replace(/:[^:/@]*$/, "")}:${flags.version}`);
+  }
   if (image !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.\/:@-]*$/.test(image)) {
     throw new UsageError(`--image must be an image reference such as k3sbox-testbed:latest; got ${JSON.stringify(image)}`);
   }

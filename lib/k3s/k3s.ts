@@ -65,7 +65,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       // The API server's certificate carries 127.0.0.1 (see --tls-san), so
       // the published port verifies against the cluster CA.
       pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);
-      const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
+      // A request that gets no answer names the node's fault (paused, exited, off its network).
+      const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder, fault: ctx.fault });
       return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },
     setup: async (ctx) => {

@@ -8,7 +8,7 @@
 // save; the classic store saves one platform anyway).
 
 import { docker, dockerResult, imageExists } from "../docker.ts";
-import { isImageReference, normalizeReference } from "../image-ref.ts";
+import { hasTagOrDigest, isImageReference, normalizeReference } from "../image-ref.ts";
 import { runPipeline } from "../pipeline.ts";
 import { mountArgs } from "../docker/volumes.ts";
 import { cacheMount, type CachedImage } from "../images/cache.ts";
@@ -80,6 +80,13 @@ function checkRefs(refs: unknown[]): string[] {
   return refs as string[];
 }
 
+/** The tags the host has of a reference's repository ("app:1", "app:2"), for a hint when the one named is missing. */
+async function tagsOf(ref: string): Promise<string[]> {
+  const repo = ref.replace(/@.*$/, "").replace(/:[^:/]*$/, "");
+  const r = await dockerResult(["images", "--format", "{{.Repository}}:{{.Tag}}", repo]).catch(() => undefined);
+  return (r?.stdout ?? "").split("\n").map((l) => l.trim()).filter((l) => l && !l.endsWith(":<none>")).slice(0, 5);
+}
+
 /** Names of the images the host's Docker does not have (asked only after `docker save` failed). */
 async function missingOnHost(refs: string[]): Promise<string[]> {
   const missing = [];
@@ -93,7 +100,10 @@ async function missingOnHost(refs: string[]): Promise<string[]> {
  * name afterwards (ctr's transfer-service output is a progress table, not a list).
  */
 export async function loadImages(container: string, refs: unknown[], opts: { timeoutMs?: number } = {}): Promise<LoadedImage[]> {
-  const images = checkRefs(refs);
+  // `docker save app` saves every tag of app; containerd then has app:1 but not the app:latest
+  // the bare name means. Save exactly what is meant.
+  const given = checkRefs(refs);
+  const images = given.map((r) => (hasTagOrDigest(r) ? r : `${r}:latest`));
   const [platform, savePlatform] = await Promise.all([dockerPlatform(), saveTakesPlatform()]);
   const { save, importer } = loadCommands(container, images, platform, savePlatform);
   const r = await runPipeline(save, importer, { timeoutMs: opts.timeoutMs ?? LOAD_TIMEOUT_MS });
@@ -101,10 +111,11 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
   if (r.first.code !== 0) {
     const missing = await missingOnHost(images);
     if (missing.length > 0) {
+      const others = (await Promise.all(missing.map((m) => tagsOf(m)))).flat();
       throw new LoadImagesError(
         `loadImages(): ${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "is" : "are"} not in the host's Docker; build or pull ${
           missing.length === 1 ? "it" : "them"
-        } first (\`docker images\` lists what is there)`,
+        } first${others.length ? `, or name a tag it has: ${others.join(", ")}` : ""} (\`docker images\` lists what is there)`,
       );
     }
     throw new LoadImagesError(`loadImages(): docker save failed (exit ${r.first.code}): ${r.first.stderr.trim()}`);
@@ -115,7 +126,7 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
     );
   }
 
-  return checkImported(images, r.second.stdout);
+  return checkImported(given, images, r.second.stdout);
 }
 
 /**
@@ -136,12 +147,15 @@ export async function importCachedImage(container: string, image: CachedImage, h
     const why = r.timedOut ? "timed out" : r.first.code !== 0 ? `reading volume ${image.volume}: ${r.first.stderr.trim()}` : (r.second.stderr || r.second.stdout).trim();
     throw new LoadImagesError(`importing ${image.ref} from k3sbox's image cache into container ${container} failed: ${why}`);
   }
-  return checkImported([image.ref], r.second.stdout);
+  return checkImported([image.ref], [image.ref], r.second.stdout);
 }
 
-/** Checks containerd lists each image under its full name (the importer's output after LIST_MARKER). */
-function checkImported(images: string[], importerOutput: string): LoadedImage[] {
-  const wanted = images.map((reference) => ({ reference, name: normalizeReference(reference) }));
+/**
+ * Checks containerd lists each image under its full name (the importer's
+ * output after LIST_MARKER); `tagged[i]` is `given[i]` with the tag it means.
+ */
+function checkImported(given: string[], tagged: string[], importerOutput: string): LoadedImage[] {
+  const wanted = tagged.map((t, i) => ({ reference: given[i], name: normalizeReference(t) }));
   const [report, list] = importerOutput.split(`${LIST_MARKER}\n`);
   const present = new Set((list ?? "").split("\n").map((l) => l.trim()));
   const absent = wanted.filter((w) => !present.has(w.name));

@@ -3,6 +3,8 @@
 
 import { hasTagOrDigest, isImageReference } from "../image-ref.ts";
 import { DOCKER_HUB_UPSTREAM, validateUpstream } from "../images/mirror.ts";
+import { describeValue, MAX_TIMER_MS } from "../limits.ts";
+import { didYouMean } from "../suggest.ts";
 
 export interface K3sOptions {
   /** Tag of the `rancher/k3s` image (or of `image`, when it names none). Default "v1.32.1-k3s1". */
@@ -56,7 +58,7 @@ export const DEFAULT_READY_TIMEOUT_SECS = 120;
 /** A bad option value; the message names the option and the allowed form. */
 export class K3sOptionError extends Error {
   constructor(readonly option: string, allowed: string, got: unknown) {
-    const shown = JSON.stringify(got) ?? String(got);
+    const shown = Array.isArray(got) && got.length !== Object.keys(got).length ? `a sparse array of length ${got.length}` : describeValue(got);
     super(`k3s(): option "${option}" must be ${allowed}; got ${shown.length > 120 ? `${shown.slice(0, 100)}… (${shown.length} characters)` : shown}`);
     this.name = "K3sOptionError";
   }
@@ -87,8 +89,16 @@ function resolveImage(image: unknown, version: string, versionGiven: boolean): s
   return image;
 }
 
+/** Refuses holes (`[, "a.test"]`): forEach would skip them silently. */
+function denseK3s(option: string, a: unknown[]): void {
+  for (let i = 0; i < a.length; i++) if (!Object.hasOwn(a, i)) throw new K3sOptionError(`${option}[${i}]`, "an element (the array has a hole there: a sparse array such as [, x])", undefined);
+}
+
+const MAX_TIMEOUT_SECS = Math.floor(MAX_TIMER_MS / 1000);
+
 function isDnsName(s: string): boolean {
-  return s.length <= 253 && s.split(".").every((l) => LABEL.test(l));
+  // An all-digit last label is an IP address (1.2.3.4), not a domain: no certificate or route could use it.
+  return s.length <= 253 && s.split(".").every((l) => LABEL.test(l)) && !/^[0-9]+$/.test(s.split(".").at(-1)!);
 }
 
 export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
@@ -96,7 +106,7 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
     throw new K3sOptionError("options", "an object such as { ingressDomains: [\"example.test\"] }", opts);
   }
   for (const key of Object.keys(opts)) {
-    if (!KNOWN.includes(key)) throw new K3sOptionError(key, `one of the known options (${KNOWN.join(", ")})`, key);
+    if (!KNOWN.includes(key)) throw new K3sOptionError(key, `one of the known options${didYouMean(key, KNOWN)} (${KNOWN.join(", ")})`, key);
   }
   const { version = DEFAULT_K3S_VERSION, extraArgs = [], readyTimeoutSecs = DEFAULT_READY_TIMEOUT_SECS } = opts;
 
@@ -104,24 +114,26 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
     throw new K3sOptionError("version", 'a Docker image tag such as "v1.32.1-k3s1" (letters, digits, "_", ".", "-"; at most 128 characters)', version);
   }
   if (!Array.isArray(extraArgs)) throw new K3sOptionError("extraArgs", 'an array of strings such as ["--tls-san=my.host"]', extraArgs);
+  denseK3s("extraArgs", extraArgs);
   extraArgs.forEach((arg, i) => {
     if (typeof arg !== "string" || arg.length === 0 || arg.length > MAX_EXTRA_ARG || arg.includes("\0")) {
       throw new K3sOptionError(`extraArgs[${i}]`, `a non-empty string of at most ${MAX_EXTRA_ARG} characters, without NUL, such as "--disable=local-storage"`, arg);
     }
   });
-  if (typeof readyTimeoutSecs !== "number" || !Number.isFinite(readyTimeoutSecs) || readyTimeoutSecs <= 0) {
-    throw new K3sOptionError("readyTimeoutSecs", "a positive number of seconds such as 120", readyTimeoutSecs);
+  if (typeof readyTimeoutSecs !== "number" || !Number.isFinite(readyTimeoutSecs) || readyTimeoutSecs <= 0 || readyTimeoutSecs > MAX_TIMEOUT_SECS) {
+    throw new K3sOptionError("readyTimeoutSecs", `a positive, finite number of seconds no larger than ${MAX_TIMEOUT_SECS} (what setTimeout can hold), such as 120`, readyTimeoutSecs);
   }
   if (opts.registry !== undefined && typeof opts.registry !== "boolean") {
     throw new K3sOptionError("registry", "true or false", opts.registry);
   }
   const ingressDomains = opts.ingressDomains ?? [];
   if (!Array.isArray(ingressDomains)) throw new K3sOptionError("ingressDomains", 'an array of DNS names such as ["example.test"]', ingressDomains);
+  denseK3s("ingressDomains", ingressDomains);
   ingressDomains.forEach((d, i) => {
     if (typeof d !== "string" || !isDnsName(d)) {
       throw new K3sOptionError(
         `ingressDomains[${i}]`,
-        'a lowercase DNS name such as "example.test" (labels of a-z, 0-9 and "-", no wildcard: "*." is added for you)',
+        'a lowercase DNS name such as "example.test" (labels of a-z, 0-9 and "-", a last label that is not all digits — not an IP address —, no wildcard: "*." is added for you)',
         d,
       );
     }

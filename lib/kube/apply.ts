@@ -4,6 +4,8 @@
 // reference component's create-only behaviour (409 on the second call), and
 // `delete(manifest)` removes the objects and waits until they are gone.
 
+import { checkTimeoutMs } from "../limits.ts";
+import { withRequestSignal } from "./request-scope.ts";
 import { type KubernetesObject, type KubernetesObjectApi, loadKubernetesClient, type V1APIResource } from "../../deps.ts";
 import type { Wrapped } from "../inspect.ts";
 import { KubeApiError } from "./errors.ts";
@@ -102,22 +104,54 @@ async function* resolved(objects: Objects, manifest: Manifest, verb: string, nam
   }
 }
 
+/**
+ * Checks every document before any is sent: each parses, names itself
+ * (apply), and is of a kind the cluster serves (or one the manifest's own
+ * CRDs define). A failure then leaves the cluster untouched.
+ */
+async function checkAll(objects: Objects, manifest: Manifest, verb: string): Promise<void> {
+  const docs = parseManifest(manifest, verb);
+  const definedHere = kindsDefinedBy(docs.map((d) => d.object));
+  for (const { index, object } of docs) {
+    if (verb === "apply" && !object.metadata?.name) {
+      throw new ApplyError(index, describeObject(object), new Error("metadata.name is required (server-side apply cannot use generateName; use create())"));
+    }
+    if (definedHere.has(`${groupOf(object.apiVersion!)}/${object.kind}`)) continue;
+    await resolveResource(objects, object.apiVersion!, object.kind!).catch((err) => {
+      throw new ApplyError(index, describeObject(object), err, verb);
+    });
+  }
+}
+
+/** A failure after some documents were applied says which (apply is not transactional). */
+function notingDone(err: unknown, done: string[]): unknown {
+  if (done.length > 0 && err instanceof Error) {
+    err.message += `\n(documents applied before it, which stay applied: ${done.join(", ")})`;
+    (err as Error & { applied?: string[] }).applied = done;
+  }
+  return err;
+}
+
 export function createApply(objects: Objects) {
   return async function apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<Wrapped<KubeObject>[]> {
     const { PatchStrategy } = await loadKubernetesClient();
+    await checkAll(objects, manifest, "apply");
     const applied: Wrapped<KubeObject>[] = [];
-    for await (const { index, object } of resolved(objects, manifest, "apply", opts.namespace)) {
-      if (!object.metadata?.name) {
-        throw new ApplyError(index, describeObject(object), new Error("metadata.name is required (server-side apply cannot use generateName; use create())"));
+    const done: string[] = [];
+    try {
+      for await (const { index, object } of resolved(objects, manifest, "apply", opts.namespace)) {
+        try {
+          applied.push(
+            await objects.patch(object, undefined, undefined, opts.fieldManager ?? FIELD_MANAGER, opts.force ?? false, PatchStrategy.ServerSideApply),
+          );
+          done.push(`${index} (${describeObject(object)})`);
+        } catch (err) {
+          const conflicts = conflictsOf(err);
+          throw new ApplyError(index, describeObject(object), conflicts ? new ApplyConflictError(describeObject(object), conflicts, err as KubeApiError) : err);
+        }
       }
-      try {
-        applied.push(
-          await objects.patch(object, undefined, undefined, opts.fieldManager ?? FIELD_MANAGER, opts.force ?? false, PatchStrategy.ServerSideApply),
-        );
-      } catch (err) {
-        const conflicts = conflictsOf(err);
-        throw new ApplyError(index, describeObject(object), conflicts ? new ApplyConflictError(describeObject(object), conflicts, err as KubeApiError) : err);
-      }
+    } catch (err) {
+      throw notingDone(err, done);
     }
     return applied;
   };
@@ -142,6 +176,8 @@ const isNotFound = (err: unknown) => err instanceof KubeApiError && err.code ===
 export function createDelete(objects: Objects) {
   /** Deletes in reverse manifest order (custom resources before their CRD); objects already gone are fine. */
   return async function deleteManifest(manifest: Manifest, opts: DeleteOptions = {}): Promise<void> {
+    // Checked before anything is deleted: NaN or "1000" would make the wait below endless.
+    const timeoutMs = checkTimeoutMs(opts.timeoutMs ?? DELETE_TIMEOUT_MS, 'delete(): option "timeoutMs"');
     const targets: { index: number; object: KubernetesObject }[] = [];
     for await (const { index, object } of resolved(objects, manifest, "delete", opts.namespace)) targets.push({ index, object });
     for (const { index, object } of targets.reverse()) {
@@ -153,14 +189,14 @@ export function createDelete(objects: Objects) {
     }
     if (opts.wait === false) return;
 
-    const timeoutMs = opts.timeoutMs ?? DELETE_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     let remaining = targets;
     while (true) {
       const still: { index: number; object: KubernetesObject; finalizers?: string[] }[] = [];
       for (const t of remaining) {
         try {
-          const live = await objects.read(t.object as Parameters<Objects["read"]>[0]);
+          const limit = AbortSignal.timeout(Math.max(1, deadline - Date.now()) + 50);
+          const live = await withRequestSignal(limit, () => objects.read(t.object as Parameters<Objects["read"]>[0]));
           still.push({ ...t, finalizers: live.metadata?.finalizers?.slice() });
         } catch (err) {
           if (!isNotFound(err)) throw new ApplyError(t.index, describeObject(t.object), err, "delete");

@@ -16,7 +16,8 @@ import type { Wrapped } from "../inspect.ts";
 import { Recorder } from "../recorder.ts";
 import { type ApplyOptions, createApply, createCreate, createDelete, type CreateOptions, type DeleteOptions } from "./apply.ts";
 import { collectDiagnostics, type DiagnosticsOptions } from "./diagnostics.ts";
-import { createHttpLibrary } from "./http-library.ts";
+import { createHttpLibrary, type FaultProbe } from "./http-library.ts";
+import { withRequestSignal } from "./request-scope.ts";
 import { createGetText, type LogsOptions, podLogs } from "./logs.ts";
 import type { KubeObject, Manifest } from "./manifest.ts";
 import { NamespaceRegistry, type NamespaceRemoveOptions } from "./namespaces.ts";
@@ -82,6 +83,9 @@ export interface KubeHelpers extends KubeOperations {
   close(): Promise<void>;
 }
 
+/** How long close() gives the deletion of namespaces made by namespace(). */
+const CLOSE_REQUEST_TIMEOUT_MS = 5_000;
+
 const text = (b: Uint8Array | Buffer | string | undefined) =>
   b === undefined ? undefined : typeof b === "string" ? b : new TextDecoder().decode(b);
 
@@ -113,7 +117,13 @@ export function pointKubeconfigAt(kc: KubeConfig, server: string): void {
 
 export async function createKubeHelpers(
   kubeconfig: KubeConfig,
-  opts: { recorder?: Recorder } = {},
+  opts: {
+    recorder?: Recorder;
+    /** What is wrong with the API server's container, asked when a request gets no answer (see HelperContext.fault). */
+    fault?: FaultProbe;
+    /** Each API request's own timeout. Default KUBE_REQUEST_TIMEOUT_MS (30 s). */
+    requestTimeoutMs?: number;
+  } = {},
 ): Promise<KubeHelpers> {
   const kube = await loadKubernetesClient();
   const recorder = opts.recorder ?? new Recorder();
@@ -132,7 +142,7 @@ export async function createKubeHelpers(
   const config = kube.createConfiguration({
     baseServer: new kube.ServerConfiguration(server, {}),
     authMethods: { default: auth },
-    httpApi: createHttpLibrary(kube, transport, recorder),
+    httpApi: createHttpLibrary(kube, transport, recorder, { fault: opts.fault, requestTimeoutMs: opts.requestTimeoutMs }),
   });
 
   const objects = withTagging(new kube.KubernetesObjectApi(config), kube.ApiException);
@@ -143,7 +153,7 @@ export async function createKubeHelpers(
     watch: (path, onEvent, watchOpts) => watchPath(withHeaders(transport, headers), recorder, server, path, onEvent, watchOpts),
   };
   const core = client.core;
-  const getText = createGetText(transport, recorder, server, headers);
+  const getText = createGetText(transport, recorder, server, headers, opts.fault);
   const diagnostics = (namespace: string, opts: DiagnosticsOptions) => collectDiagnostics({ core, getText }, namespace, opts);
   const namespaces = new NamespaceRegistry(core);
   const ops = operations(
@@ -175,7 +185,9 @@ export async function createKubeHelpers(
     },
     close: async () => {
       try {
-        await namespaces.removeAll();
+        // At stop: a node that is paused or gone must not hold teardown for a request timeout per namespace.
+        const limit = AbortSignal.timeout(CLOSE_REQUEST_TIMEOUT_MS);
+        await withRequestSignal(limit, () => namespaces.removeAll());
       } finally {
         transport.close();
       }

@@ -9,6 +9,7 @@ import type { KubeMeta, Recorder } from "../recorder.ts";
 import { describeKubeRequest, isKubeDiscoveryPath } from "./describe.ts";
 import { causeChain } from "./errors.ts";
 import type { Transport } from "./transport.ts";
+import { abortable, currentRequestSignal, KUBE_REQUEST_TIMEOUT_MS } from "./request-scope.ts";
 
 /** Per-API-call scratch space: the last event the call produced. */
 export interface CallSlot {
@@ -20,12 +21,65 @@ export interface CallSlot {
 
 export const callSlots = new AsyncLocalStorage<CallSlot>();
 
-/** Thrown when the API server could not be reached at all (TLS, refused, …). */
+/** Thrown when the API server could not be reached at all (TLS, refused, no answer in time, …). */
 export class KubeTransportError extends Error {
-  constructor(readonly method: string, readonly url: string, cause: unknown) {
-    super(`${method} ${url}: ${causeChain(cause)}`, { cause });
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    cause: unknown,
+    /** What is wrong with the API server's container (paused, exited, off its network), when that explains it. */
+    readonly fault?: string,
+  ) {
+    super(fault ? `${method} ${url}: ${fault}\n(the request failed with: ${causeChain(cause)})` : `${method} ${url}: ${causeChain(cause)}`, { cause });
     this.name = "KubeTransportError";
   }
+}
+
+/** Says what is wrong with the API server's container, or undefined when nothing is (see HelperContext.fault); answers within `withinMs`. */
+export type FaultProbe = (opts?: { withinMs?: number }) => Promise<string | undefined>;
+
+export interface HttpLibraryOptions {
+  /** Each request's own timeout. Default KUBE_REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
+  /** Asked when a request fails without an answer, so the error names the fault rather than ECONNRESET. */
+  fault?: FaultProbe;
+}
+
+/** Budget for asking Docker what happened when a request was cut off at a deadline: the wait must end within a second of it. */
+export const FAULT_PROBE_MS = 700;
+/**
+ * Budget when a request failed by itself (refused, reset): Docker may take a
+ * moment to report a killed container as exited, and no deadline is at stake.
+ */
+export const FAULT_PROBE_REFUSED_MS = 3_000;
+
+/** The request's failure as the caller should read it: a timeout says how long it waited. */
+function failureReason(err: unknown, timeout: AbortSignal, timeoutMs: number, signal: AbortSignal): unknown {
+  if (timeout.aborted) return new Error(`the API server did not answer within ${timeoutMs / 1000} s`, { cause: err });
+  if (signal.aborted) return signal.reason ?? err;
+  return err;
+}
+
+/** The probe's answer within `withinMs`, else undefined. */
+export async function probeFault(fault: FaultProbe | undefined, withinMs = FAULT_PROBE_MS): Promise<string | undefined> {
+  if (!fault) return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), withinMs)));
+  try {
+    return await Promise.race([fault({ withinMs: withinMs - 100 }).catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The signal a request runs under: its own timeout, the client's per-request
+ * signal and the operation's (request-scope.ts), whichever ends first.
+ */
+export function requestSignal(timeoutMs: number, own?: AbortSignal): { signal: AbortSignal; timeout: AbortSignal } {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signals = [timeout, own, currentRequestSignal()].filter((s): s is AbortSignal => s !== undefined);
+  return { signal: signals.length === 1 ? timeout : AbortSignal.any(signals), timeout };
 }
 
 /** A create names its object in the body; read it so the timeline can show it. */
@@ -47,7 +101,8 @@ function isApplyPatch(request: RequestContext): boolean {
 }
 
 /** `kube`: the loaded client module (deps.ts loads it lazily). */
-export function createHttpLibrary(kube: KubernetesClientModule, transport: Transport, recorder: Recorder): HttpLibrary {
+export function createHttpLibrary(kube: KubernetesClientModule, transport: Transport, recorder: Recorder, opts: HttpLibraryOptions = {}): HttpLibrary {
+  const timeoutMs = opts.requestTimeoutMs ?? KUBE_REQUEST_TIMEOUT_MS;
   return kube.wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
       const url = request.getUrl();
@@ -61,17 +116,16 @@ export function createHttpLibrary(kube: KubernetesClientModule, transport: Trans
 
       let res: Response;
       let body: Uint8Array<ArrayBuffer>;
+      const { signal, timeout } = requestSignal(timeoutMs, request.getSignal() as AbortSignal | undefined);
       try {
-        res = await transport.fetch(url, {
-          method,
-          headers: request.getHeaders(),
-          body: request.getBody() as BodyInit | undefined,
-          signal: request.getSignal() as AbortSignal | undefined,
-        });
-        body = new Uint8Array(await res.arrayBuffer());
+        // abortable: the deadline holds even if a transport kept waiting on a frozen server.
+        res = await abortable(transport.fetch(url, { method, headers: request.getHeaders(), body: request.getBody() as BodyInit | undefined, signal }), signal);
+        body = new Uint8Array(await abortable(res.arrayBuffer(), signal));
       } catch (err) {
-        recorder.end(seq, { error: (err as Error)?.message ?? String(err) });
-        throw new KubeTransportError(method, url, err);
+        const reason = failureReason(err, timeout, timeoutMs, signal);
+        recorder.end(seq, { error: (reason as Error)?.message ?? String(reason) });
+        // Cut off (deadline, caller): little time to ask. Failed by itself: time to let Docker catch up.
+        throw new KubeTransportError(method, url, reason, await probeFault(opts.fault, signal.aborted ? FAULT_PROBE_MS : FAULT_PROBE_REFUSED_MS));
       }
       recorder.end(seq, { status: res.status });
       if (meta) recorder.annotate(seq, { kind: "kube", ...meta });

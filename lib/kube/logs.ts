@@ -3,11 +3,13 @@
 // with its own deadline: the API server proxies it to the node's kubelet,
 // which may not answer at all.
 
+import { checkTimeoutMs, describeValue } from "../limits.ts";
 import { describeKubeMeta, type Recorder } from "../recorder.ts";
 import { describeKubeRequest } from "./describe.ts";
 import { KubeApiError } from "./errors.ts";
-import { KubeTransportError } from "./http-library.ts";
+import { FAULT_PROBE_MS, FAULT_PROBE_REFUSED_MS, type FaultProbe, KubeTransportError, probeFault } from "./http-library.ts";
 import type { Transport } from "./transport.ts";
+import { currentRequestSignal } from "./request-scope.ts";
 
 export const LOG_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_LOG_TAIL = 100;
@@ -34,13 +36,14 @@ interface PodRef {
 /** GETs a path under the API server and returns the body text; a non-2xx answer is a KubeApiError. */
 export type GetText = (path: string, query: Record<string, string>, opts: { timeoutMs: number; signal?: AbortSignal }) => Promise<string>;
 
-export function createGetText(transport: Transport, recorder: Recorder, server: string, headers: Record<string, string>): GetText {
+export function createGetText(transport: Transport, recorder: Recorder, server: string, headers: Record<string, string>, fault?: FaultProbe): GetText {
   return async (path, query, opts) => {
     const url = `${server.replace(/\/$/, "")}${path}${Object.keys(query).length ? `?${new URLSearchParams(query)}` : ""}`;
     const seq = recorder.begin("GET", url);
     const meta = describeKubeRequest("GET", url);
     if (meta) recorder.annotate(seq, { kind: "kube", ...meta });
-    const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
+    const scoped = currentRequestSignal(); // the operation's deadline (request-scope.ts)
+    const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : []), ...(scoped ? [scoped] : [])];
     let res: Response;
     let body: string;
     try {
@@ -49,7 +52,7 @@ export function createGetText(transport: Transport, recorder: Recorder, server: 
     } catch (err) {
       recorder.end(seq, { error: (err as Error)?.message ?? String(err) });
       const reason = (err as Error)?.name === "TimeoutError" ? new Error(`no answer within ${opts.timeoutMs} ms`, { cause: err }) : err;
-      throw new KubeTransportError("GET", url, reason);
+      throw new KubeTransportError("GET", url, reason, await probeFault(fault, (err as Error)?.name === "TimeoutError" || opts.signal?.aborted ? FAULT_PROBE_MS : FAULT_PROBE_REFUSED_MS));
     }
     recorder.end(seq, { status: res.status });
     if (res.ok) return body;
@@ -105,9 +108,10 @@ export async function podLogs(
   target: string | PodRef,
   opts: LogsOptions = {},
 ): Promise<string> {
-  if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) {
-    throw new TypeError(`logs(): option "tail" must be a non-negative integer number of lines such as 50; got ${JSON.stringify(opts.tail)}`);
+  if (opts.tail !== undefined && (!Number.isSafeInteger(opts.tail) || opts.tail < 0)) {
+    throw new TypeError(`logs(): option "tail" must be a non-negative integer number of lines such as 50; got ${describeValue(opts.tail)}`);
   }
+  if (opts.timeoutMs !== undefined) checkTimeoutMs(opts.timeoutMs, 'logs(): option "timeoutMs"', 10_000);
   let pods: PodRef[];
   let namespace = opts.namespace ?? "default";
   if (typeof target === "string") {

@@ -25,12 +25,46 @@ export function describeObject(doc: Partial<KubernetesObject>): string {
   return `${doc.kind ?? "?"} ${ns}${doc.metadata?.name ?? doc.metadata?.generateName ?? "?"}`;
 }
 
+/** The path to the first value that contains itself ("spec.template"), if any: such an object cannot be sent. */
+function cyclePath(value: unknown, path: string[] = [], stack = new Set<object>()): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  if (stack.has(value)) return path.join(".") || "(the object itself)";
+  stack.add(value);
+  try {
+    for (const [k, v] of Object.entries(value)) {
+      const found = cyclePath(v, [...path, k], stack);
+      if (found !== undefined) return found;
+    }
+  } finally {
+    stack.delete(value);
+  }
+  return undefined;
+}
+
+// Names most kinds take (DNS-1123 subdomain); RBAC kinds take any path segment.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const PATH_SEGMENT_NAME_GROUPS = new Set(["rbac.authorization.k8s.io"]);
+
 function checkObject(value: unknown, index: number, verb: string): KubernetesObject {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new ApplyError(index, "not an object", new Error("each document must be a Kubernetes object mapping"), verb);
   }
   const obj = value as KubernetesObject;
   if (!obj.apiVersion || !obj.kind) throw new ApplyError(index, describeObject(obj), new Error("missing apiVersion or kind"), verb);
+  const name = obj.metadata?.name;
+  if (name !== undefined) {
+    const group = groupOf(String(obj.apiVersion));
+    const ok = typeof name === "string" && name.length <= 253 &&
+      (PATH_SEGMENT_NAME_GROUPS.has(group) ? name !== "" && name !== "." && name !== ".." && !/[/%]/.test(name) : DNS_SUBDOMAIN.test(name));
+    if (!ok) {
+      throw new ApplyError(
+        index,
+        describeObject(obj),
+        new Error(`metadata.name must be a lowercase DNS subdomain name (a-z, 0-9, "-" and ".", starting and ending alphanumeric, at most 253 characters) such as "web-1"; got ${JSON.stringify(name)}`),
+        verb,
+      );
+    }
+  }
   return obj;
 }
 
@@ -49,10 +83,16 @@ export function parseManifest(manifest: Manifest, verb = "apply"): { index: numb
     }
     const list = Array.isArray(manifest) ? manifest : [manifest];
     if (list.length === 0) throw new TypeError(`${verb}(): manifest is an empty array; pass at least one object`);
+    for (let i = 0; i < list.length; i++) {
+      if (!Object.hasOwn(list, i)) throw new ApplyError(i + 1, "a hole", new Error("the manifest array is sparse (a hole at this position)"), verb);
+      const cycle = cyclePath(list[i]);
+      if (cycle !== undefined) throw new ApplyError(i + 1, "a circular object", new Error(`it contains itself at ${cycle}; an object sent to the API must be a tree`), verb);
+    }
     return list.map((o, i) => ({ index: i + 1, object: checkObject(deepUnwrap(o), i + 1, verb) }));
   }
   const out: { index: number; object: KubernetesObject }[] = [];
-  parseAllDocuments(manifest).forEach((doc, i) => {
+  // merge: YAML merge keys (`<<: *defaults`) are resolved here, as kubectl does, not sent as a "<<" field.
+  parseAllDocuments(manifest, { merge: true }).forEach((doc, i) => {
     const index = i + 1;
     if (doc.errors.length > 0) throw new ApplyError(index, "unparsable YAML", doc.errors[0], verb);
     const value = doc.toJS();

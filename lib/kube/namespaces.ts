@@ -3,6 +3,7 @@
 // ServiceAccount exists), and deletes it at `await using` of the handle, at
 // `remove()`, or when the environment stops — whichever comes first.
 
+import { checkTimeoutMs } from "../limits.ts";
 import type { CoreV1Api } from "../../deps.ts";
 import { KubeApiError } from "./errors.ts";
 import type { Tagged } from "./tagging.ts";
@@ -45,10 +46,10 @@ export class NamespaceRegistry {
 
   /** Creates the namespace and waits for its default ServiceAccount. */
   async create(prefix?: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<string> {
+    const timeoutMs = checkTimeoutMs(opts.timeoutMs ?? NAMESPACE_READY_TIMEOUT_MS, 'namespace(): option "timeoutMs"');
     const name = namespaceName(prefix);
     await this.core.createNamespace({ body: { metadata: { name, labels: { [NAMESPACE_LABEL]: "k3sbox" } } } });
     this.#live.add(name);
-    const timeoutMs = opts.timeoutMs ?? NAMESPACE_READY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     while (true) {
       try {
@@ -69,6 +70,7 @@ export class NamespaceRegistry {
 
   /** Deletes a namespace (already gone is fine); with `wait`, until the API no longer has it. */
   async remove(name: string, opts: NamespaceRemoveOptions = {}): Promise<void> {
+    const timeoutMs = checkTimeoutMs(opts.timeoutMs ?? 60_000, 'remove(): option "timeoutMs"');
     try {
       await this.core.deleteNamespace({ name });
     } catch (err) {
@@ -76,7 +78,6 @@ export class NamespaceRegistry {
     }
     this.#live.delete(name);
     if (!opts.wait) return;
-    const timeoutMs = opts.timeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
     let phase = "?";
     while (true) {

@@ -12,6 +12,9 @@ import { parseRolloutTarget, type RolloutKind, rolloutState } from "./rollout-st
 import type { Tagged } from "./tagging.ts";
 import type { KubeObject } from "./manifest.ts";
 import type { DiagnosticsOptions } from "./diagnostics.ts";
+import { checkTimeoutMs } from "../limits.ts";
+import { abortable, deadlineSignal, withRequestSignal } from "./request-scope.ts";
+import { FAULT_PROBE_MS, KubeTransportError } from "./http-library.ts";
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 120_000;
 export const WAIT_POLL_MS = 250;
@@ -155,47 +158,101 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
+ * After a deadline, reporting (fault probe, diagnostics) gets this long, so a
+ * wait whose API server does not answer (frozen, gone, slower than the
+ * deadline) ends within a second of it.
+ */
+const REPORT_BUDGET_MS = 600; // leaves room for timers that fire late on a busy machine
+/**
+ * When the API server was answering the wait's reads (it is only busy, e.g. a
+ * loaded machine), diagnostics — the part of the report that explains the
+ * failure — get up to this long after the deadline instead.
+ */
+const ANSWERING_REPORT_BUDGET_MS = 5_000;
+
+/** The wait's deadline, checked (finite, positive, within what setTimeout holds). */
+function waitDeadline(what: string, opts: WaitOptions): { started: number; deadline: number; timeoutMs: number } {
+  const timeoutMs = checkTimeoutMs(opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, `${what}: option "timeoutMs"`);
+  const started = Date.now();
+  return { started, deadline: started + timeoutMs, timeoutMs };
+}
+
+/** Diagnostics for a failed wait, cut short REPORT_BUDGET_MS (or, when the server was answering, ANSWERING_REPORT_BUDGET_MS) after its deadline. */
+export async function boundedDiagnostics(deadline: number, collect: () => Promise<string>, answering = false): Promise<string> {
+  const allowed = answering ? ANSWERING_REPORT_BUDGET_MS : REPORT_BUDGET_MS;
+  const ms = Math.max(100, Math.min(allowed, deadline + allowed - Date.now()));
+  const budget = AbortSignal.timeout(ms);
+  return await withRequestSignal(budget, () => abortable(collect(), budget)).catch(
+    () => `(diagnostics cut short: the API server did not answer them within ${ms} ms)`,
+  );
+}
+
+/**
  * Polls `read` until `check` says done, fails, or the deadline passes.
- * Shared by rollout and waitFor so both keep the same deadline rules.
+ * Shared by rollout and waitFor so both keep the same deadline rules. Every
+ * read runs under the deadline (request-scope.ts), so a frozen or vanished
+ * API server ends the wait on time; `unanswered` is then the read's error.
  */
 async function poll<T>(
   what: string,
   read: () => Promise<T>,
   check: (value: T) => { done: boolean; failed?: boolean; seen: string },
-  onFail: (seen: string, value: T | undefined, timedOut: boolean) => Promise<never>,
+  onFail: (seen: string, value: T | undefined, timedOut: boolean, unanswered: Error | undefined, answering: boolean) => Promise<never>,
   opts: WaitOptions,
+  { started, deadline }: { started: number; deadline: number },
 ): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
-    throw new TypeError(`${what}: option "timeoutMs" must be a positive number of milliseconds such as 60000; got ${JSON.stringify(timeoutMs)}`);
-  }
-  const started = Date.now();
-  const deadline = started + timeoutMs;
+  const limit = deadlineSignal(deadline, what);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, limit.signal]) : limit.signal;
+  // Requests end at the deadline (`signal`); a read's own error (which names
+  // the fault it found, see FAULT_PROBE_MS) is awaited a little longer.
+  const grace = deadlineSignal(deadline + FAULT_PROBE_MS + 150, what);
+  const backstop = opts.signal ? AbortSignal.any([opts.signal, grace.signal]) : grace.signal;
   let lastReport = started;
   let seen = "not read yet";
   let last: T | undefined;
-  while (true) {
-    opts.signal?.throwIfAborted();
-    try {
-      last = await read();
-      const state = check(last);
-      seen = state.seen;
-      if (state.done) return last;
-      if (state.failed) return await onFail(seen, last, false);
-    } catch (err) {
-      if (!(err instanceof KubeApiError && err.code === 404)) throw err;
-      seen = "does not exist (yet)";
-      last = undefined;
+  let answering = false; // some read got an answer (the server is up, maybe busy)
+  try {
+    while (true) {
+      opts.signal?.throwIfAborted();
+      try {
+        last = await withRequestSignal(signal, () => abortable(read(), backstop));
+        answering = true;
+        const state = check(last);
+        seen = state.seen;
+        if (state.done) return last;
+        if (state.failed) return await onFail(seen, last, false, undefined, true);
+      } catch (err) {
+        opts.signal?.throwIfAborted();
+        if (limit.signal.aborted) return await onFail(seen, last, true, err as Error, answering);
+        if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+        answering = true;
+        seen = "does not exist (yet)";
+        last = undefined;
+      }
+      const now = Date.now();
+      if (now >= deadline) return await onFail(seen, last, true, undefined, answering);
+      if (opts.progress && now - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = now;
+        opts.progress(`waiting for ${what}: ${seen} (${Math.round((now - started) / 1000)}s)`);
+      }
+      await sleep(Math.min(WAIT_POLL_MS, deadline - now), opts.signal);
+      if (Date.now() >= deadline) return await onFail(seen, last, true, undefined, answering); // no read that could only be cut off
     }
-    const now = Date.now();
-    if (now >= deadline) return await onFail(seen, last, true);
-    if (opts.progress && now - lastReport >= PROGRESS_EVERY_MS) {
-      lastReport = now;
-      opts.progress(`waiting for ${what}: ${seen} (${Math.round((now - started) / 1000)}s)`);
-    }
-    await sleep(Math.min(WAIT_POLL_MS, deadline - now), opts.signal);
+  } finally {
+    limit.clear();
+    grace.clear();
   }
 }
+
+/**
+ * "…; the last request got no answer by the deadline: <why>" when the last
+ * read was cut off and that says something: a fault was found, or the
+ * server never answered. A server that was answering and is merely busy had
+ * one read in flight at the deadline, which is no news.
+ */
+const unansweredNote = (err: Error | undefined, answering = false) =>
+  err && (hasFault(err) || !answering) ? `; the last request got no answer by the deadline: ${err.message}` : "";
+const hasFault = (err: Error | undefined) => err instanceof KubeTransportError && err.fault !== undefined;
 
 export function createRollout(deps: WaitDeps) {
   /**
@@ -218,6 +275,7 @@ export function createRollout(deps: WaitDeps) {
     }
     const what = `rollout of ${kind.toLowerCase()} ${namespace}/${name}`;
     const ref = { apiVersion: "apps/v1", kind, metadata: { name, namespace } };
+    const time = waitDeadline("rollout()", opts);
     return await poll(
       what,
       () => deps.objects.read(ref),
@@ -225,14 +283,16 @@ export function createRollout(deps: WaitDeps) {
         const s = rolloutState(kind, o);
         return { done: s.done, failed: s.failed, seen: s.message };
       },
-      async (seen, o, timedOut) => {
-        const diagnostics = await deps.diagnostics(namespace, podFilter(kind, o, name));
+      async (seen, o, timedOut, unanswered, answering) => {
+        // A node with a fault (paused, gone) will not answer diagnostics either.
+        const diagnostics = hasFault(unanswered) ? "" : await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(kind, o, name)), answering);
         const head = timedOut
-          ? `${what}: not complete within ${(opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) / 1000}s (last seen: ${seen})`
+          ? `${what}: not complete within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered, answering)}`
           : `${what} failed: ${seen}`;
         throw new WaitError(head, seen, diagnostics, timedOut);
       },
       opts,
+      time,
     );
   };
 }
@@ -250,7 +310,22 @@ export function createWaitFor(deps: WaitDeps) {
   ): Promise<Wrapped<T>> {
     const ref = parseWaitTarget(target, opts.namespace);
     const wanted = typeof condition === "function" ? undefined : parseCondition(condition);
-    const resource = await resolveResource(deps.objects, ref.apiVersion, ref.kind, { signal: opts.signal });
+    const time = waitDeadline("waitFor()", opts);
+    // Discovery counts against the deadline too.
+    const limit = deadlineSignal(time.deadline, "waitFor()");
+    const grace = deadlineSignal(time.deadline + FAULT_PROBE_MS + 150, "waitFor()");
+    const discovery = opts.signal ? AbortSignal.any([opts.signal, limit.signal]) : limit.signal;
+    const backstop = opts.signal ? AbortSignal.any([opts.signal, grace.signal]) : grace.signal;
+    const resource = await withRequestSignal(discovery, () => abortable(resolveResource(deps.objects, ref.apiVersion, ref.kind, { signal: discovery }), backstop))
+      .catch((err) => {
+        opts.signal?.throwIfAborted();
+        if (limit.signal.aborted) throw new WaitError(`waitFor(): no answer from the API server within ${time.timeoutMs / 1000}s while resolving ${ref.kind}${unansweredNote(err)}`, "not read yet", "", true);
+        throw err;
+      })
+      .finally(() => {
+        limit.clear();
+        grace.clear();
+      });
     const namespace = resource.namespaced ? ref.namespace ?? "default" : undefined;
     const label = `${ref.kind.toLowerCase()} ${namespace ? `${namespace}/` : ""}${ref.name}`;
     const what = wanted ? `${label} to be ${wanted.type}${wanted.status === "True" ? "" : `=${wanted.status}`}` : `${label} to satisfy the predicate`;
@@ -264,14 +339,15 @@ export function createWaitFor(deps: WaitDeps) {
         const failed = terminalFailure(o, wanted.type);
         return { done: c?.status === wanted.status, failed: failed !== undefined, seen: summarizeConditions(o) };
       },
-      async (seen, o, timedOut) => {
-        const diagnostics = namespace ? await deps.diagnostics(namespace, podFilter(ref.kind, o, ref.name)) : "";
+      async (seen, o, timedOut, unanswered, answering) => {
+        const diagnostics = namespace && !hasFault(unanswered) ? await boundedDiagnostics(time.deadline, () => deps.diagnostics(namespace, podFilter(ref.kind, o, ref.name)), answering) : "";
         const head = timedOut
-          ? `waiting for ${what}: not met within ${(opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) / 1000}s (last seen: ${seen})`
+          ? `waiting for ${what}: not met within ${time.timeoutMs / 1000}s (last seen: ${seen})${unansweredNote(unanswered, answering)}`
           : `waiting for ${what}: it failed for good (${seen})`;
         throw new WaitError(head, seen, diagnostics, timedOut);
       },
       opts,
+      time,
     );
   };
 }

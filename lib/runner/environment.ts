@@ -35,11 +35,15 @@ import { preflight, type PreflightResult } from "./preflight.ts";
 import { ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
+import { containerFault } from "./container-fault.ts";
+import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
+import { checkEnvFlags } from "./env-flags.ts";
+import { checkTimeoutMs } from "../limits.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
 import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./signals.ts";
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
-import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
+import { environmentDir, removeEnvironmentDir, stateDirError } from "./state-dir.ts";
 import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -133,7 +137,8 @@ class Resources {
     this.#stopped ??= (async () => {
       this.abort.abort(new Error("k3sbox: the environment was stopped"));
       untrackEnvironment(this);
-      await Promise.allSettled(this.disposers.map((d) => d()));
+      // Promise.resolve().then: a disposer that throws synchronously must not skip the removal below.
+      await Promise.allSettled(this.disposers.map((d) => Promise.resolve().then(d)));
       for (const w of this.waits) w.cancel();
       if (this.keep) return;
       // A `docker network create` still running when stop() removes the
@@ -202,6 +207,7 @@ const ATTACHED_HOST: PreflightResult = { dockerVersion: "", dockerHubMirrors: []
 
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);
+  checkEnvFlags(); // K3SBOX_REUSE, K3SBOX_REAPER: a value that is neither on nor off fails here, before anything exists
   const services = opts.services;
   const keys = Object.keys(services) as (keyof S & string)[];
   const progress = opts.onProgress ?? (() => {});
@@ -258,7 +264,9 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ports: info.ports };
           return;
         }
-        const prepared = def.prepare ? await def.prepare({ name: key, image: def.image.reference, progress, signal: res.abort.signal }) : {};
+        const prepared = def.prepare
+          ? await runHook(key, "prepare", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.prepare!({ name: key, image: def.image.reference, progress, signal }))
+          : {};
         res.checkNotStopping();
         const id = await res.creating(createContainer({
           name,
@@ -268,7 +276,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           labels: { ...labels, [LABEL_SERVICE]: key },
           env: def.env,
           tmpfs: def.tmpfs,
-          privilege: host.privileges[key],
+          privilege: Object.hasOwn(host.privileges, key) ? host.privileges[key] : undefined, // own keys: "constructor" is a valid service key
           cgroupns: def.cgroupns,
           publish: def.ports,
           mounts: prepared.mounts,
@@ -291,17 +299,26 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       })));
 
     const hostPort = (key: string, port: number): number => {
+      // Own keys only: "toString" or "constructor" must not find Object.prototype's members.
+      if (!Object.hasOwn(running, key)) throw new Error(`env.hostPort(): no service ${JSON.stringify(key)} (services: ${keys.join(", ")})`);
+      if (!Number.isInteger(port) || !Object.hasOwn(running[key as keyof S & string].ports, port)) {
+        throw new Error(`service "${key}" does not publish port ${String(port)} (published: ${Object.keys(running[key as keyof S & string].ports).join(", ") || "none"})`);
+      }
       const p = running[key as keyof S & string]?.ports[port];
       if (p === undefined) throw new Error(`service "${key}" does not publish port ${port} (published: ${Object.keys(running[key as keyof S & string]?.ports ?? {}).join(", ") || "none"})`);
       return p;
     };
 
-    const contextFor = (key: string): HelperContext => ({
+    /** `signal`: the hook's own (its deadline, or the environment stopping). */
+    const contextFor = (key: string, signal: AbortSignal = res.abort.signal): HelperContext => ({
       name: key,
       container: running[key as keyof S & string].containerId,
       image: services[key].image.reference,
       hostPort: (p) => hostPort(key, p),
-      exec: (argv, o) => execIn(running[key as keyof S & string].containerId, argv, o),
+      exec: async (argv, o) => {
+        if (o?.timeoutMs !== undefined) checkTimeoutMs(o.timeoutMs, `service "${key}": ctx.exec(): option "timeoutMs"`, 10_000);
+        return await execIn(running[key as keyof S & string].containerId, argv, o);
+      },
       recorder,
       caPem: ca.certPem,
       issueCertificate: async (names) => {
@@ -309,7 +326,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         return { certPem: leaf.certPem, keyPem: leaf.keyPem };
       },
       progress,
-      signal: res.abort.signal,
+      signal,
+      fault: (o) => containerFault(key, running[key as keyof S & string].containerId, res.network, o?.withinMs),
     });
 
     // A container that exits before the start is over fails it at once, with
@@ -340,7 +358,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
             network: res.network,
             progress,
             signal: res.abort.signal,
-            probe: probe && (() => probe(contextFor(key))),
+            probe: probe && ((signal) => probe(contextFor(key, signal))),
           });
         }
       }))));
@@ -349,22 +367,24 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
     await phase("helpers", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         const def = services[key];
-        const helpers = def.helpers ? await def.helpers(contextFor(key)) : undefined;
+        const helpers = def.helpers ? await runHook(key, "helpers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.helpers!(contextFor(key, signal))) : undefined;
         svc[key] = helpers as HelpersOf<S[typeof key]>;
-        if (def.dispose && helpers !== undefined) res.disposers.push(() => def.dispose!(helpers));
+        if (def.dispose && helpers !== undefined) res.disposers.push(() => runHook(key, "dispose", DISPOSE_TIMEOUT_MS, undefined, () => def.dispose!(helpers)));
       }))));
 
     // An attached environment was set up (and told its peers) by the run that started it.
     if (!attach) await phase("setup", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
-        await services[key].setup?.({ ...contextFor(key), helpers: svc[key] });
+        const def = services[key];
+        if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key] }));
       }))));
 
     if (!attach) await phase("peers", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
-        await services[key].peers?.({ ...contextFor(key), helpers: svc[key] }, peers);
+        const def = services[key];
+        if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key] }, peers));
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
@@ -437,6 +457,8 @@ async function writeKubeconfig(res: Resources, key: string, helpers: unknown): P
   const path = join(await res.dir, `${key}.kubeconfig.yaml`);
   res.checkNotStopping(); // stop() may have removed the directory meanwhile
   // 0600: it holds the cluster-admin client key.
-  await writeFile(path, kubeconfigYaml(kc.exportConfig(), `k3sbox-${res.envId}-${key}`), { mode: 0o600 });
+  await writeFile(path, kubeconfigYaml(kc.exportConfig(), `k3sbox-${res.envId}-${key}`), { mode: 0o600 }).catch((err) => {
+    throw stateDirError(err, path); // ENOSPC and the like: say which file, under which directory and variable
+  });
   return path;
 }

@@ -3,6 +3,7 @@
 // and can tell a live session's from a dead one's.
 
 import { hostname } from "node:os";
+import { stateRootLabel } from "./state-dir.ts";
 
 export const LABEL_SESSION = "k3sbox.session";
 export const LABEL_ENV = "k3sbox.env";
@@ -11,6 +12,8 @@ export const LABEL_HOST = "k3sbox.host";
 export const LABEL_PID = "k3sbox.pid";
 /** Set on environments started with `detached: true` (`k3sbox up --detach`): prune leaves them, `down` removes them. */
 export const LABEL_DETACHED = "k3sbox.detached";
+/** Where the environment's private directory is (state-dir.ts; URI-encoded): `down` and the watchdog find it there. */
+export const LABEL_STATE_DIR = "k3sbox.state-dir";
 
 const randomHex = (bytes: number) =>
   Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -30,6 +33,7 @@ export function environmentLabels(envId: string, detached = false): Record<strin
     [LABEL_ENV]: envId,
     [LABEL_HOST]: HOST_NAME,
     [LABEL_PID]: String(process.pid),
+    [LABEL_STATE_DIR]: stateRootLabel(),
   };
 }
 

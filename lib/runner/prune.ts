@@ -5,9 +5,9 @@
 
 import { type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
 import { isProcessAlive } from "../proc.ts";
-import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir } from "./state-dir.ts";
+import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir, stateRoot, stateRootFromLabel } from "./state-dir.ts";
 import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
-import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_PID, LABEL_SESSION, SESSION_ID } from "./labels.ts";
+import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_PID, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
 
 export interface PruneOptions {
   /** Only remove objects at least this old. Default 0 (any age). */
@@ -66,7 +66,16 @@ export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
     await removeNetworks(doomedNetworks.map((n) => n.name));
   }
   const pruned = new Set([...doomedContainers, ...doomedNetworks].map((o) => o.labels[LABEL_ENV]).filter((id) => id && !live.has(id)));
-  const dirs = (await pruneEnvironmentDirs(opts.dryRun === true, pruned)).map(environmentDirPath);
+  const dirs = (await pruneEnvironmentDirs(opts.dryRun === true, pruned)).map((id) => environmentDirPath(id));
+  // Directories made under another state root (K3SBOX_STATE_DIR set then, not now): their label says where.
+  for (const o of [...doomedContainers, ...doomedNetworks]) {
+    const id = o.labels[LABEL_ENV];
+    const root = stateRootFromLabel(o.labels[LABEL_STATE_DIR]);
+    if (!id || live.has(id) || !root || root === stateRoot()) continue;
+    const path = environmentDirPath(id, root);
+    if (dirs.includes(path)) continue;
+    if (opts.dryRun || (await removeEnvironmentDir(id, root).catch(() => false))) dirs.push(path);
+  }
   const reused = await pruneIdleReused(opts.reuseIdleMs ?? DEFAULT_REUSE_IDLE_MS, opts.dryRun === true);
   return { containers: doomedContainers.map((c) => c.name), networks: doomedNetworks.map((n) => n.name), skippedLive: [...live], dirs, reused };
 }
@@ -83,6 +92,8 @@ export interface EnvironmentListing {
   owned: boolean;
   containers: string[];
   createdAt: Date;
+  /** The state root its private directory was made under (its label), if recorded. */
+  stateRoot?: string;
 }
 
 /** Environments that have containers or networks on this daemon. */
@@ -93,7 +104,7 @@ export async function listEnvironments(): Promise<EnvironmentListing[]> {
     const id = o.labels[LABEL_ENV];
     const detached = o.labels[LABEL_DETACHED] === "true";
     const owned = !detached && (o.labels[LABEL_HOST] !== HOST_NAME || isLive(o));
-    const e = byEnv.get(id) ?? { id, detached, owned, containers: [], createdAt: o.createdAt };
+    const e = byEnv.get(id) ?? { id, detached, owned, containers: [], createdAt: o.createdAt, stateRoot: stateRootFromLabel(o.labels[LABEL_STATE_DIR]) };
     if (containers.includes(o)) e.containers.push(o.name);
     byEnv.set(id, e);
   }

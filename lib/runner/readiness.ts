@@ -43,6 +43,23 @@ export async function describeContainer(container: string, withinMs = 900): Prom
 }
 
 const MIN_TRY_MS = 100;
+/** A readyProbe try that has not settled by then is abandoned (its signal aborts) and the check is tried instead. */
+export const PROBE_TRY_MS = 5_000;
+const PROBE_HUNG = Symbol("probe hung");
+
+/** One probe try: its answer, undefined if it threw, PROBE_HUNG if it did not settle in time. */
+async function probeOnce(probe: (signal: AbortSignal) => Promise<boolean | undefined>, deadline: number): Promise<boolean | undefined | typeof PROBE_HUNG> {
+  const ctl = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<typeof PROBE_HUNG>((r) => (timer = setTimeout(() => r(PROBE_HUNG), Math.max(0, Math.min(PROBE_TRY_MS, deadline - Date.now())))));
+  try {
+    // Promise.resolve().then: a probe that throws synchronously is a failed try, not a failed start.
+    return await Promise.race([Promise.resolve().then(() => probe(ctl.signal)).catch(() => undefined), hung]);
+  } finally {
+    clearTimeout(timer);
+    ctl.abort();
+  }
+}
 
 /** One try of the check, ending by `deadline`: ok, or what it saw instead. Never throws for "not yet". */
 async function tryOnce(container: string, check: ReadyCheck, hostPort: (p: number) => number, deadline: number): Promise<{ ok: boolean; saw: string }> {
@@ -103,8 +120,8 @@ export async function waitReady(opts: {
   progress: (m: string) => void;
   /** The environment's network: leaving it is reported at once. */
   network?: string;
-  /** The definition's host-side probe, preferred over `check` when it can tell. */
-  probe?: () => Promise<boolean | undefined>;
+  /** The definition's host-side probe, preferred over `check` when it can tell; its signal aborts when the try is over. */
+  probe?: (signal: AbortSignal) => Promise<boolean | undefined>;
   /** Stop waiting (the environment is being torn down). */
   signal?: AbortSignal;
 }): Promise<void> {
@@ -134,9 +151,14 @@ export async function waitReady(opts: {
         throw new ServiceNotReadyError(service, text, Date.now() - started);
       }
       if (problem) throw new ServiceNotReadyError(service, `${problem}\n${await describeContainer(container)}`, Date.now() - started);
-      const probed = opts.probe ? await bounded(opts.probe().catch(() => undefined), undefined) : undefined;
+      const tried = opts.probe ? await bounded(probeOnce(opts.probe, deadline), PROBE_HUNG) : undefined;
+      const probed = tried === PROBE_HUNG ? undefined : tried;
+      const late = Date.now() >= deadline;
+      if (tried === PROBE_HUNG) saw = late ? "the service's readyProbe had not settled at the deadline" : `the service's readyProbe did not settle within ${PROBE_TRY_MS / 1000} s`;
       let ok = probed === true;
-      if (probed === undefined) {
+      if (tried === PROBE_HUNG && late) {
+        // The probe used up the time: no try of the check, which could only be cut off at once.
+      } else if (probed === undefined) {
         const unfinished = check.type === "exec" ? "the command was still running at the deadline" : "no answer by the deadline";
         const r = await bounded(tryOnce(container, check, opts.hostPort, deadline), { ok: false, saw: saw === "nothing yet" ? unfinished : `${unfinished}; the try before: ${saw}` });
         ok = r.ok;

@@ -16,10 +16,11 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
+import { envFlag } from "./env-flags.ts";
 import { runtime } from "../runtime.ts";
-import { removeLabelled } from "../docker.ts";
-import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, SESSION_ID } from "./labels.ts";
-import { removeEnvironmentDir } from "./state-dir.ts";
+import { DockerUnavailableError, removeLabelled } from "../docker.ts";
+import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
+import { removeEnvironmentDir, stateRootFromLabel } from "./state-dir.ts";
 import { sleep } from "../sleep.ts";
 
 const CHECK_EVERY_MS = 1_000;
@@ -40,7 +41,7 @@ export function reaperArgv(moduleUrl: string = import.meta.url): string[] {
 
 /** Starts this process's watchdog once, unless opted out. */
 export function ensureReaper(): void {
-  if (started || process.env.K3SBOX_REAPER === "0") return;
+  if (started || !envFlag("K3SBOX_REAPER", true)) return;
   started = true;
   // Through `sh -c '"$@" &'`: the shell starts the watchdog in the background
   // and exits, so the watchdog is nobody's child. Test runners end the
@@ -57,13 +58,13 @@ export function ensureReaper(): void {
 
 /** Removes what the dead session left, sparing detached environments. */
 export async function reapSession(session: string): Promise<{ containers: string[]; networks: string[] }> {
-  const envs = new Set<string>();
+  const envs = new Map<string, string | undefined>();
   const removed = await removeLabelled([`${LABEL_SESSION}=${session}`], (o) => {
     const doomed = o.labels[LABEL_DETACHED] !== "true";
-    if (doomed) envs.add(o.labels[LABEL_ENV]);
+    if (doomed) envs.set(o.labels[LABEL_ENV], stateRootFromLabel(o.labels[LABEL_STATE_DIR]));
     return doomed;
   });
-  for (const id of envs) await removeEnvironmentDir(id).catch(() => {}); // their kubeconfigs
+  for (const [id, root] of envs) await removeEnvironmentDir(id, root).catch(() => {}); // their kubeconfigs, where they were written
   return removed;
 }
 
@@ -92,13 +93,35 @@ export async function lingeringCreators(session: string): Promise<number> {
 const LINGER_MAX_MS = 120_000;
 const NO_PROC_PAUSE_MS = 5_000;
 
+/** How long the watchdog keeps trying while the Docker daemon does not answer (restarting, say). */
+export const DAEMON_RETRY_MAX_MS = 10 * 60_000;
+const DAEMON_RETRY_EVERY_MS = 1_000;
+
+/**
+ * reapSession, retried while the daemon is unreachable (a dockerd restart
+ * leaves the dead session's exited containers and network behind; they can
+ * only be removed once it answers again), for up to `maxMs`.
+ */
+export async function reapWhenDaemonAnswers(session: string, maxMs = DAEMON_RETRY_MAX_MS): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (true) {
+    try {
+      await reapSession(session);
+      return;
+    } catch (err) {
+      if (!(err instanceof DockerUnavailableError) || Date.now() >= until) return;
+      await sleep(DAEMON_RETRY_EVERY_MS);
+    }
+  }
+}
+
 /** Waits for `parent` to die, then removes its session's leftovers. */
 export async function watch(session: string, parent: number): Promise<void> {
   while (isProcessAlive(parent)) await sleep(CHECK_EVERY_MS);
   // Counted BEFORE the sweep: a create that ends after this count was
   // running at it, so it is waited for and swept up by the second pass.
   let lingering = await lingeringCreators(session);
-  await reapSession(session).catch(() => {});
+  await reapWhenDaemonAnswers(session);
   if (lingering === 0) return;
   if (lingering < 0) await sleep(NO_PROC_PAUSE_MS);
   const until = Date.now() + LINGER_MAX_MS;

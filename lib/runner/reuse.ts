@@ -8,6 +8,7 @@
 //   - which live processes are attached, so no reuse run removes a cluster
 //     another process is using.
 
+import { envFlag } from "./env-flags.ts";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,7 +24,7 @@ export const LABEL_REUSE = "k3sbox.reuse";
 /** `opts.reuse`, else K3SBOX_REUSE=1/true. */
 export function reuseRequested(option: boolean | undefined): boolean {
   if (option !== undefined) return option;
-  return ["1", "true"].includes((process.env.K3SBOX_REUSE ?? "").toLowerCase());
+  return envFlag("K3SBOX_REUSE", false);
 }
 
 // deno-lint-ignore no-explicit-any

@@ -47,6 +47,12 @@ export type EnvFetch = (input: string | URL | Request, init?: RequestInit) => Pr
 export function createEnvFetch(routes: Route[], caPem: string, recorder: Recorder): EnvFetch {
   const send = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
+    // Routes carry HTTP(S) only: an ftp:// or ws:// URL would otherwise go out as plain HTTP.
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new RoutingError(`env.fetch(${url.href}): the scheme "${url.protocol.slice(0, -1)}" cannot be routed; give an http:// or https:// URL`);
+    }
+    // An already-aborted signal fails at once, as fetch() does (nodeRequest would only see a later abort).
+    (init?.signal ?? (input instanceof Request ? input.signal : undefined))?.throwIfAborted();
     const target = resolveRoute(routes, url);
     if (!target) return fetch(input, init);
     // A Request carries its own method, headers and body; init overrides them.

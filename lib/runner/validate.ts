@@ -3,6 +3,8 @@
 // surface later as a TypeError or as a Docker/OS error.
 
 import { matchesDnsName, SELF_SERVICE_TOKEN, type ServiceDefinition, type ServiceFile } from "../service.ts";
+import { MAX_TIMER_MS } from "../limits.ts";
+import { didYouMean } from "../suggest.ts";
 
 export class EnvironmentOptionError extends Error {
   /** The option at fault, e.g. `services.web.readyCheck.timeoutSecs`. */
@@ -18,6 +20,7 @@ export class EnvironmentOptionError extends Error {
 function describe(v: unknown): string {
   if (typeof v === "function") return "a function";
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  if (Array.isArray(v) && v.length !== Object.keys(v).length) return `a sparse array of length ${v.length} (holes at ${holes(v).slice(0, 5).join(", ")})`;
   let text: string;
   try {
     text = JSON.stringify(v) ?? String(v);
@@ -40,6 +43,33 @@ const isPort = (p: unknown) => Number.isInteger(p) && (p as number) >= 1 && (p a
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 const bytes = (s: string) => new TextEncoder().encode(s).length;
+/** Indexes an array has no element at (`[, "a"]`): forEach and every skip them, so they are looked for. */
+const holes = (a: unknown[]) => Array.from({ length: a.length }, (_, i) => i).filter((i) => !Object.hasOwn(a, i));
+
+/** Refuses a sparse array: `at[i]` names the first hole. */
+function dense(at: string, a: unknown[]): void {
+  const [hole] = holes(a);
+  if (hole !== undefined) throw new EnvironmentOptionError(`${at}[${hole}]`, "an element (the array has a hole there: a sparse array such as [, x])", undefined);
+}
+
+/** Longest timeout in seconds a timer can hold (2^31-1 ms). */
+const MAX_TIMEOUT_SECS = Math.floor(MAX_TIMER_MS / 1000);
+const isTimeoutSecs = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0 && v <= MAX_TIMEOUT_SECS;
+const TIMEOUT_SECS_FORM = `a positive, finite number of seconds no larger than ${MAX_TIMEOUT_SECS} (what setTimeout can hold), such as 120`;
+
+/** Refuses fields that are not `known`, naming the closest known one (a typo would otherwise be ignored). */
+function knownFields(at: (f: string) => string, obj: Record<string, unknown>, known: readonly string[], what: string): void {
+  for (const k of Object.keys(obj)) {
+    if (known.includes(k)) continue;
+    throw new EnvironmentOptionError(at(k), `a field of ${what}${didYouMean(k, known)} (known: ${known.join(", ")})`, k);
+  }
+}
+
+const SERVICE_FIELDS = [
+  "image", "command", "env", "privileged", "tmpfs", "cgroupns", "ports", "files", "prepare", "readyCheck", "readyProbe",
+  "dnsNames", "helpers", "setup", "peers", "dispose", "diagnostics", "hookTimeoutSecs",
+] as const;
+const READY_CHECK_FIELDS = { exec: ["type", "command", "timeoutSecs"], http: ["type", "port", "path", "scheme", "ca", "status", "timeoutSecs"] } as const;
 
 /** A host pattern: a lowercase DNS name, optionally `*.` + name. */
 function isHostPattern(h: unknown): h is string {
@@ -57,10 +87,12 @@ const overlaps = (a: string, b: string) => matchesDnsName(a, sampleHost(b)) || m
 export function validateFiles(key: string, files: unknown, where = "files"): asserts files is ServiceFile[] {
   const at = `services.${key}.${where}`;
   if (!Array.isArray(files)) throw new EnvironmentOptionError(at, "an array of { path, content, mode? } (or a function returning one)", files);
+  dense(at, files);
   files.forEach((f, i) => {
     if (!isPlainObject(f)) throw new EnvironmentOptionError(`${at}[${i}]`, "an object { path, content, mode? }", f);
-    if (typeof f.path !== "string" || !f.path.startsWith("/") || f.path.includes("\0") || f.path.split("/").includes("..")) {
-      throw new EnvironmentOptionError(`${at}[${i}].path`, 'an absolute path without ".." such as "/etc/app.conf"', f.path);
+    knownFields((k) => `${at}[${i}].${k}`, f, ["path", "content", "mode"], "a file { path, content, mode? }");
+    if (typeof f.path !== "string" || !/^\/[^\0]*[^/\0]$/.test(f.path) || f.path.split("/").includes("..") || f.path.split("/").includes(".")) {
+      throw new EnvironmentOptionError(`${at}[${i}].path`, 'an absolute file path without "." or ".." parts and not ending in "/", such as "/etc/app.conf"', f.path);
     }
     if (typeof f.content !== "string") throw new EnvironmentOptionError(`${at}[${i}].content`, "a string", f.content);
     if (f.mode !== undefined && !(Number.isInteger(f.mode) && (f.mode as number) >= 0 && (f.mode as number) <= 0o7777)) {
@@ -72,9 +104,8 @@ export function validateFiles(key: string, files: unknown, where = "files"): ass
 function validateReadyCheck(at: (f: string) => string, rc: unknown, ports: number[]): void {
   if (!isPlainObject(rc)) throw new EnvironmentOptionError(at("readyCheck"), '{ type: "exec", command, timeoutSecs } or { type: "http", port, timeoutSecs }', rc);
   if (rc.type !== "exec" && rc.type !== "http") throw new EnvironmentOptionError(at("readyCheck.type"), '"exec" or "http"', rc.type);
-  if (!(typeof rc.timeoutSecs === "number" && rc.timeoutSecs > 0 && Number.isFinite(rc.timeoutSecs))) {
-    throw new EnvironmentOptionError(at("readyCheck.timeoutSecs"), "a positive number of seconds", rc.timeoutSecs);
-  }
+  knownFields((k) => at(`readyCheck.${k}`), rc, READY_CHECK_FIELDS[rc.type], `a readyCheck of type "${rc.type}"`);
+  if (!isTimeoutSecs(rc.timeoutSecs)) throw new EnvironmentOptionError(at("readyCheck.timeoutSecs"), TIMEOUT_SECS_FORM, rc.timeoutSecs);
   if (rc.type === "exec") {
     if (typeof rc.command !== "string" || !rc.command.trim() || bytes(rc.command) > MAX_ARG_BYTES) {
       throw new EnvironmentOptionError(at("readyCheck.command"), `a non-empty shell command of at most ${MAX_ARG_BYTES} bytes`, rc.command);
@@ -104,6 +135,8 @@ function validateService(key: string, def: unknown, keys: string[]): void {
     throw new EnvironmentOptionError(`service key ${JSON.stringify(key)}`, "a DNS label: a-z, 0-9 and \"-\", starting with a letter, at most 32 characters", key);
   }
   if (!isPlainObject(def)) throw new EnvironmentOptionError(at(""), "a ServiceDefinition such as k3s()", def);
+  knownFields(at, def, SERVICE_FIELDS, "a ServiceDefinition");
+  if (def.hookTimeoutSecs !== undefined && !isTimeoutSecs(def.hookTimeoutSecs)) throw new EnvironmentOptionError(at("hookTimeoutSecs"), TIMEOUT_SECS_FORM, def.hookTimeoutSecs);
   const image = def.image as { type?: unknown; reference?: unknown } | undefined;
   if (!isPlainObject(image) || image.type !== "registry" || typeof image.reference !== "string" || image.reference === "") {
     throw new EnvironmentOptionError(at("image"), '{ type: "registry", reference: "<image>:<tag>" }', def.image);
@@ -112,8 +145,10 @@ function validateService(key: string, def: unknown, keys: string[]): void {
   const cmd = def.command;
   if (cmd !== undefined) {
     const argv = typeof cmd === "string" ? [cmd] : cmd;
-    if (!Array.isArray(argv) || argv.length === 0 || !argv.every((c) => typeof c === "string") || (typeof cmd === "string" && !cmd.trim())) {
-      throw new EnvironmentOptionError(at("command"), "a non-empty shell string or a non-empty argv array of strings", cmd);
+    if (Array.isArray(argv)) dense(at("command"), argv);
+    // argv[0] is the program: an empty one would only fail once the container was created.
+    if (!Array.isArray(argv) || argv.length === 0 || !argv.every((c) => typeof c === "string") || !argv[0].trim()) {
+      throw new EnvironmentOptionError(at("command"), "a non-empty shell string or a non-empty argv array of strings whose first element (the program) is not empty", cmd);
     }
     argv.forEach((c: string, i: number) => {
       if (bytes(c) > MAX_ARG_BYTES) {
@@ -136,25 +171,33 @@ function validateService(key: string, def: unknown, keys: string[]): void {
   if (def.privileged !== undefined && typeof def.privileged !== "boolean") throw new EnvironmentOptionError(at("privileged"), "true or false", def.privileged);
   if (def.tmpfs !== undefined) {
     if (!Array.isArray(def.tmpfs)) throw new EnvironmentOptionError(at("tmpfs"), 'an array of absolute paths such as ["/run", "/tmp:size=64m"]', def.tmpfs);
+    dense(at("tmpfs"), def.tmpfs);
     def.tmpfs.forEach((t, i) => {
-      if (typeof t !== "string" || !/^\/[^\0\s]*$/.test(t)) throw new EnvironmentOptionError(at(`tmpfs[${i}]`), 'an absolute path, optionally with ":options", such as "/run"', t);
+      // Docker takes "<path>[:<options>]"; a path of "/" alone, "..", or an empty option list fails only at create.
+      const [path, options] = typeof t === "string" ? [t.split(":")[0], t.includes(":") ? t.slice(t.indexOf(":") + 1) : undefined] : [];
+      if (
+        typeof t !== "string" || !/^\/[^\0\s:,]*$/.test(path ?? "") || path === "/" || path!.split("/").includes("..") ||
+        (options !== undefined && !/^[A-Za-z0-9_=.,-]+$/.test(options))
+      ) throw new EnvironmentOptionError(at(`tmpfs[${i}]`), 'an absolute path other than "/" (no "..", no spaces), optionally with ":options" such as "/tmp:size=64m,mode=1777"', t);
     });
   }
   if (def.cgroupns !== undefined && def.cgroupns !== "host" && def.cgroupns !== "private") {
     throw new EnvironmentOptionError(at("cgroupns"), '"host" or "private"', def.cgroupns);
   }
   const ports = def.ports ?? [];
+  if (Array.isArray(ports)) dense(at("ports"), ports);
   if (!Array.isArray(ports) || !ports.every(isPort) || new Set(ports).size !== ports.length) {
     throw new EnvironmentOptionError(at("ports"), "an array of distinct TCP ports (1-65535)", def.ports);
   }
   if (def.files !== undefined && typeof def.files !== "function") validateFiles(key, def.files);
   if (def.readyCheck !== undefined) validateReadyCheck(at, def.readyCheck, ports);
-  for (const hook of ["prepare", "readyProbe", "helpers", "setup", "peers", "dispose"]) {
+  for (const hook of ["prepare", "readyProbe", "helpers", "setup", "peers", "dispose", "diagnostics"]) {
     if (def[hook] !== undefined && typeof def[hook] !== "function") throw new EnvironmentOptionError(at(hook), "a function", def[hook]);
   }
   if (def.dnsNames !== undefined && !Array.isArray(def.dnsNames)) {
     throw new EnvironmentOptionError(at("dnsNames"), 'an array of dnsName("*.example.test", { service }) declarations', def.dnsNames);
   }
+  if (def.dnsNames !== undefined) dense(at("dnsNames"), def.dnsNames as unknown[]);
   ((def.dnsNames ?? []) as unknown[]).forEach((d, i) => {
     if (!isPlainObject(d) || d.kind !== "dnsName") {
       throw new EnvironmentOptionError(at(`dnsNames[${i}]`), 'a declaration made by dnsName("*.example.test", { service })', d);
@@ -204,8 +247,7 @@ export function validateServices(services: unknown): asserts services is Record<
 /** The options besides `services`. */
 export function validateEnvironmentOptions(opts: unknown): void {
   if (!isPlainObject(opts)) throw new EnvironmentOptionError("options", "an object such as { services: { k8s: k3s() } }", opts);
-  const known = ["services", "ca", "onProgress", "detached", "reuse"];
-  for (const k of Object.keys(opts)) if (!known.includes(k)) throw new EnvironmentOptionError(k, `one of the known options (${known.join(", ")})`, k);
+  knownFields((k) => k, opts, ["services", "ca", "onProgress", "detached", "reuse"], "startEnvironment's options");
   validateServices(opts.services);
   if (opts.ca !== undefined) {
     const ca = opts.ca as Record<string, unknown>;

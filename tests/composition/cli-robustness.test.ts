@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { skip, suite } from "../harness.ts";
@@ -73,6 +73,41 @@ if (!TESTBED_IMAGE) {
       }
       assert.deepEqual(await leftovers(info.id), []);
       assert.deepEqual(await readdir(stateDir), []);
+    }, { timeoutMs: 200_000 });
+
+    t("up --detach --kubeconfig <the user's kubeconfig>: merged in (theirs kept, 0600), kubectl reaches the cluster; `down` takes only ours out", async ({ stateDir }) => {
+      const home = await mkdtemp(join(tmpdir(), "k3sbox-up-merge-"));
+      const config = join(home, "config");
+      const theirs = [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{ name: prod, cluster: { server: 'https://prod.example:6443' } }]",
+        "users: [{ name: me, user: { token: secret } }]",
+        "contexts: [{ name: prod, context: { cluster: prod, user: me } }]",
+        "current-context: prod",
+        "",
+      ].join("\n");
+      await writeFile(config, theirs, { mode: 0o644 });
+      const up = await k3sbox(["up", ...CLUSTER, "--detach", "--json", "--kubeconfig", config], stateDir);
+      assert.equal(up.code, 0, up.stderr);
+      const info = JSON.parse(up.stdout);
+      try {
+        assert.equal(info.kubeconfig, config);
+        assert.equal((await stat(config)).mode & 0o777, 0o600, "0600 once it holds the cluster-admin key");
+        const contexts = await run("kubectl", ["--kubeconfig", config, "config", "get-contexts", "-o", "name"]);
+        assert.deepEqual(contexts.stdout.trim().split("\n").sort(), [`k3sbox-${info.id}-k8s`, "prod"].sort());
+        const nodes = await run("kubectl", ["--kubeconfig", config, "get", "nodes", "-o", "name"]);
+        assert.equal(nodes.code, 0, nodes.stderr);
+      } finally {
+        const down = await k3sbox(["down", info.id], stateDir);
+        assert.equal(down.code, 0, down.stderr);
+      }
+      const after = await run("kubectl", ["--kubeconfig", config, "config", "get-contexts", "-o", "name"]);
+      assert.equal(after.stdout.trim(), "prod", "only our entries were taken out");
+      assert.equal((await run("kubectl", ["--kubeconfig", config, "config", "current-context"])).stdout.trim(), "prod");
+      assert.match(await readFile(config, "utf8"), /token: secret/);
+      assert.deepEqual(await readdir(home), ["config"]);
+      await rm(home, { recursive: true, force: true });
     }, { timeoutMs: 200_000 });
 
     t("SIGKILL of `up --kubeconfig kc.yaml`: the watchdog removes the cluster, its kubeconfig directory and the copy; nothing is left in the working directory", async ({ stateDir }) => {

@@ -322,7 +322,7 @@ if (!TESTBED_BIN) {
       assert.ok(Date.now() - t0 < 12_000);
       await assert.rejects(ns.waitFor("pod/nope", "Ready", { timeoutMs: 500 }), /last seen: does not exist \(yet\)/);
       await assert.rejects(ns.waitFor("pod/x", "not a condition!"), /condition must be a condition type such as "Ready"/);
-      await assert.rejects(ns.waitFor("pod/x", "Ready", { timeoutMs: -1 }), /option "timeoutMs" must be a positive number/);
+      await assert.rejects(ns.waitFor("pod/x", "Ready", { timeoutMs: -1 }), /option "timeoutMs" must be a positive, finite number of milliseconds no larger than 2147483647/);
       await assert.rejects(ns.waitFor("widget/x", "Ready"), /target must be an object with apiVersion, kind and metadata.name, or "<kind>\/<name>"/);
     }, { timeoutMs: 60_000 });
 

@@ -13,11 +13,13 @@ import { suite } from "../harness.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { k3s } from "../../lib/k3s/k3s.ts";
 import { K3sOptionError } from "../../lib/k3s/options.ts";
+import { loadImages, LoadImagesError } from "../../lib/k3s/load-images.ts";
 import { CaLoadError } from "../../lib/pki.ts";
 import { ArgumentsTooLongError } from "../../lib/proc.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_ENV, LABEL_PID, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { EnvironmentOptionError } from "../../lib/runner/validate.ts";
+import { EnvVarError } from "../../lib/runner/env-flags.ts";
 import { dnsName, SELF_SERVICE_TOKEN } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { shellExitCode } from "../support/leftovers.ts";
@@ -45,6 +47,16 @@ const svc = (fields: Record<string, unknown>) => start({ web: { ...idle, ...fiel
 
 const API: ApiCase[] = [
   { what: "no options at all", run: () => startEnvironment(undefined as never), error: EnvironmentOptionError, names: "options" },
+  { what: "misspelled field readycheck", run: svc({ readycheck: { type: "exec", command: "true", timeoutSecs: 5 } }), error: EnvironmentOptionError, names: /services\.web\.readycheck .*did you mean "readyCheck"/ },
+  { what: "misspelled field comand", run: svc({ comand: "true" }), error: EnvironmentOptionError, names: /services\.web\.comand .*did you mean "command"/ },
+  { what: "readyCheck.timeoutSecs 1e7 (beyond setTimeout)", run: svc({ readyCheck: { type: "exec", command: "true", timeoutSecs: 1e7 } }), error: EnvironmentOptionError, names: /services\.web\.readyCheck\.timeoutSecs .*2147483/ },
+  // deno-lint-ignore no-sparse-arrays
+  { what: "sparse ports [, 80]", run: svc({ ports: [, 80] }), error: EnvironmentOptionError, names: "services.web.ports[0]" },
+  { what: 'command [""]', run: svc({ command: [""] }), error: EnvironmentOptionError, names: "services.web.command" },
+  { what: 'tmpfs ["/"]', run: svc({ tmpfs: ["/"] }), error: EnvironmentOptionError, names: "services.web.tmpfs[0]" },
+  { what: "hookTimeoutSecs NaN", run: svc({ hookTimeoutSecs: NaN }), error: EnvironmentOptionError, names: /services\.web\.hookTimeoutSecs .*got NaN/ },
+  { what: "K3SBOX_REAPER=disabled", run: svc({}), env: { K3SBOX_REAPER: "disabled" }, error: EnvVarError, names: /^K3SBOX_REAPER must be 1 or 0/ },
+  { what: "K3SBOX_REUSE=maybe", run: svc({}), env: { K3SBOX_REUSE: "maybe" }, error: EnvVarError, names: /^K3SBOX_REUSE must be 1 or 0/ },
   { what: "services missing", run: start(undefined), error: EnvironmentOptionError, names: "services" },
   { what: "misspelled option", run: () => startEnvironment({ service: { web: idle } } as never), error: EnvironmentOptionError, names: '"service"' },
   { what: "service key with upper case", run: start({ Web: idle }), error: EnvironmentOptionError, names: 'service key "Web"' },
@@ -142,6 +154,11 @@ const CLI: CliCase[] = [
   { what: "up --image with a shell metacharacter", args: ["up", "--image", "x; rm -rf /"], code: 2, names: "--image" },
   { what: "up --kubeconfig in a missing directory", args: ["up", "--kubeconfig", "/nonexistent/dir/kc.yaml"], code: 2, names: "--kubeconfig" },
   { what: "up --kubeconfig naming a directory", args: ["up", "--kubeconfig", "/tmp"], code: 2, names: "--kubeconfig" },
+  { what: "up --version beside --image", args: ["up", "--image", BUSYBOX_IMAGE, "--version", "v2"], code: 2, names: "--version cannot be combined with --image" },
+  { what: "up with K3SBOX_STATE_DIR naming a file", args: ["up", "--image", BUSYBOX_IMAGE, "--unprivileged"], env: { K3SBOX_STATE_DIR: "/etc/hostname" }, code: 1, names: /cannot write \/etc\/hostname \(a file that is not a directory is in the way, EEXIST\).*K3SBOX_STATE_DIR/ },
+  { what: "up with K3SBOX_REUSE=maybe", args: ["up", "--image", BUSYBOX_IMAGE, "--unprivileged"], env: { K3SBOX_REUSE: "maybe" }, code: 1, names: "K3SBOX_REUSE must be 1 or 0" },
+  { what: "up --kubeconfig through a symbolic link", args: ["up", "--kubeconfig", "/proc/self/exe"], code: 2, names: /--kubeconfig: \/proc\/self\/exe is a symbolic link/ },
+  { what: "up --kubeconfig naming a file that is not a kubeconfig", args: ["up", "--kubeconfig", "/etc/hostname"], code: 2, names: /--kubeconfig: \/etc\/hostname exists and is not a kubeconfig/ },
   { what: "up --extra-arg of 128 KiB", args: ["up", "--extra-arg", "--x=" + "a".repeat(128 * 1024 - 100)], code: 1, names: '"extraArgs[0]"' },
   { what: "up --version with a space", args: ["up", "--version", "v1 2"], code: 1, names: '"version"' },
   { what: "up with an unknown flag", args: ["up", "--bogus"], code: 2, names: "--bogus" },
@@ -213,7 +230,7 @@ suite("bad input (API and CLI, real Docker engine)", {
   for (const c of API) {
     t(`API: ${c.what}`, async (f) => {
       const before = new Set(await objectsWith(`${LABEL_SESSION}=${SESSION_ID}`));
-      const saved = { K3SBOX_CA_CERT: process.env.K3SBOX_CA_CERT, K3SBOX_CA_KEY: process.env.K3SBOX_CA_KEY };
+      const saved = Object.fromEntries(Object.keys(c.env ?? {}).map((k) => [k, process.env[k]]));
       Object.assign(process.env, c.env ?? {});
       const t0 = performance.now();
       let err: unknown;
@@ -234,6 +251,18 @@ suite("bad input (API and CLI, real Docker engine)", {
       assert.deepEqual(await readdir(f.stateDir), [], "private directories left behind");
     });
   }
+  t('loadImages("app") when the host has only app:1: refused as app:latest, naming the tag it has (not imported as app:1)', async () => {
+    const repo = `k3sbox-bad-input-tagged-${process.pid}`;
+    await docker(["tag", BUSYBOX_IMAGE, `${repo}:1`]);
+    try {
+      // No node needed: the host-side check fails first.
+      const err = await loadImages("k3sbox-no-such-node", [repo]).then(() => assert.fail("accepted"), (e: Error) => e);
+      assert.ok(err instanceof LoadImagesError, `${err.name}: ${err.message}`);
+      assert.match(err.message, new RegExp(`"${repo}:latest" is not in the host's Docker; .*or name a tag it has: ${repo}:1`));
+    } finally {
+      await docker(["rmi", `${repo}:1`]).catch(() => {});
+    }
+  });
   for (const c of CLI) {
     t(`CLI: k3sbox ${c.what}`, async (f) => {
       const r = f.cli.get(c.what)!;

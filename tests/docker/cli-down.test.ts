@@ -89,4 +89,14 @@ suite("k3sbox down (real Docker engine, this test's own environments)", {
       await detached.stop();
     }
   }, { timeoutMs: 60_000 });
+
+  t("down finds the private directory where it was written (another K3SBOX_STATE_DIR then), through the environment's label", async ({ stateDir }) => {
+    const elsewhere = join(stateDir, "elsewhere");
+    const dead = await deadEnvironment(elsewhere);
+    assert.deepEqual(await readdir(elsewhere), [dead]);
+    const r = await k3sbox(["down", dead]); // K3SBOX_STATE_DIR is stateDir, not elsewhere
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await leftovers(dead), []);
+    assert.deepEqual(await readdir(elsewhere), [], "its directory (kubeconfigs, CA key) went too");
+  }, { timeoutMs: 60_000 });
 });

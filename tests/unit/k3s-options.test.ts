@@ -15,7 +15,7 @@ const bad: [string, unknown, RegExp][] = [
   ["extraArgs", "--tls-san=x", /option "extraArgs" must be an array of strings/],
   ["extraArgs", ["--ok", 5], /option "extraArgs\[1\]" must be a non-empty string/],
   ["extraArgs", [""], /option "extraArgs\[0\]"/],
-  ["readyTimeoutSecs", 0, /option "readyTimeoutSecs" must be a positive number of seconds/],
+  ["readyTimeoutSecs", 0, /option "readyTimeoutSecs" must be a positive, finite number of seconds no larger than 2147483/],
   ["readyTimeoutSecs", -5, /readyTimeoutSecs/],
   ["readyTimeoutSecs", Number.NaN, /readyTimeoutSecs/],
   ["readyTimeoutSecs", "60", /readyTimeoutSecs/],

@@ -61,3 +61,12 @@ test("recorder.fetch records a transport failure and rethrows", async () => {
   await assert.rejects(r.fetch(() => Promise.reject(new Error("boom")))("http://127.0.0.1:9/"), /boom/);
   assert.equal(r.events()[0].error, "boom");
 });
+
+test("recorder: a ring buffer of the newest maxEvents; the timeline says how many were dropped", () => {
+  const r = new Recorder(3);
+  for (let i = 1; i <= 5; i++) r.end(r.begin("GET", `http://x/${i}`), { status: 200 });
+  assert.deepEqual(r.events().map((e) => e.url), ["http://x/3", "http://x/4", "http://x/5"]);
+  assert.equal(r.dropped, 2);
+  assert.match(r.timeline(), /^\(2 earlier events dropped: the timeline keeps the newest 3\)\n/);
+  assert.throws(() => new Recorder(0), /maxEvents must be a positive integer/);
+});

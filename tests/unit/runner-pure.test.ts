@@ -21,7 +21,7 @@ const badServices: [string, unknown, RegExp][] = [
   ["env value", { web: { image: img, env: { A: 1 } } }, /services\.web\.env\.A/],
   ["relative tmpfs", { web: { image: img, tmpfs: ["run"] } }, /services\.web\.tmpfs\[0\] must be an absolute path/],
   ["cgroupns", { web: { image: img, cgroupns: "shared" } }, /services\.web\.cgroupns must be "host" or "private"/],
-  ["ready timeout", { web: { image: img, readyCheck: { type: "exec", command: "true", timeoutSecs: 0 } } }, /readyCheck\.timeoutSecs must be a positive number/],
+  ["ready timeout", { web: { image: img, readyCheck: { type: "exec", command: "true", timeoutSecs: 0 } } }, /readyCheck\.timeoutSecs must be a positive, finite number of seconds no larger than 2147483/],
   ["http check on an unpublished port", { web: { image: img, ports: [80], readyCheck: { type: "http", port: 8080, timeoutSecs: 5 } } }, /readyCheck\.port must be one of the service's published ports \(80\)/],
   ["unknown check type", { web: { image: img, readyCheck: { type: "tcp", timeoutSecs: 5 } } }, /readyCheck\.type must be "exec" or "http"/],
   ["dnsName owned by a stranger", { web: { image: img, dnsNames: [{ kind: "dnsName", host: "a.test", service: "nope" }] } }, /dnsNames\[0\]\.service must be a service of this environment \(web\)/],

@@ -1,0 +1,53 @@
+// What is wrong with a service's container, asked when a request to it got
+// no answer (HelperContext.fault): a request to a paused, exited or
+// disconnected container fails with a timeout, ECONNREFUSED or ECONNRESET,
+// none of which says why. Readiness watches the same states (readiness.ts).
+
+import { DockerUnavailableError, inspectContainer, logsTail } from "../docker.ts";
+
+const LOG_LINES = 20;
+/** The log tail is worth waiting this long for, no more: the fault itself matters most. */
+const LOG_WAIT_MS = 300;
+/** Pause between looks at a container that seemed healthy. */
+const RECHECK_MS = 150;
+
+/** The fault in one line, or undefined when the container looks healthy (or Docker cannot tell). */
+export async function containerState(container: string, network: string | undefined): Promise<string | undefined> {
+  const info = await inspectContainer(container).catch((e) => e as Error);
+  if (info instanceof DockerUnavailableError) return `the Docker daemon does not answer (${info.message.split("\n")[0]})`;
+  if (info instanceof Error) {
+    return /no such (container|object)/i.test(info.message) ? `the container ${container} was removed` : undefined;
+  }
+  container = info.name?.replace(/^\//, "") || container; // the name reads better than the id
+  if (info.state.status === "paused") return `the container ${container} is paused (docker pause)`;
+  if (!info.state.running) {
+    return `the container ${container} exited with code ${info.state.exitCode}${info.state.oomKilled ? " (OOM-killed)" : ""}${info.state.error ? ` (${info.state.error})` : ""}`;
+  }
+  if (network && !info.networks[network]) return `the container ${container} is no longer on the environment's network ${network} (removed or disconnected)`;
+  return undefined;
+}
+
+/** `service "<key>": <fault>` with the container's log tail, or undefined when nothing is wrong. */
+export async function containerFault(
+  service: string,
+  container: string,
+  network: string | undefined,
+  withinMs = 600,
+): Promise<string | undefined> {
+  const t0 = Date.now();
+  const logs = logsTail(container, LOG_LINES).catch(() => "");
+  // A refused connection can come before Docker reports why: a killed container shows
+  // "running" while its processes die, a disconnect unpublishes its ports first. Look
+  // again until `withinMs` is nearly spent.
+  let state = await containerState(container, network);
+  while (!state && Date.now() - t0 + RECHECK_MS + 100 < withinMs) {
+    await new Promise((r) => setTimeout(r, RECHECK_MS));
+    state = await containerState(container, network);
+  }
+  if (!state) return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Within the caller's budget (FAULT_PROBE_MS): the fault itself must not be lost waiting for its logs.
+  const late = new Promise<string>((r) => (timer = setTimeout(() => r(""), Math.max(50, Math.min(LOG_WAIT_MS, withinMs - (Date.now() - t0))))));
+  const tail = (await Promise.race([logs, late]).finally(() => clearTimeout(timer))).trimEnd();
+  return `service "${service}": ${state}${tail ? `\nlast ${LOG_LINES} log lines of ${container}:\n${tail}` : ""}`;
+}

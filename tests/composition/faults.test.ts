@@ -1,0 +1,107 @@
+// Faults named as faults, deadlines kept: the node container of a running
+// k3s() environment is paused (`docker pause`), cut off from its network and
+// killed while a wait is running; each wait ends within its deadline + 1 s
+// and its error says what happened to the container. The k3s-compatible test
+// image, unprivileged (kwok), so the real kube-apiserver is what freezes.
+
+import assert from "node:assert/strict";
+import { skip, suite } from "../harness.ts";
+import { docker } from "../../lib/docker.ts";
+import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
+import { WaitError } from "../../lib/kube/waits.ts";
+import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
+import type { ServiceDefinition } from "../../lib/service.ts";
+import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { leftovers } from "../support/leftovers.ts";
+import { ownIngressDomain } from "../support/cli.ts";
+
+const SLACK_MS = 1_000;
+type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
+
+/** Starts `wait`, does `fault` after `afterMs`, and returns the wait's error and how long it ran. */
+async function faultDuringWait(wait: () => Promise<unknown>, fault: () => Promise<unknown>, afterMs = 1_000) {
+  const t0 = performance.now();
+  const pending = wait().then(() => assert.fail("the wait must fail"), (e: unknown) => e as Error);
+  await new Promise((r) => setTimeout(r, afterMs));
+  await fault();
+  const err = await pending;
+  return { err, ms: performance.now() - t0 };
+}
+
+if (!TESTBED_IMAGE) {
+  skip("faults during waits on the test image", NO_IMAGE_REASON);
+} else {
+  const domain = ownIngressDomain()[1];
+  suite("faults during waits: pause, network removal, kill of the node (k3s-compatible test image, unprivileged)", {
+    setupTimeoutMs: 180_000,
+    setup: async () => {
+      const env: Env = await startEnvironment({
+        services: {
+          k8s: { ...k3s({ registry: false, ingressDomains: [domain], readyTimeoutSecs: 90 }), image: { type: "registry", reference: TESTBED_IMAGE! }, privileged: false },
+        },
+      });
+      return { env, node: env.services.k8s.containerId };
+    },
+    teardown: async ({ env, node }) => {
+      await docker(["unpause", node]).catch(() => {});
+      await env.stop();
+      assert.deepEqual(await leftovers(env.id), [], "stop() leaves nothing");
+    },
+  }, (t) => {
+    t("docker pause during waitFor: ends at its deadline + ≤1 s, the error says the container is paused", async ({ env, node }) => {
+      try {
+        const { err, ms } = await faultDuringWait(
+          () => env.svc.k8s.waitFor("pod/never-created", "Ready", { timeoutMs: 4_000 }),
+          () => docker(["pause", node]),
+        );
+        assert.ok(err instanceof WaitError, `${err.name}: ${err.message}`);
+        assert.ok(err.timedOut);
+        assert.match(err.message, /not met within 4s/);
+        assert.match(err.message, /the container \S+ is paused \(docker pause\)/);
+        assert.ok(ms < 4_000 + SLACK_MS, `ended after ${Math.round(ms)} ms, deadline 4000 ms`);
+      } finally {
+        await docker(["unpause", node]);
+      }
+      // Unpaused, the same client works again.
+      assert.equal((await env.svc.k8s.client.core.listNode()).items.length, 1);
+    }, { timeoutMs: 60_000 });
+
+    t("docker pause during rollout: the same, for rollout()", async ({ env, node }) => {
+      try {
+        const { err, ms } = await faultDuringWait(
+          () => env.svc.k8s.rollout("deployment/never-created", { namespace: "default", timeoutMs: 3_000 }),
+          () => docker(["pause", node]),
+        );
+        assert.ok(err instanceof WaitError, `${err.name}: ${err.message}`);
+        assert.match(err.message, /the container \S+ is paused \(docker pause\)/);
+        assert.ok(ms < 3_000 + SLACK_MS, `ended after ${Math.round(ms)} ms, deadline 3000 ms`);
+      } finally {
+        await docker(["unpause", node]);
+      }
+    }, { timeoutMs: 60_000 });
+
+    t("docker network disconnect during waitFor: the error says the container left the environment's network", async ({ env, node }) => {
+      try {
+        const { err, ms } = await faultDuringWait(
+          () => env.svc.k8s.waitFor("pod/never-created", "Ready", { timeoutMs: 4_000 }),
+          () => docker(["network", "disconnect", env.network, node]),
+        );
+        assert.match(err.message, /is no longer on the environment's network/);
+        assert.ok(ms < 4_000 + SLACK_MS, `ended after ${Math.round(ms)} ms, deadline 4000 ms`);
+      } finally {
+        await docker(["network", "connect", "--alias", "k8s", "--alias", "k8s.internal", env.network, node]).catch(() => {});
+      }
+    }, { timeoutMs: 60_000 });
+
+    // Last: the node does not come back.
+    t("docker kill during waitFor: the error says the container exited (137), with its log tail, well before the deadline", async ({ env, node }) => {
+      const { err, ms } = await faultDuringWait(
+        () => env.svc.k8s.waitFor("pod/never-created", "Ready", { timeoutMs: 20_000 }),
+        () => docker(["kill", node]),
+      );
+      assert.match(err.message, /the container \S+ exited with code 137/);
+      assert.match(err.message, /log lines of/);
+      assert.ok(ms < 5_000, `ended after ${Math.round(ms)} ms`);
+    }, { timeoutMs: 60_000 });
+  });
+}
