@@ -12,6 +12,7 @@ import { listReused, liveAttachments, removeReused } from "./lib/runner/reuse.ts
 import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
 import { recordCopy, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
+import { hostPortOf } from "./lib/service.ts";
 
 const started = performance.now();
 /** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
@@ -130,8 +131,10 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     id: env.id,
     kubeconfig: path,
     dir: dirname(await env.kubeconfigPath("k8s")),
-    api: `https://127.0.0.1:${env.hostPort("k8s", 6443)}`,
+    api: `https://${hostPortOf(env.services.k8s.host, env.hostPort("k8s", 6443))}`,
+    host: env.services.k8s.host,
     ports: env.services.k8s.ports,
+    topology: { kind: env.topology.kind, reason: env.topology.reason },
     timings: env.timings,
   };
   if (json) out(JSON.stringify(info));
@@ -139,6 +142,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     out(`cluster ${env.id} is ready (${Object.entries(env.timings).map(([k, v]) => `${k} ${v}ms`).join(", ")})`);
     out(`kubeconfig: ${path}${extraPath ? "" : ` (in ${info.dir}, private, removed with the cluster)`}`);
     out(`export KUBECONFIG=${path}`);
+    out(`reached at ${info.api} (topology ${env.topology.kind}: ${env.topology.reason})`);
   }
   if (flags.detach) {
     env.detach();

@@ -301,6 +301,8 @@ export interface ContainerSpec {
   cgroupns?: "host" | "private";
   /** Container TCP ports published on 127.0.0.1 at a host port Docker picks. */
   publish?: number[];
+  /** Also publish them on this address of the daemon's host (see docker/topology.ts); 127.0.0.1 stays. */
+  publishHost?: string;
   entrypoint?: string;
   command?: string[];
 }
@@ -331,6 +333,11 @@ export async function createContainer(spec: ContainerSpec): Promise<string> {
   for (const p of spec.publish ?? []) {
     if (!Number.isInteger(p) || p < 1 || p > 65535) throw new DockerNameError("port", String(p), "must be an integer 1-65535");
     args.push("--publish", `127.0.0.1::${p}/tcp`);
+    if (spec.publishHost && spec.publishHost !== "127.0.0.1") {
+      const h = validateText("publish address", spec.publishHost);
+      if (!/^[0-9a-fA-F.:]+$/.test(h)) throw new DockerNameError("publish address", h, "must be an IP address");
+      args.push("--publish", `${h.includes(":") ? `[${h}]` : h}::${p}/tcp`);
+    }
   }
   if (spec.entrypoint !== undefined) args.push("--entrypoint", validateText("entrypoint", spec.entrypoint));
   args.push(validateImage(spec.image), ...(spec.command ?? []).map((c) => validateText("command argument", c)));
@@ -372,6 +379,8 @@ export interface ContainerInfo {
   state: ContainerState;
   /** Container TCP port → host port on 127.0.0.1 (only ports published and bound). */
   ports: Record<number, number>;
+  /** Host address → (container TCP port → host port) of every binding. */
+  bindings: Record<string, Record<number, number>>;
   /** Network name → address and DNS aliases on it. */
   networks: Record<string, { ip: string; aliases: string[] }>;
   labels: Record<string, string>;
@@ -389,9 +398,12 @@ export async function inspectContainer(id: string): Promise<ContainerInfo> {
   // deno-lint-ignore no-explicit-any
   const c: any = JSON.parse(out)[0];
   const ports: Record<number, number> = {};
+  const byHost: Record<string, Record<number, number>> = {};
   for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
     const [port, proto] = key.split("/");
     if (proto !== "tcp" || !Array.isArray(bindings)) continue;
+    // deno-lint-ignore no-explicit-any
+    for (const x of bindings as any[]) if (x?.HostPort) (byHost[x.HostIp ?? ""] ??= {})[Number(port)] = Number(x.HostPort);
     // deno-lint-ignore no-explicit-any
     const b = (bindings as any[]).find((x) => x.HostIp === "127.0.0.1") ?? bindings[0];
     if (b?.HostPort) ports[Number(port)] = Number(b.HostPort);
@@ -416,6 +428,7 @@ export async function inspectContainer(id: string): Promise<ContainerInfo> {
       finishedAt: dockerDate(s.FinishedAt),
     },
     ports,
+    bindings: byHost,
     networks,
     labels: c.Config?.Labels ?? {},
   };

@@ -3,7 +3,7 @@
 // The wrapper runs under `/bin/sh -c`, so every argument is shell-quoted:
 // no option value (extraArgs come from users) can end the word it is in.
 
-import { SELF_SERVICE_TOKEN } from "../service.ts";
+import { REACH_HOSTS_TOKEN, SELF_SERVICE_TOKEN } from "../service.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 
 /** Where the wrapper writes the resolv.conf k3s hands to CoreDNS. */
@@ -38,6 +38,8 @@ export function k3sServerArgs(opts: ResolvedK3sOptions): string[] {
     "--tls-san=localhost",
     `--tls-san=${SELF_SERVICE_TOKEN}`,
     `--tls-san=${SELF_SERVICE_TOKEN}.internal`,
+    // Where this process reaches the API server (docker/topology.ts), e.g. a tcp:// daemon's host.
+    `--tls-san=${REACH_HOSTS_TOKEN}`,
     ...opts.extraArgs,
   ];
 }

@@ -1,7 +1,7 @@
 // The k3s() service factory: a single-node k3s cluster as a ServiceDefinition.
 
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig, pointKubeconfigAt } from "../kube/client.ts";
-import { dnsName, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
+import { dnsName, hostPortOf, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
 import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
 import { type K3sOptions, resolveK3sOptions } from "./options.ts";
 import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
@@ -54,9 +54,9 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       kubeconfigFile.forget(ctx);
       if (!read.text) throw new Error(`k3s(${ctx.name}): could not read ${K3S_KUBECONFIG_PATH} from the container: ${read.error}`);
       const kubeconfig = await loadKubeconfig(read.text);
-      // The API server's certificate carries 127.0.0.1 (see --tls-san), so
-      // the published port verifies against the cluster CA.
-      pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);
+      // The API server's certificate carries the address this process reaches
+      // it at (see --tls-san), so the published port verifies against the cluster CA.
+      pointKubeconfigAt(kubeconfig, `https://${hostPortOf(ctx.host, ctx.hostPort(K3S_API_PORT))}`);
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
       return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },

@@ -204,7 +204,7 @@ export function validateServices(services: unknown): asserts services is Record<
 /** The options besides `services`. */
 export function validateEnvironmentOptions(opts: unknown): void {
   if (!isPlainObject(opts)) throw new EnvironmentOptionError("options", "an object such as { services: { k8s: k3s() } }", opts);
-  const known = ["services", "ca", "onProgress", "detached", "reuse"];
+  const known = ["services", "ca", "onProgress", "detached", "reuse", "host"];
   for (const k of Object.keys(opts)) if (!known.includes(k)) throw new EnvironmentOptionError(k, `one of the known options (${known.join(", ")})`, k);
   validateServices(opts.services);
   if (opts.ca !== undefined) {
@@ -217,4 +217,7 @@ export function validateEnvironmentOptions(opts: unknown): void {
   if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw new EnvironmentOptionError("onProgress", "a function", opts.onProgress);
   if (opts.detached !== undefined && typeof opts.detached !== "boolean") throw new EnvironmentOptionError("detached", "true or false", opts.detached);
   if (opts.reuse !== undefined && typeof opts.reuse !== "boolean") throw new EnvironmentOptionError("reuse", "true or false", opts.reuse);
+  if (opts.host !== undefined && (typeof opts.host !== "string" || !opts.host.trim())) {
+    throw new EnvironmentOptionError("host", 'an IP address or host name of the Docker daemon\'s host, e.g. "192.168.1.10" (or "dial,publish")', opts.host);
+  }
 }

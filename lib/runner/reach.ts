@@ -1,0 +1,80 @@
+// The fail-fast check that the topology's address really reaches the
+// environment (docker/topology.ts): right after the containers start, before
+// any readiness wait, this process connects to their published ports. A
+// wrong address then fails in seconds, naming the address, the topology and
+// what to set, instead of looking like a cluster that is slow to boot.
+//
+// What counts as proof: a TCP connection that opens. Docker's port proxy
+// (and rootlesskit's, Podman's) accepts on the published port as soon as the
+// container runs, whether or not the service listens yet. Where nothing
+// proxies (this process dials a container on a shared network, or Docker
+// forwards a remote connection with NAT only), a refusal comes from the
+// container itself, which proves the route as well; such a refusal counts
+// only where no other host could have sent it (network mode), else the
+// probe keeps trying until the window ends.
+
+import { connect } from "node:net";
+import type { Topology } from "../docker/topology.ts";
+import { hostPortOf } from "../service.ts";
+
+export interface ReachTarget {
+  service: string;
+  host: string;
+  port: number;
+  /** The container port it leads to (for messages). */
+  containerPort: number;
+}
+
+/** The environment's published ports cannot be reached from this process. */
+export class UnreachableError extends Error {
+  constructor(readonly topology: Topology, readonly tried: ReachTarget[], readonly saw: string, readonly waitedMs: number) {
+    const where = tried.map((t) => `${hostPortOf(t.host, t.port)} (service "${t.service}" port ${t.containerPort})`).join(", ");
+    super(
+      `k3sbox cannot reach the environment's containers from this process: tried ${where} for ${(waitedMs / 1000).toFixed(1)} s; last: ${saw}.\n` +
+        `Topology: ${topology.kind} — ${topology.reason}.\n` +
+        `To change it: ${topology.hint}.`,
+    );
+    this.name = "UnreachableError";
+  }
+}
+
+type Outcome = "open" | "refused" | "unreachable";
+
+/** One TCP connect, ended by `timeoutMs`. */
+export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<{ outcome: Outcome; detail: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (outcome: Outcome, detail: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ outcome, detail });
+    };
+    const timer = setTimeout(() => done("unreachable", `no answer within ${timeoutMs} ms (timed out)`), timeoutMs);
+    socket.once("connect", () => done("open", "connected"));
+    socket.once("error", (e: Error & { code?: string }) =>
+      done(e.code === "ECONNREFUSED" ? "refused" : "unreachable", `${e.code ?? "error"}: ${e.message}`)
+    );
+  });
+}
+
+/**
+ * Resolves once any target accepts a connection (or, in network mode,
+ * answers at all); rejects with `UnreachableError` after `windowMs`.
+ */
+export async function proveReachable(topology: Topology, targets: ReachTarget[], windowMs = 3_000, signal?: AbortSignal): Promise<number> {
+  if (targets.length === 0) return 0;
+  const started = Date.now();
+  let saw = "nothing yet";
+  while (true) {
+    signal?.throwIfAborted();
+    const left = windowMs - (Date.now() - started);
+    const results = await Promise.all(targets.map((t) => tcpConnect(t.host, t.port, Math.max(200, Math.min(1_000, left)))));
+    if (results.some((r) => r.outcome === "open" || (r.outcome === "refused" && topology.mode === "network"))) return Date.now() - started;
+    saw = results.map((r, i) => `${hostPortOf(targets[i].host, targets[i].port)}: ${r.detail}`).join("; ");
+    if (Date.now() - started >= windowMs) throw new UnreachableError(topology, targets, saw, Date.now() - started);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Connection errors that mean "cannot reach", not "not ready yet" (for readiness messages). */
+export const CANNOT_REACH = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ETIMEDOUT|ECONNRESET/;
