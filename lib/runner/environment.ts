@@ -214,7 +214,7 @@ function commandOf(def: AnyDefinition, key: string, hosts: string[]): { entrypoi
 }
 
 /** How long the published ports may take to accept a connection before the start fails as unreachable. */
-const REACH_WINDOW_MS = 3_000;
+const REACH_WINDOW_MS = 2_000;
 
 const PHASE_LABELS: Record<string, string> = {
   preflight: "checking Docker, images and the CA",

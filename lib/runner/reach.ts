@@ -40,6 +40,9 @@ export class UnreachableError extends Error {
 
 type Outcome = "open" | "refused" | "unreachable";
 
+/** How long refusals from a tcp:// daemon's host are taken for "not listening yet" (see proveReachable). */
+export const REMOTE_REFUSED_WINDOW_MS = 30_000;
+
 /** One TCP connect, ended by `timeoutMs`. */
 export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<{ outcome: Outcome; detail: string }> {
   return new Promise((resolve) => {
@@ -71,7 +74,12 @@ export async function proveReachable(topology: Topology, targets: ReachTarget[],
     const results = await Promise.all(targets.map((t) => tcpConnect(t.host, t.port, Math.max(200, Math.min(1_000, left)))));
     if (results.some((r) => r.outcome === "open" || (r.outcome === "refused" && topology.mode === "network"))) return Date.now() - started;
     saw = results.map((r, i) => `${hostPortOf(targets[i].host, targets[i].port)}: ${r.detail}`).join("; ");
-    if (Date.now() - started >= windowMs) throw new UnreachableError(topology, targets, saw, Date.now() - started);
+    // A remote daemon (tcp://) forwards a connection from outside with NAT,
+    // not its port proxy: until the service listens, the container itself
+    // refuses. Refusals there get the longer window; silence does not.
+    const refusedOnly = results.every((r) => r.outcome === "refused");
+    const window = refusedOnly && topology.kind === "tcp" ? REMOTE_REFUSED_WINDOW_MS : windowMs;
+    if (Date.now() - started >= window) throw new UnreachableError(topology, targets, saw, Date.now() - started);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

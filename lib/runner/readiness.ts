@@ -152,7 +152,11 @@ export async function waitReady(opts: {
       const now = Date.now();
       if (now >= deadline) {
         const what = check.type === "exec" ? `\`${check.command}\`` : `GET ${check.path ?? "/"} on port ${check.port}`;
-        const text = `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`;
+        // A host-side check that never connected says so: that is an address problem, not a slow service.
+        const unreachable = check.type === "http" && /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ETIMEDOUT/.test(saw);
+        const text = unreachable
+          ? `service "${service}": this process cannot reach ${opts.host ?? "127.0.0.1"}:${opts.hostPort(check.port)} (its port ${check.port}) within ${check.timeoutSecs}s (ready check ${what}; last try: ${saw}); check the address (K3SBOX_HOST, env.topology)\n${await describeContainer(container)}`
+          : `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`;
         throw new ServiceNotReadyError(service, text, Date.now() - started);
       }
       if (now - lastReport >= 5_000) {
