@@ -46,6 +46,12 @@ export interface Topology {
   sshDestination?: string;
   /** What to set to change the decision (for error messages and `k3sbox doctor`). */
   hint: string;
+  /**
+   * The daemon's container this process runs in, whatever the mode: its
+   * environments are labelled with it (LABEL_OWNER_CONTAINER), since this
+   * process's pid means nothing in other PID namespaces.
+   */
+  processContainer?: string;
 }
 
 /** The container this process runs in, as the daemon describes it (confirmed by `docker inspect`). */
@@ -115,6 +121,11 @@ const HINT = "set K3SBOX_HOST (or startEnvironment({ host })) to an address of t
  * container of this daemon (its own network namespace); the local daemon.
  */
 export function decideTopology(inputs: TopologyInputs): Topology {
+  const t = decide(inputs);
+  return inputs.ownContainer ? { ...t, processContainer: inputs.ownContainer.id } : t;
+}
+
+function decide(inputs: TopologyInputs): Topology {
   const fromContext = !inputs.dockerHost && inputs.context;
   const endpoint = inputs.dockerHost || inputs.context?.endpoint || "unix:///var/run/docker.sock";
   const endpointSource = inputs.dockerHost ? "DOCKER_HOST" : fromContext ? `the active Docker context "${inputs.context!.name}"` : "the default socket";
@@ -234,6 +245,19 @@ async function inspectOwn(id: string, dockerEnv?: Record<string, string>): Promi
   return { id: c.Id, name: String(c.Name ?? "").replace(/^\//, ""), networkMode: String(c.HostConfig?.NetworkMode ?? ""), networks };
 }
 
+/** The container of the daemon this process runs in, if any (from its mounts, confirmed by `docker inspect`). */
+async function findOwnContainer(dockerEnv?: Record<string, string>): Promise<OwnContainer | undefined> {
+  const [mountinfo, cgroup] = await Promise.all([
+    readFile("/proc/self/mountinfo", "utf8").catch(() => ""),
+    readFile("/proc/self/cgroup", "utf8").catch(() => ""),
+  ]);
+  for (const id of ownContainerCandidates(mountinfo, cgroup)) {
+    const own = await inspectOwn(id, dockerEnv);
+    if (own) return own;
+  }
+  return undefined;
+}
+
 /** K3SBOX_HOST: `dial` or `dial,publish` (publish: the daemon-side address to bind, when it differs). */
 export function parseHostOverride(value: string, source: string): { dial: string; publish?: string; source: string } {
   const [dial, publish, ...rest] = value.split(",").map((s) => s.trim());
@@ -256,19 +280,9 @@ export async function gatherTopologyInputs(hostOption?: string, env: Record<stri
     for (const n of new Set(names)) inputs.resolved[n] = await lookup(n, { all: true }).then((as) => as.map((a) => a.address), () => []);
   }
   // A process in a container matters only for a daemon on this machine's socket.
-  if (!inputs.override && (parsed.scheme === "unix" || isLoopback(parsed.host))) {
-    const [mountinfo, cgroup] = await Promise.all([
-      readFile("/proc/self/mountinfo", "utf8").catch(() => ""),
-      readFile("/proc/self/cgroup", "utf8").catch(() => ""),
-    ]);
+  if (parsed.scheme === "unix" || isLoopback(parsed.host)) {
     const dockerEnv = inputs.context && !inputs.dockerHost ? { DOCKER_HOST: inputs.context.endpoint } : undefined;
-    for (const id of ownContainerCandidates(mountinfo, cgroup)) {
-      const own = await inspectOwn(id, dockerEnv);
-      if (own) {
-        inputs.ownContainer = own;
-        break;
-      }
-    }
+    inputs.ownContainer = await findOwnContainer(dockerEnv);
     if (!inputs.ownContainer) {
       const marker = await readFile("/.dockerenv").then(() => "/.dockerenv exists", () => readFile("/run/.containerenv").then(() => "/run/.containerenv exists", () => ""));
       if (marker) inputs.containerHint = marker;

@@ -33,9 +33,9 @@ import {
   type ServiceDefinition,
 } from "../service.ts";
 import { tar } from "../tar.ts";
-import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
+import { containerName, environmentLabels, LABEL_OWNER_CONTAINER, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
 import { preflight, type PreflightResult } from "./preflight.ts";
-import { ensureReaper } from "./reaper.ts";
+import { ensureContainerWatchdog, ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
@@ -292,6 +292,11 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       );
     }
     const reachHosts = topology.tlsSans.length ? topology.tlsSans : ["127.0.0.1"];
+    if (topology.processContainer && !attach) {
+      // This process's pid means something only in its container: label the owner container too (prune, down, watchdog).
+      (labels as Record<string, string>)[LABEL_OWNER_CONTAINER] = topology.processContainer;
+      ensureContainerWatchdog(topology.processContainer);
+    }
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
     if (!attach) res.network = networkName(envId); // set first: a stop racing the create still removes it

@@ -10,10 +10,28 @@ import { suite } from "../harness.ts";
 import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
-import { runInSocketContainer } from "../support/dood.ts";
-import { runTag } from "../support/child-processes.ts";
+import { runInSocketContainer, startInSocketContainer } from "../support/dood.ts";
+import { ENV_CHILD, runTag } from "../support/child-processes.ts";
+import { docker, dockerResult } from "../../lib/docker.ts";
+import { LABEL_OWNER_CONTAINER } from "../../lib/runner/labels.ts";
+import { LABEL_WATCHDOG } from "../../lib/runner/reaper.ts";
 
 const CHILD = new URL("../support/dood-child.ts", import.meta.url).pathname;
+
+/** The sibling watchdogs still on the daemon for sessions of `container`'s processes. */
+async function siblingsOf(sessionPrefix: string): Promise<string[]> {
+  return (await listByLabel("container", [LABEL_WATCHDOG])).filter((c) => c.labels[LABEL_WATCHDOG].startsWith(sessionPrefix)).map((c) => c.name);
+}
+
+async function until<T>(what: string, withinMs: number, get: () => Promise<T>, done: (v: T) => boolean): Promise<{ value: T; ms: number }> {
+  const t0 = Date.now();
+  while (true) {
+    const value = await get();
+    if (done(value)) return { value, ms: Date.now() - t0 };
+    if (Date.now() - t0 > withinMs) throw new Error(`${what}: not within ${withinMs} ms; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 async function leftoversOf(envId: string): Promise<string[]> {
   const f = [`${LABEL_ENV}=${envId}`];
@@ -37,6 +55,8 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     assert.equal(out.host, out.ip, "dialled at the container's address on the environment's network");
     for (const b of out.bindings) assert.match(b, /^8080\/tcp -> 127\.0\.0\.1:\d+$/);
     assert.deepEqual(await leftoversOf(out.id), []);
+    // Its sibling watchdog goes once the container has ended.
+    await until("sibling watchdog gone", 30_000, () => siblingsOf(out.session), (l) => l.length === 0);
   }, { timeoutMs: 90_000 });
 
   t("K3SBOX_HOST=127.0.0.1 there (the old behaviour) fails within 5 s naming it, not after the ready deadline", async () => {
@@ -49,4 +69,23 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     assert.match(out.message, /K3SBOX_HOST says to reach the containers at 127\.0\.0\.1/);
     assert.ok(out.ms < 5_000, `failed after ${out.ms} ms`);
   }, { timeoutMs: 90_000 });
+
+  t("a test-process container killed with its environment running leaves nothing within a minute (sibling watchdog; owner container labelled)", async () => {
+    const name = `k3sbox-test-dood-${runTag()}`;
+    const id = await startInSocketContainer(name, ENV_CHILD);
+    try {
+      const { value: logs } = await until("READY in the container's output", 60_000, () => dockerResult(["logs", name]).then((r) => r.stdout + r.stderr), (l) => /READY \w+/.test(l));
+      const envId = /READY (\w+)/.exec(logs)![1];
+      const objects = await listByLabel("container", [`${LABEL_ENV}=${envId}`]);
+      assert.equal(objects[0]?.labels[LABEL_OWNER_CONTAINER], id, "labelled with the owner container");
+      const session = objects[0].labels["k3sbox.session"];
+      assert.deepEqual(await siblingsOf(session), [`k3sbox-watchdog-${session}`], "the sibling watchdog runs");
+      await docker(["kill", name]);
+      const gone = await until("environment removed after the kill", 60_000, () => leftoversOf(envId), (l) => l.length === 0);
+      console.error(`  environment gone ${gone.ms} ms after the kill`);
+      await until("sibling watchdog gone", 30_000, () => siblingsOf(session), (l) => l.length === 0);
+    } finally {
+      await dockerResult(["rm", "--force", name]);
+    }
+  }, { timeoutMs: 150_000 });
 });

@@ -3,6 +3,7 @@
 // with what it saw (or the error's message).
 import { docker } from "../../lib/docker.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
+import { SESSION_ID } from "../../lib/runner/labels.ts";
 import { BUSYBOX_IMAGE } from "./images.ts";
 
 const t0 = Date.now();
@@ -25,7 +26,7 @@ try {
   } finally {
     await env.stop();
   }
-  console.log(JSON.stringify({ ok: true, id: env.id, kind: env.topology.kind, host: env.services.web.host, ip: env.services.web.ip, fetched, bindings, ms: Date.now() - t0 }));
+  console.log(JSON.stringify({ ok: true, id: env.id, session: SESSION_ID, kind: env.topology.kind, host: env.services.web.host, ip: env.services.web.ip, fetched, bindings, ms: Date.now() - t0 }));
 } catch (err) {
   console.log(JSON.stringify({ ok: false, name: (err as Error).name, message: (err as Error).message, ms: Date.now() - t0 }));
 }

@@ -1,9 +1,11 @@
 // A test process inside a container that talks to the host's Docker through
 // its socket ("Docker-outside-of-Docker", a CI job container with
 // /var/run/docker.sock mounted). The container is the locally built busybox
-// image with the host's / bind-mounted at /host; the process runs chrooted
-// into it, so it has this checkout, the runtimes and the docker CLI, but its
-// own network and PID namespaces, as a job container has.
+// image with the host's /usr, /lib, /lib64, this checkout's /work, /root
+// (runtime caches) and /tmp bind-mounted at the same paths, so it has the
+// sources, the runtimes and the docker CLI where the host has them, but its
+// own network and PID namespaces, as a job container has (and a sibling
+// started from its image with --volumes-from sees the same files).
 
 import { run, type RunResult } from "../../lib/proc.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "./images.ts";
@@ -23,8 +25,25 @@ export async function runInSocketContainer(name: string, script: string, env: Re
   const envArgs: string[] = [];
   for (const k of PASS_ENV) if (process.env[k]) envArgs.push("--env", `${k}=${process.env[k]}`);
   for (const [k, v] of Object.entries(env)) envArgs.push("--env", `${k}=${v}`);
-  return await run("docker", [
-    "run", "--rm", "--name", name, "--label", DOOD_LABEL, "--volume", "/:/host", ...envArgs,
-    BUSYBOX_IMAGE, "chroot", "/host", "/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", process.cwd(), ...scriptArgv(script),
-  ], { timeoutMs });
+  return await run("docker", ["run", "--rm", ...containerArgs(name, envArgs), ...scriptArgv(script)], { timeoutMs });
+}
+
+const BINDS = ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro", "/work:/work", "/root:/root", "/tmp:/tmp", "/var/run/docker.sock:/var/run/docker.sock"];
+
+function containerArgs(name: string, envArgs: string[]): string[] {
+  return [
+    "--name", name, "--label", DOOD_LABEL, ...BINDS.flatMap((b) => ["--volume", b]), ...envArgs,
+    "--entrypoint", "/bin/sh", BUSYBOX_IMAGE, "-c", 'cd "$1" && shift && exec "$@"', "sh", process.cwd(),
+  ];
+}
+
+/** Starts `script` in such a container, detached; returns the container id. */
+export async function startInSocketContainer(name: string, script: string, env: Record<string, string> = {}): Promise<string> {
+  await ensureBusyboxImage();
+  const envArgs: string[] = [];
+  for (const k of PASS_ENV) if (process.env[k]) envArgs.push("--env", `${k}=${process.env[k]}`);
+  for (const [k, v] of Object.entries(env)) envArgs.push("--env", `${k}=${v}`);
+  const r = await run("docker", ["run", "--detach", ...containerArgs(name, envArgs), ...scriptArgv(script)]);
+  if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
+  return r.stdout.trim();
 }
