@@ -88,4 +88,16 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
       await dockerResult(["rm", "--force", name]);
     }
   }, { timeoutMs: 150_000 });
+
+  t("k3sbox doctor there reports the container topology: its container, and that it joins the environment's network", async () => {
+    const cli = new URL("../../cli.ts", import.meta.url).pathname;
+    const name = `k3sbox-test-dood-${runTag()}`;
+    const r = await runInSocketContainer(name, cli, {}, 60_000, ["doctor", "--json", "--image", "k3sbox-test-busybox:1"]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.topology.kind, "container");
+    assert.equal(j.topology.mode, "network");
+    assert.match(j.topology.reason, new RegExp(`runs in container ${name} `));
+    assert.match(j.topology.address, /joins it/);
+  }, { timeoutMs: 90_000 });
 });

@@ -20,12 +20,12 @@ const PASS_ENV = ["PATH", "HOME", "NODE_OPTIONS", "NODE_COMPILE_CACHE", "K3SBOX_
  * Runs `script` (a .ts file) with the test's runtime inside such a
  * container named `name`, and returns its result (the container is removed).
  */
-export async function runInSocketContainer(name: string, script: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
+export async function runInSocketContainer(name: string, script: string, env: Record<string, string> = {}, timeoutMs = 120_000, args: string[] = []): Promise<RunResult> {
   await ensureBusyboxImage();
   const envArgs: string[] = [];
   for (const k of PASS_ENV) if (process.env[k]) envArgs.push("--env", `${k}=${process.env[k]}`);
   for (const [k, v] of Object.entries(env)) envArgs.push("--env", `${k}=${v}`);
-  return await run("docker", ["run", "--rm", ...containerArgs(name, envArgs), ...scriptArgv(script)], { timeoutMs });
+  return await run("docker", ["run", "--rm", ...containerArgs(name, envArgs), ...scriptArgv(script), ...args], { timeoutMs });
 }
 
 const BINDS = ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro", "/work:/work", "/root:/root", "/tmp:/tmp", "/var/run/docker.sock:/var/run/docker.sock"];
