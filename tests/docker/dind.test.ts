@@ -4,7 +4,8 @@
 // DOCKER_HOST the runner publishes on that address (and the daemon host's
 // 127.0.0.1) only, this process reaches the services there, and nothing is
 // left on that daemon afterwards.
-// Each case starts and removes its own daemon (about 3 s once the image is built).
+// scripts/test.sh shares one plain and one TLS daemon between the test files
+// of a run; a file run alone starts and removes its own (about 3 s each).
 
 import assert from "node:assert/strict";
 import { suite } from "../harness.ts";
@@ -13,7 +14,7 @@ import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
-import { type Dind, loadIntoDind, startDind } from "../support/dind.ts";
+import { type Dind, loadIntoDind, sharedOrOwnDind } from "../support/dind.ts";
 
 const web: ServiceDefinition = {
   image: { type: "registry", reference: BUSYBOX_IMAGE },
@@ -83,14 +84,14 @@ suite("tcp:// topology: a second daemon in its own network namespace (DinD, Debi
   },
 }, (t) => {
   t("tcp://<ip>:2375: runner publishes on that address only, env.fetch and a plain fetch reach it, nothing left", async () => {
-    const d = await startDind();
+    const d = await sharedOrOwnDind();
     dinds.push(d);
     await loadIntoDind(d, BUSYBOX_IMAGE);
     await runnerOnDaemon(d);
   }, { timeoutMs: 180_000 });
 
   t("tcp://<ip>:2376 with TLS verified both ways (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH): the same", async () => {
-    const d = await startDind({ tls: true });
+    const d = await sharedOrOwnDind({ tls: true });
     dinds.push(d);
     await loadIntoDind(d, BUSYBOX_IMAGE);
     // Without the client certificate the daemon refuses: TLS is really in force.

@@ -11,8 +11,9 @@
 // cgroups sit below /k3sbox-dind-<tag>. stop() removes the container, the
 // volume and the cgroups.
 //
-// Shared across test files: scripts/test.sh starts one (`bun tests/support/dind.ts start`)
-// and exports K3SBOX_DIND_HOST / K3SBOX_DIND_TLS_*; a file run alone starts its own.
+// Shared across test files: scripts/test.sh starts a plain and a TLS one
+// (`bun tests/support/dind.ts start`) and exports K3SBOX_DIND_HOST /
+// K3SBOX_DIND_TLS_*; a file run alone starts its own (sharedOrOwnDind).
 
 import { copyFile, mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -82,12 +83,7 @@ export async function startDind(opts: { tls?: boolean } = {}): Promise<Dind> {
   const volume = `k3sbox-test-dind-${id}`;
   const cgroupParent = `/k3sbox-dind-${id}`;
   const certDir = opts.tls ? await mkdtemp(join(tmpdir(), "k3sbox-dind-certs-")) : undefined;
-  const stop = async () => {
-    await dockerResult(["rm", "--force", "--volumes", name]);
-    await dockerResult(["volume", "rm", "--force", volume]);
-    if (certDir) await rm(certDir, { recursive: true, force: true });
-    await removeCgroups(cgroupParent.slice(1));
-  };
+  const stop = () => stopDind(name, certDir);
   try {
     const info = await dockerInfo();
     const priv = await resolvePrivilege(DIND_IMAGE, info.id);
@@ -147,6 +143,30 @@ export async function startDind(opts: { tls?: boolean } = {}): Promise<Dind> {
   }
 }
 
+/** Removes a DinD daemon started by startDind: container, volume, cgroups and client certificates. */
+export async function stopDind(name: string, certDir?: string): Promise<void> {
+  if (!/^k3sbox-test-dind-[0-9a-f]{8}$/.test(name)) throw new Error(`not a test DinD name: ${name}`);
+  await dockerResult(["rm", "--force", "--volumes", name]);
+  await dockerResult(["volume", "rm", "--force", name]);
+  if (certDir) await rm(certDir, { recursive: true, force: true });
+  await removeCgroups(`k3sbox-dind-${name.slice("k3sbox-test-dind-".length)}`);
+}
+
+/**
+ * The daemon scripts/test.sh shares between test files (K3SBOX_DIND_HOST, or
+ * with TLS K3SBOX_DIND_TLS_HOST + K3SBOX_DIND_TLS_CERT_PATH), whose stop()
+ * leaves it running; else one of this process's own.
+ */
+export async function sharedOrOwnDind(opts: { tls?: boolean } = {}): Promise<Dind> {
+  const host = opts.tls ? process.env.K3SBOX_DIND_TLS_HOST : process.env.K3SBOX_DIND_HOST;
+  if (!host) return await startDind(opts);
+  const ip = /^tcp:\/\/([0-9.]+):\d+$/.exec(host)?.[1];
+  if (!ip) throw new Error(`K3SBOX_DIND_${opts.tls ? "TLS_" : ""}HOST: expected tcp://<ip>:<port>; got ${host}`);
+  const env: Record<string, string> = { DOCKER_HOST: host };
+  if (opts.tls) Object.assign(env, { DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: process.env.K3SBOX_DIND_TLS_CERT_PATH ?? "" });
+  return { name: "(shared)", ip, dockerHost: host, env, stop: async () => {} };
+}
+
 /** Removes the (empty) cgroup directories below `parent` in every v1 hierarchy, deepest first. */
 async function removeCgroups(parent: string): Promise<void> {
   const roots = await readdir("/sys/fs/cgroup").catch(() => [] as string[]);
@@ -168,12 +188,22 @@ export async function loadIntoDind(dind: Dind, image: string): Promise<void> {
   if (r.code !== 0) throw new Error(`loading ${image} into DinD ${dind.dockerHost} failed: ${r.stderr.trim()}`);
 }
 
-// `bun tests/support/dind.ts start [--tls]` prints K3SBOX_DIND_* lines; `stop <name>` removes one.
+// For scripts/test.sh (shared by the test files of a run):
+//   bun tests/support/dind.ts start   starts a plain and a TLS daemon; prints K3SBOX_DIND_* lines
+//   bun tests/support/dind.ts stop    removes those named in K3SBOX_DIND_NAMES (and the TLS client certificates)
 if (import.meta.main) {
-  const [cmd, arg] = process.argv.slice(2);
+  const cmd = process.argv[2];
   if (cmd === "start") {
-    const d = await startDind({ tls: arg === "--tls" });
-    console.log(`K3SBOX_DIND_NAME=${d.name}`);
-    for (const [k, v] of Object.entries(d.env)) console.log(`K3SBOX_DIND_${k}=${v}`);
+    const [plain, tls] = await Promise.all([startDind(), startDind({ tls: true })]);
+    console.log(`K3SBOX_DIND_NAMES=${plain.name},${tls.name}`);
+    console.log(`K3SBOX_DIND_HOST=${plain.dockerHost}`);
+    console.log(`K3SBOX_DIND_TLS_HOST=${tls.dockerHost}`);
+    console.log(`K3SBOX_DIND_TLS_CERT_PATH=${tls.env.DOCKER_CERT_PATH}`);
+  } else if (cmd === "stop") {
+    for (const n of (process.env.K3SBOX_DIND_NAMES ?? "").split(",").filter(Boolean)) await stopDind(n);
+    if (process.env.K3SBOX_DIND_TLS_CERT_PATH?.includes("k3sbox-dind-certs-")) await rm(process.env.K3SBOX_DIND_TLS_CERT_PATH, { recursive: true, force: true });
+  } else {
+    console.error("usage: dind.ts start | stop");
+    process.exit(2);
   }
 }
