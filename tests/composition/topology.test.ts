@@ -1,0 +1,103 @@
+// k3s() end to end on the node image in each topology where the test
+// process does not share the daemon's loopback (tests/support/topology-e2e.ts:
+// boot, apply, rollout, HTTPS through Traefik, kubectl via kubeconfigPath,
+// loadImages, docker push to the in-cluster registry, stop, nothing left):
+//   - tcp:// — a second daemon in its own network namespace (DinD,
+//     tests/support/dind.ts; shared by scripts/test.sh), the node image
+//     loaded into it with `docker save | docker -H … load`;
+//   - a test process in a container with the host's socket mounted (DooD,
+//     tests/support/dood.ts).
+// (The local topology is the rest of the composition tier.)
+
+import assert from "node:assert/strict";
+import { skip, suite } from "../harness.ts";
+import { listByLabel } from "../../lib/docker.ts";
+import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { type Dind, loadIntoDind, sharedOrOwnDind } from "../support/dind.ts";
+import { runInSocketContainer } from "../support/dood.ts";
+import { runTag } from "../support/child-processes.ts";
+import { type E2eReport, k3sEndToEnd } from "../support/topology-e2e.ts";
+import { ensureImageOnce } from "../support/images.ts";
+
+const LONG = { timeoutMs: 420_000 };
+const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
+
+async function leftoversOf(envId: string): Promise<string[]> {
+  const f = [`${LABEL_ENV}=${envId}`];
+  return [...await listByLabel("container", f), ...await listByLabel("network", f)].map((o) => o.name);
+}
+
+function assertWorkflow(r: E2eReport, host: string): void {
+  assert.equal(r.host, host);
+  assert.equal(r.server, `https://${host}:${/:(\d+)$/.exec(r.server)?.[1]}`, "the kubeconfig's server is the topology's address");
+  assert.match(r.kubectlNodes, /^node\//, "kubectl through kubeconfigPath lists the node (TLS verified by kubectl)");
+  assert.equal(r.https.status, 200);
+  assert.match(r.https.body, /Hostname: hello-/, "whoami answered through Traefik over verified HTTPS");
+  assert.equal(r.loaded.length, 1);
+  assert.equal(r.loadedPodPhase, "Running", "a pod runs the loaded image with imagePullPolicy: Never");
+  assert.match(r.pulledImageId, /k3sbox-test\/busybox@sha256:/, "containerd pulled the pushed image from the in-cluster registry");
+}
+
+if (!TESTBED_IMAGE) {
+  skip("k3s() in the tcp:// and socket-container topologies", NO_IMAGE_REASON);
+} else {
+  suite("composition: k3s() on a daemon reached over tcp:// (DinD in its own network namespace)", {
+    setupTimeoutMs: 600_000,
+    setup: async () => {
+      await ensureBusyboxImage();
+      const d: Dind = await sharedOrOwnDind();
+      const saved = process.env.DOCKER_HOST;
+      process.env.DOCKER_HOST = d.dockerHost;
+      try {
+        // Once per daemon for all processes of a run (bun, deno, node share it).
+        await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(d, BUSYBOX_IMAGE));
+        await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(d, TESTBED_IMAGE!));
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_HOST;
+        else process.env.DOCKER_HOST = saved;
+      }
+      return { d };
+    },
+    teardown: async ({ d }) => {
+      await d.stop();
+    },
+  }, (t) => {
+    t("boot, apply, rollout, HTTPS via Traefik, kubectl, loadImages, docker push + pull, stop: all at the DinD address, nothing left there", async ({ d }) => {
+      const saved = process.env.DOCKER_HOST;
+      process.env.DOCKER_HOST = d.dockerHost;
+      try {
+        const r = await k3sEndToEnd(TESTBED_IMAGE!, kubectlBin);
+        console.error(`  tcp:// (${d.dockerHost}): ${JSON.stringify(r.timings)}`);
+        assert.equal(r.kind, "tcp");
+        assertWorkflow(r, d.ip);
+        assert.deepEqual(await leftoversOf(r.envId), [], "left on the DinD daemon");
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_HOST;
+        else process.env.DOCKER_HOST = saved;
+      }
+    }, LONG);
+  });
+
+  suite("composition: k3s() from a test process in a container with the host's socket mounted (DooD)", {
+    setup: async () => {
+      await ensureBusyboxImage();
+      return {};
+    },
+    teardown: async () => {},
+  }, (t) => {
+    t("boot, apply, rollout, HTTPS via Traefik, kubectl, loadImages, docker push + pull, stop: from inside the container, nothing left", async () => {
+      const script = new URL("../support/topology-e2e.ts", import.meta.url).pathname;
+      const r = await runInSocketContainer(`k3sbox-test-dood-${runTag()}`, script, {}, 400_000, [kubectlBin]);
+      assert.equal(r.code, 0, r.stderr.slice(-3000));
+      const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+      assert.ok(out.ok, `${out.message}\n${r.stderr.slice(-3000)}`);
+      console.error(`  DooD: ${JSON.stringify(out.timings)}`);
+      assert.equal(out.kind, "container");
+      assertWorkflow(out, out.host);
+      assert.match(out.host, /^\d+\.\d+\.\d+\.\d+$/, "dialled at the node's address on the environment's network");
+      assert.deepEqual(await leftoversOf(out.envId), []);
+    }, LONG);
+  });
+}
