@@ -114,7 +114,8 @@ export async function doctor(image: string): Promise<DoctorReport> {
   }
   if (podman) {
     report.advice.push(
-      "Podman's Docker API: the runner, networks, aliases, exec and cleanup work with the docker CLI; as root, set default_ulimits in " +
+      "Podman's Docker API: the runner, networks, aliases, exec and cleanup work with the docker CLI; network aliases need Podman's DNS " +
+        "(the dnsname CNI plugin, Debian: golang-github-containernetworking-plugin-dnsname, or netavark with aardvark-dns); as root, set default_ulimits in " +
         "/etc/containers/containers.conf if containers fail with an rlimit error (Podman raises nofile/nproc above some hosts' hard limits)",
     );
   }
