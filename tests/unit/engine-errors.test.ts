@@ -13,3 +13,16 @@ test("engine errors: runc refusing Podman's rlimits names the limit and the sett
   assert.match(rlimitAdvice(PODMAN.replace("type 7", "type 6")), /\(nproc\)/);
   assert.ok(!RLIMIT_REFUSED.test("Error response from daemon: unable to apply caps: operation not permitted"));
 });
+
+test("rootless cgroup v1: a service that creates cgroups (k3s) is refused up front naming the cause; others and cgroup v2 pass", async () => {
+  const { rootlessBlocker } = await import("../../lib/runner/preflight.ts");
+  const k3s = { image: { reference: "rancher/k3s:v1.32.1-k3s1" }, privileged: true, cgroupns: "host" };
+  const plain = { image: { reference: "busybox" } };
+  const err = rootlessBlocker({ rootless: true, cgroupVersion: "1" }, { k8s: k3s, db: plain });
+  assert.ok(err);
+  assert.match(err.message, /service "k8s" \(rancher\/k3s:v1\.32\.1-k3s1\) needs to create cgroups — a k3s node/);
+  assert.match(err.message, /rootless on cgroup v1/);
+  assert.equal(rootlessBlocker({ rootless: true, cgroupVersion: "1" }, { db: plain }), undefined);
+  assert.equal(rootlessBlocker({ rootless: true, cgroupVersion: "2" }, { k8s: k3s }), undefined);
+  assert.equal(rootlessBlocker({ rootless: false, cgroupVersion: "1" }, { k8s: k3s }), undefined);
+});
