@@ -49,7 +49,7 @@ if (missing) {
       }
       return { d };
     },
-    teardown: async ({ d }) => d.stop(),
+    teardown: ({ d }) => d.stop(),
   }, (t) => {
     t("the runner works: readiness, env.fetch via 127.0.0.1 (rootlesskit), labels, nothing left", async ({ d }) => {
       await on(d.dockerHost, async () => {
