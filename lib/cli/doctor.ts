@@ -84,7 +84,7 @@ export async function doctor(image: string): Promise<DoctorReport> {
       processContainer: t.processContainer,
       address: t.mode === "network" ? "each container's address on the environment's network (this process's container joins it)" : t.dialHost,
     };
-    if (t.kind === "ssh") report.advice.push(`ssh:// daemons: published ports are not forwarded through ssh yet; ${t.hint}`);
+
   } catch (err) {
     report.ok = false;
     report.advice.push((err as Error).message);

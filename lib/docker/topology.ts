@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { isIP } from "node:net";
+import { connect, isIP } from "node:net";
 import process from "node:process";
 import { DockerError, dockerResult, validateName } from "../docker.ts";
 
@@ -156,8 +156,8 @@ function decide(inputs: TopologyInputs): Topology {
     return {
       kind: "ssh", mode: "published", dialHost: "127.0.0.1", publishHost: "127.0.0.1", endpoint, sshDestination: dest,
       tlsSans: ["127.0.0.1"],
-      reason: `${endpointSource} is ${endpoint}: ports are published on the remote host's loopback only and forwarded through ssh to 127.0.0.1 here`,
-      hint: `or ${HINT} (ports are then published on that address)`,
+      reason: `${endpointSource} is ${endpoint}: ports are published on the remote host's loopback only and forwarded through ssh (${dest}) to 127.0.0.1 here`,
+      hint: `make \`ssh ${dest}\` work without prompts (keys, known hosts: BatchMode), or ${HINT} (ports are then published on that address)`,
     };
   }
 
@@ -325,4 +325,27 @@ export async function leaveNetwork(network: string, container: string): Promise<
   if (r.code !== 0 && !/no such|not found|is not connected/i.test(r.stderr)) {
     throw new DockerError(["network", "disconnect", network, container], r.code, r.stderr, r.timedOut);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Reachability
+
+export type ConnectOutcome = "open" | "refused" | "unreachable";
+
+
+/** One TCP connect, ended by `timeoutMs`. */
+export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<{ outcome: ConnectOutcome; detail: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (outcome: ConnectOutcome, detail: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ outcome, detail });
+    };
+    const timer = setTimeout(() => done("unreachable", `no answer within ${timeoutMs} ms (timed out)`), timeoutMs);
+    socket.once("connect", () => done("open", "connected"));
+    socket.once("error", (e: Error & { code?: string }) =>
+      done(e.code === "ECONNREFUSED" ? "refused" : "unreachable", `${e.code ?? "error"}: ${e.message}`)
+    );
+  });
 }

@@ -21,6 +21,7 @@ import {
 } from "../docker.ts";
 import { detectTopology, joinNetwork, LABEL_JOINED, leaveNetwork, type Topology, TopologyError } from "../docker/topology.ts";
 import { proveReachable, type ReachTarget } from "./reach.ts";
+import { startSshForward } from "../docker/ssh-forward.ts";
 import { type CertificateAuthority, caFromEnv, generateCa, issueLeaf, loadCaNamed } from "../pki.ts";
 import { type RecordedEvent, Recorder } from "../recorder.ts";
 import {
@@ -285,12 +286,6 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         attach ? ATTACHED_HOST : preflight(services, progress),
         detectTopology(opts.host),
       ]));
-    if (topology.kind === "ssh") {
-      throw new TopologyError(
-        `the Docker daemon is reached over ssh (${topology.endpoint}); k3sbox does not forward published ports through ssh yet. ` +
-          `${topology.hint[0].toUpperCase()}${topology.hint.slice(1)}, e.g. K3SBOX_HOST=<the remote host's address> (ports are then published on that address, so only use it on a network you trust).`,
-      );
-    }
     const reachHosts = topology.tlsSans.length ? topology.tlsSans : ["127.0.0.1"];
     if (topology.processContainer && !attach) {
       // This process's pid means something only in its container: label the owner container too (prune, down, watchdog).
@@ -356,6 +351,20 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         const at = endpointOf(topology, info, res.network!);
         running[key] = { key, containerId: id, containerName: name, ip: info.networks[res.network!]?.ip ?? "", ...at, daemonPorts: info.bindings["127.0.0.1"] ?? {} };
       })));
+
+    // ssh://: the ports are on the remote host's 127.0.0.1; one ssh forwards them here.
+    if (topology.kind === "ssh" && topology.sshDestination) {
+      const remote = [...new Set(keys.flatMap((key) => Object.values(running[key].daemonPorts)))];
+      if (remote.length) {
+        const forward = await startSshForward(topology.sshDestination, remote).catch((e: Error) => {
+          throw new TopologyError(`${e.message}\nTopology: ${topology.kind} — ${topology.reason}.\nTo change it: ${topology.hint}.`);
+        });
+        res.disposers.push(() => forward.stop());
+        for (const key of keys) {
+          running[key].ports = Object.fromEntries(Object.entries(running[key].daemonPorts).map(([cp, p]) => [cp, forward.ports[p]]));
+        }
+      }
+    }
 
     // A wrong address fails here, in seconds, not as a readiness timeout.
     const reachTargets: ReachTarget[] = keys.flatMap((key) =>

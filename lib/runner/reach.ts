@@ -13,8 +13,7 @@
 // only where no other host could have sent it (network mode), else the
 // probe keeps trying until the window ends.
 
-import { connect } from "node:net";
-import type { Topology } from "../docker/topology.ts";
+import { tcpConnect, type Topology } from "../docker/topology.ts";
 import { hostPortOf } from "../service.ts";
 
 export interface ReachTarget {
@@ -38,27 +37,8 @@ export class UnreachableError extends Error {
   }
 }
 
-type Outcome = "open" | "refused" | "unreachable";
-
 /** How long refusals from a tcp:// daemon's host are taken for "not listening yet" (see proveReachable). */
 export const REMOTE_REFUSED_WINDOW_MS = 30_000;
-
-/** One TCP connect, ended by `timeoutMs`. */
-export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<{ outcome: Outcome; detail: string }> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (outcome: Outcome, detail: string) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ outcome, detail });
-    };
-    const timer = setTimeout(() => done("unreachable", `no answer within ${timeoutMs} ms (timed out)`), timeoutMs);
-    socket.once("connect", () => done("open", "connected"));
-    socket.once("error", (e: Error & { code?: string }) =>
-      done(e.code === "ECONNREFUSED" ? "refused" : "unreachable", `${e.code ?? "error"}: ${e.message}`)
-    );
-  });
-}
 
 /**
  * Resolves once any target accepts a connection (or, in network mode,

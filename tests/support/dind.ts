@@ -15,7 +15,7 @@
 // (`bun tests/support/dind.ts start`) and exports K3SBOX_DIND_HOST /
 // K3SBOX_DIND_TLS_*; a file run alone starts its own (sharedOrOwnDind).
 
-import { copyFile, mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { docker, dockerInfo, dockerResult, privilegeArgs } from "../../lib/docker.ts";
@@ -24,12 +24,14 @@ import { run } from "../../lib/proc.ts";
 import { resolvePrivilege } from "../../lib/runner/privilege.ts";
 import { ensureImageOnce } from "./images.ts";
 
-export const DIND_IMAGE = "k3sbox-test-dind:20.10";
+export const DIND_IMAGE = "k3sbox-test-dind:20.10-2";
 const BINARIES = ["/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/sbin/docker-proxy", "/usr/bin/docker"];
+/** Debian's sshd, when installed: the ssh:// topology (`startDind({ ssh: true })`). */
+const SSHD = "/usr/sbin/sshd";
 
 const DOCKERFILE = `FROM scratch
 COPY rootfs/ /
-RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && mkdir -p /tmp /etc/docker /var/lib/docker /run /root && chmod 1777 /tmp"]
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && mkdir -p /tmp /etc/docker /etc/ssh /var/lib/docker /run /root/.ssh && chmod 1777 /tmp && chmod 700 /root/.ssh && printf 'root:x:0:0:root:/root:/bin/sh\\nsshd:x:100:65534::/run/sshd:/bin/false\\n' > /etc/passwd && printf 'root:x:0:\\nnogroup:x:65534:\\n' > /etc/group"]
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LABEL k3sbox.test-image=dind
 `;
@@ -46,7 +48,8 @@ export function ensureDindImage(): Promise<void> {
     const context = await mkdtemp(join(tmpdir(), "k3sbox-dind-"));
     try {
       const files = new Set<string>(["/bin/busybox"]);
-      for (const b of BINARIES) {
+      const sshd = await run("test", ["-x", SSHD]);
+      for (const b of sshd.code === 0 ? [...BINARIES, SSHD] : BINARIES) {
         files.add(b);
         for (const l of await librariesOf(b)) files.add(l);
       }
@@ -75,14 +78,27 @@ export interface Dind {
 
 const tag = () => Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("");
 
-/** Starts a DinD daemon; `tls` makes it listen on :2376 verifying client certificates. */
-export async function startDind(opts: { tls?: boolean } = {}): Promise<Dind> {
+/** Why `startDind({ ssh: true })` cannot work here, or undefined. */
+export async function sshMissing(): Promise<string | undefined> {
+  for (const b of [SSHD, "/usr/bin/ssh", "/usr/bin/ssh-keygen"]) {
+    if ((await run("test", ["-x", b])).code !== 0) return `${b} is missing (apt-get install openssh-server openssh-client)`;
+  }
+  return undefined;
+}
+
+/**
+ * Starts a DinD daemon; `tls` makes it listen on :2376 verifying client
+ * certificates; `ssh` also runs sshd in it (root, key only) and returns
+ * DOCKER_HOST=ssh://root@<ip> with a PATH whose `ssh` uses a key and a
+ * known_hosts file of this daemon's (host key verified, never prompts).
+ */
+export async function startDind(opts: { tls?: boolean; ssh?: boolean } = {}): Promise<Dind> {
   await ensureDindImage();
   const id = tag();
   const name = `k3sbox-test-dind-${id}`;
   const volume = `k3sbox-test-dind-${id}`;
   const cgroupParent = `/k3sbox-dind-${id}`;
-  const certDir = opts.tls ? await mkdtemp(join(tmpdir(), "k3sbox-dind-certs-")) : undefined;
+  const certDir = opts.tls || opts.ssh ? await mkdtemp(join(tmpdir(), "k3sbox-dind-certs-")) : undefined;
   const stop = () => stopDind(name, certDir);
   try {
     const info = await dockerInfo();
@@ -126,6 +142,7 @@ export async function startDind(opts: { tls?: boolean } = {}): Promise<Dind> {
     }
     const dockerHost = `tcp://${ip}:${port}`;
     env.DOCKER_HOST = dockerHost;
+    if (opts.ssh && certDir) Object.assign(env, await startSshd(name, ip, certDir));
     const deadline = Date.now() + 60_000;
     while (true) {
       const r = await dockerResult(["version", "--format", "{{.Server.Version}}"], { env, timeoutMs: 10_000 }).catch((e) => ({ code: 1, stdout: "", stderr: String(e) }));
@@ -136,10 +153,50 @@ export async function startDind(opts: { tls?: boolean } = {}): Promise<Dind> {
       }
       await new Promise((res) => setTimeout(res, 250));
     }
-    return { name, ip, dockerHost, env, stop };
+    return { name, ip, dockerHost: env.DOCKER_HOST, env, stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;
+  }
+}
+
+/** sshd in the DinD container; returns DOCKER_HOST=ssh://… and the PATH with a configured `ssh`. */
+async function startSshd(name: string, ip: string, dir: string): Promise<Record<string, string>> {
+  for (const k of ["host", "client"]) {
+    const r = await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `k3sbox-test-${k}`, "-f", join(dir, k)]);
+    if (r.code !== 0) throw new Error(`ssh-keygen: ${r.stderr}`);
+  }
+  const config = [
+    "Port 22", "ListenAddress 0.0.0.0", "HostKey /etc/ssh/host", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "PidFile /run/sshd.pid", "AllowTcpForwarding local", "AuthorizedKeysFile /root/.ssh/authorized_keys",
+  ].join("\n") + "\n";
+  await writeFile(join(dir, "sshd_config"), config);
+  await copyFile(join(dir, "client.pub"), join(dir, "authorized_keys"));
+  await docker(["exec", name, "mkdir", "-p", "/run/sshd"]);
+  for (const [f, to] of [["host", "/etc/ssh/host"], ["sshd_config", "/etc/ssh/sshd_config"], ["authorized_keys", "/root/.ssh/authorized_keys"]]) {
+    await docker(["cp", join(dir, f), `${name}:${to}`]);
+  }
+  await docker(["exec", name, "chmod", "600", "/etc/ssh/host", "/root/.ssh/authorized_keys"]);
+  await docker(["exec", "--detach", name, SSHD, "-f", "/etc/ssh/sshd_config", "-E", "/var/log/sshd.log"]);
+  const hostPub = (await readFile(join(dir, "host.pub"), "utf8")).trim().split(" ").slice(0, 2).join(" ");
+  await writeFile(join(dir, "known_hosts"), `${ip} ${hostPub}\n`);
+  await writeFile(join(dir, "ssh_config"), [
+    "Host *", `  IdentityFile ${join(dir, "client")}`, "  IdentitiesOnly yes", `  UserKnownHostsFile ${join(dir, "known_hosts")}`,
+    "  StrictHostKeyChecking yes", "  BatchMode yes", "  LogLevel ERROR",
+  ].join("\n") + "\n");
+  const bin = join(dir, "bin");
+  await mkdir(bin);
+  await writeFile(join(bin, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F '${join(dir, "ssh_config")}' "$@"\n`, { mode: 0o755 });
+  const env = { DOCKER_HOST: `ssh://root@${ip}`, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    const r = await run("docker", ["version", "--format", "{{.Server.Version}}"], { env, timeoutMs: 15_000 });
+    if (r.code === 0) return env;
+    if (Date.now() > deadline) {
+      const log = await dockerResult(["exec", name, "cat", "/var/log/sshd.log"]);
+      throw new Error(`DinD over ssh://root@${ip} did not answer: ${r.stderr.trim()}\n${log.stdout}`);
+    }
+    await new Promise((res) => setTimeout(res, 250));
   }
 }
 

@@ -140,3 +140,12 @@ test("reach-hosts token: expanded comma-joined where the runner expands {{SERVIC
   assert.equal(hostPortOf("fd00::1", 6443), "[fd00::1]:6443");
   assert.equal(hostPortOf("10.0.0.2", 6443), "10.0.0.2:6443");
 });
+
+test("ssh forward: destinations become ssh argv safely (port flag, `--` before the host, no option injection)", async () => {
+  const { sshDestinationArgs } = await import("../../lib/docker/ssh-forward.ts");
+  assert.deepEqual(sshDestinationArgs("me@build.test:2222"), ["-p", "2222", "--", "me@build.test"]);
+  assert.deepEqual(sshDestinationArgs("build.test"), ["--", "build.test"]);
+  assert.deepEqual(sshDestinationArgs("root@[fd00::1]:22"), ["-p", "22", "--", "root@fd00::1"]);
+  assert.throws(() => sshDestinationArgs("-oProxyCommand=x@h"), /may not start with "-"|is not user@host/);
+  assert.throws(() => sshDestinationArgs("a b"), /is not user@host/);
+});
