@@ -100,4 +100,30 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     assert.match(j.topology.reason, new RegExp(`runs in container ${name} `));
     assert.match(j.topology.address, /joins it/);
   }, { timeoutMs: 90_000 });
+
+  t("liveness across PID namespaces: the host sees an in-container owner as live while its container runs, dead at once after (list, down)", async () => {
+    const { listEnvironments } = await import("../../lib/runner/prune.ts");
+    const { planDown } = await import("../../lib/cli/down.ts");
+    const name = `k3sbox-test-dood-${runTag()}`;
+    // No watchdogs: what is judged here is the label, not a cleanup.
+    await startInSocketContainer(name, ENV_CHILD, { K3SBOX_REAPER: "0" });
+    let envId = "";
+    try {
+      const { value: logs } = await until("READY in the container's output", 60_000, () => dockerResult(["logs", name]).then((r) => r.stdout + r.stderr), (l) => /READY \w+/.test(l));
+      envId = /READY (\w+)/.exec(logs)![1];
+      const session = (await listByLabel("container", [`${LABEL_ENV}=${envId}`]))[0].labels["k3sbox.session"];
+      assert.deepEqual(await siblingsOf(session), [], "K3SBOX_REAPER=0: no sibling watchdog");
+      const live = (await listEnvironments()).find((e) => e.id === envId);
+      assert.equal(live?.owned, true, "owned while its container runs (its pid is another namespace's)");
+      assert.deepEqual(planDown(await listEnvironments(), [envId], {}).spared, [envId]);
+      await docker(["kill", name]);
+      const dead = (await listEnvironments()).find((e) => e.id === envId);
+      assert.equal(dead?.owned, false, "not owned once its container stopped (before: another host's, left alone for an hour)");
+      assert.deepEqual(planDown(await listEnvironments(), [envId], {}).remove, [envId]);
+    } finally {
+      await dockerResult(["rm", "--force", name]);
+      if (envId) await (await import("../../lib/runner/prune.ts")).removeEnvironment(envId);
+    }
+    assert.deepEqual(await leftoversOf(envId), []);
+  }, { timeoutMs: 120_000 });
 });
