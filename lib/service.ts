@@ -95,6 +95,8 @@ export interface HelperContext {
    * when this process runs in a container. Use it with `hostPort`.
    */
   host: string;
+  /** Whether the container runs privileged (`privileged: true`: --privileged or its capability fallback). */
+  privileged?: boolean;
   /** Runs argv inside the container (no shell unless you pass one). */
   exec(argv: string[], opts?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
   /** The environment's event log; HTTP made through it shows in the timeline. */

@@ -8,6 +8,7 @@ import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
 import { apiServerReadyProbe, kubeconfigReader } from "./ready-probe.ts";
 import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
+import { refuseFakeNode } from "./node-check.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -60,8 +61,11 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder });
       return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },
-    setup: (ctx) =>
-      setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal }),
+    setup: async (ctx) => {
+      // Privileged means a real node: never a silent fake one (see node-check.ts).
+      await refuseFakeNode(ctx.name, ctx.container, ctx.privileged === true);
+      await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
+    },
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
     dispose: (helpers) => helpers.close(),
     diagnostics: (helpers) => helpers.diagnostics(),

@@ -383,6 +383,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       container: running[key as keyof S & string].containerId,
       hostPort: (p) => hostPort(key, p),
       host: running[key as keyof S & string].host,
+      privileged: services[key].privileged === true,
       exec: (argv, o) => execIn(running[key as keyof S & string].containerId, argv, o),
       recorder,
       caPem: ca.certPem,

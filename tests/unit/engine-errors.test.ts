@@ -26,3 +26,12 @@ test("rootless cgroup v1: a service that creates cgroups (k3s) is refused up fro
   assert.equal(rootlessBlocker({ rootless: true, cgroupVersion: "2" }, { k8s: k3s }), undefined);
   assert.equal(rootlessBlocker({ rootless: false, cgroupVersion: "1" }, { k8s: k3s }), undefined);
 });
+
+test("fake node: the node image's own 'no real node' line gives the reason; real k3s logs have none", async () => {
+  const { fakeNodeReason } = await import("../../lib/k3s/node-check.ts");
+  assert.equal(
+    fakeNodeReason('time="2026-12-07T12:00:00Z" level=info msg="no real node: not running in a container (a real kubelet would manage this host\'s cgroups and network); kwok fakes the node and its pods"\n'),
+    "not running in a container (a real kubelet would manage this host's cgroups and network)",
+  );
+  assert.equal(fakeNodeReason("I1207 12:00:00 server.go:123] Running kubelet\n"), undefined);
+});
