@@ -12,6 +12,7 @@ import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 import { runInSocketContainer, startInSocketContainer } from "../support/dood.ts";
 import { ENV_CHILD, runTag } from "../support/child-processes.ts";
+import { deadlineMs } from "../support/load.ts";
 import { docker, dockerResult } from "../../lib/docker.ts";
 import { LABEL_OWNER_CONTAINER } from "../../lib/runner/labels.ts";
 import { LABEL_WATCHDOG } from "../../lib/runner/reaper.ts";
@@ -67,7 +68,7 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     assert.equal(out.name, "UnreachableError");
     assert.match(out.message, /cannot reach .* tried 127\.0\.0\.1:\d+/);
     assert.match(out.message, /K3SBOX_HOST says to reach the containers at 127\.0\.0\.1/);
-    assert.ok(out.ms < 5_000, `failed after ${out.ms} ms`);
+    assert.ok(out.ms < deadlineMs(), `failed after ${out.ms} ms`);
   }, { timeoutMs: 90_000 });
 
   t("a test-process container killed with its environment running leaves nothing within a minute (sibling watchdog; owner container labelled)", async () => {

@@ -11,6 +11,7 @@ import { UnreachableError } from "../../lib/runner/reach.ts";
 import { TopologyError } from "../../lib/docker/topology.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { deadlineMs } from "../support/load.ts";
 
 const web: ServiceDefinition = {
   image: { type: "registry", reference: BUSYBOX_IMAGE },
@@ -66,7 +67,7 @@ suite("topology (real Docker engine, busybox image)", {
     assert.ok(err instanceof TopologyError, `expected a TopologyError, got ${err}`);
     assert.match(err.message, /192\.0\.2\.1/);
     assert.match(err.message, /K3SBOX_HOST/);
-    assert.ok(ms < 5_000, `took ${ms} ms`);
+    assert.ok(ms < deadlineMs(), `took ${ms} ms`);
     assert.deepEqual((await mine()).filter((e) => !before.includes(e)), []);
   });
 
@@ -80,7 +81,8 @@ suite("topology (real Docker engine, busybox image)", {
     assert.match(err.message, /cannot reach the environment's containers from this process: tried 127\.0\.0\.2:\d+ \(service "web" port 8080\)/);
     assert.match(err.message, /Topology: override — K3SBOX_HOST says/);
     assert.match(err.message, /unset K3SBOX_HOST/);
-    assert.ok(ms < 5_000, `took ${ms} ms`);
+    assert.ok(err.waitedMs <= 2_500, `the probe waited ${err.waitedMs} ms (window 2 s)`);
+    assert.ok(ms < deadlineMs(), `took ${ms} ms`);
     assert.deepEqual((await mine()).filter((e) => !before.includes(e)), []);
   });
 

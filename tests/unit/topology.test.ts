@@ -149,3 +149,16 @@ test("ssh forward: destinations become ssh argv safely (port flag, `--` before t
   assert.throws(() => sshDestinationArgs("-oProxyCommand=x@h"), /may not start with "-"|is not user@host/);
   assert.throws(() => sshDestinationArgs("a b"), /is not user@host/);
 });
+
+test("reach: listening sockets parse from /proc/net/tcp and tcp6 text (addresses in kernel byte order)", async () => {
+  const { listeningSockets } = await import("../../lib/runner/reach.ts");
+  const tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+    "   0: 0100007F:8CA1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n" +
+    "   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1\n" +
+    "   2: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0\n";
+  const tcp6 = "  sl  local_address                         remote_address                        st\n" +
+    "   0: 00000000000000000000000000000000:1A0B 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 4 1\n" +
+    "   1: 0000000000000000FFFF00000100007F:2328 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 5 1\n";
+  assert.deepEqual(listeningSockets(tcp), ["127.0.0.1:36001", "0.0.0.0:2024"]); // the established one is not listed
+  assert.deepEqual(listeningSockets(tcp6), [":::6667", "127.0.0.1:9000"]); // a v4-mapped address reads as v4
+});
