@@ -75,7 +75,14 @@ export async function k3sEndToEnd(image: string, kubectlBin: string, progress: (
     const pushed = `127.0.0.1:${env.daemonPort("k8s", 5000)}/k3sbox-test/busybox:${id}`;
     await docker(["tag", BUSYBOX_IMAGE, pushed]);
     pushTags.push(pushed);
-    await docker(["push", pushed], { timeoutMs: 120_000 });
+    if (/Podman/.test(await docker(["version", "--format", "{{range .Server.Components}}{{.Name}} {{end}}"]))) {
+      // Podman speaks HTTPS to every registry not marked insecure in registries.conf, 127.0.0.1 included,
+      // and its Docker API takes no per-push switch: its own CLI does (same storage, as root).
+      const r = await run("podman", ["push", "--tls-verify=false", pushed], { timeoutMs: 120_000 });
+      if (r.code !== 0) throw new Error(`podman push ${pushed}: ${r.stderr}`);
+    } else {
+      await docker(["push", pushed], { timeoutMs: 120_000 });
+    }
     await k8s.apply(pod("pulled", `k8s.internal:5000/k3sbox-test/busybox:${id}`, "IfNotPresent"));
     const pulledImageId = await eventually("pod pulled Running", async () => {
       const p = (await k8s.client.core.readNamespacedPod({ name: "pulled", namespace: "default" })).unwrap();
