@@ -295,7 +295,7 @@ const cache = new Map<string, Promise<Topology>>();
 
 /** The topology for this process and `hostOption` (cached per DOCKER_HOST/context/override). */
 export function detectTopology(hostOption?: string): Promise<Topology> {
-  const key = JSON.stringify([hostOption ?? null, process.env.K3SBOX_HOST ?? "", process.env.DOCKER_HOST ?? "", process.env.DOCKER_CONTEXT ?? ""]);
+  const key = JSON.stringify([hostOption ?? null, process.env.K3SBOX_HOST ?? "", process.env.DOCKER_HOST ?? "", process.env.DOCKER_CONTEXT ?? "", process.env.DOCKER_CONFIG ?? ""]);
   let p = cache.get(key);
   if (!p) {
     p = gatherTopologyInputs(hostOption).then(decideTopology);

@@ -8,6 +8,10 @@
 // of a run; a file run alone starts and removes its own (about 3 s each).
 
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run } from "../../lib/proc.ts";
 import { suite } from "../harness.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
@@ -98,5 +102,38 @@ suite("tcp:// topology: a second daemon in its own network namespace (DinD, Debi
     const bare = await onDaemon({ ...d, env: { DOCKER_HOST: d.dockerHost } }, () => docker(["version"]).then(() => "answered", (e) => String(e)));
     assert.notEqual(bare, "answered");
     await runnerOnDaemon(d);
+  }, { timeoutMs: 180_000 });
+
+  t("a Docker context (docker context create, DOCKER_CONTEXT; its own DOCKER_CONFIG) pointing at the daemon is followed like DOCKER_HOST", async () => {
+    const d = await sharedOrOwnDind();
+    dinds.push(d);
+    await loadIntoDind(d, BUSYBOX_IMAGE);
+    const config = await mkdtemp(join(tmpdir(), "k3sbox-docker-config-"));
+    try {
+      const created = await run("docker", ["context", "create", "k3sbox-test-dind", "--docker", `host=${d.dockerHost}`], { env: { DOCKER_CONFIG: config, DOCKER_HOST: "" } });
+      assert.equal(created.code, 0, created.stderr);
+      const saved = { DOCKER_HOST: process.env.DOCKER_HOST, DOCKER_CONFIG: process.env.DOCKER_CONFIG, DOCKER_CONTEXT: process.env.DOCKER_CONTEXT };
+      delete process.env.DOCKER_HOST;
+      Object.assign(process.env, { DOCKER_CONFIG: config, DOCKER_CONTEXT: "k3sbox-test-dind" });
+      try {
+        const env = await startEnvironment({ services: { web } });
+        try {
+          assert.equal(env.topology.kind, "tcp");
+          assert.match(env.topology.reason, /the active Docker context "k3sbox-test-dind" is tcp:\/\//);
+          assert.equal(env.services.web.host, d.ip);
+          assert.equal((await (await env.fetch("http://web:8080/")).text()).trim(), "hello-from-web");
+        } finally {
+          await env.stop();
+        }
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
+    assert.deepEqual(await mineOn(d), [], "left on the DinD daemon");
   }, { timeoutMs: 180_000 });
 });
