@@ -213,6 +213,7 @@ export async function activeContext(env: Record<string, string | undefined> = pr
   return { name, endpoint };
 }
 
+const OWN_FILES = new Set(["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/run/.containerenv"]);
 const CONTAINER_ID = /\/(?:docker\/containers|containers|overlay-containers)\/([0-9a-f]{64})\//;
 
 /**
@@ -224,7 +225,12 @@ const CONTAINER_ID = /\/(?:docker\/containers|containers|overlay-containers)\/([
 export function ownContainerCandidates(mountinfo: string, cgroup: string): string[] {
   const ids = new Set<string>();
   for (const line of mountinfo.split("\n")) {
-    const m = CONTAINER_ID.exec(line);
+    // Only the files the engine binds into the container itself: on a Docker
+    // host, the host's own mount table lists every container's
+    // /var/lib/docker/containers/<id>/mounts/shm, which says nothing.
+    const [, , , root, mountPoint] = line.split(" ");
+    if (!OWN_FILES.has(mountPoint)) continue;
+    const m = CONTAINER_ID.exec(root ?? "");
     if (m) ids.add(m[1]);
   }
   for (const line of cgroup.split("\n")) {

@@ -110,13 +110,15 @@ test("topology: endpoints parse; hosts are IPs or DNS names only (safe in a shel
 });
 
 test("topology: own-container candidates come from mounts and cgroups, not /.dockerenv", () => {
-  const mountinfo = `612 590 0:26 /docker/containers/${ID}/resolv.conf /etc/resolv.conf rw - ext4 /dev/vda rw\n` +
+  const mountinfo = `612 590 0:26 /var/lib/docker/containers/${ID}/resolv.conf /etc/resolv.conf rw - ext4 /dev/vda rw\n` +
     `1 0 0:1 / / rw - overlay overlay rw\n`;
   assert.deepEqual(ownContainerCandidates(mountinfo, ""), [ID]);
   const pod = "b".repeat(64);
   assert.deepEqual(ownContainerCandidates(`5 1 0:2 /containers/storage/overlay-containers/${pod}/userdata/hostname /etc/hostname rw - tmpfs t rw\n`, ""), [pod]);
   assert.deepEqual(ownContainerCandidates("", `12:pids:/docker/${ID}\n`), [ID]);
   assert.deepEqual(ownContainerCandidates("1 0 0:1 / / rw - ext4 /dev/vda rw\n", "0::/\n"), []);
+  // A Docker host's own mount table lists every container's shm mount: not this process's container.
+  assert.deepEqual(ownContainerCandidates(`880 29 0:94 / /var/lib/docker/containers/${ID}/mounts/shm rw,nosuid - tmpfs shm rw\n`, ""), []);
 });
 
 test("topology: the active context is read from the CLI's files (DOCKER_CONTEXT, else currentContext)", async () => {
