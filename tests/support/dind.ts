@@ -15,6 +15,7 @@
 // (`bun tests/support/dind.ts start`) and exports K3SBOX_DIND_HOST /
 // K3SBOX_DIND_TLS_*; a file run alone starts its own (sharedOrOwnDind).
 
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,10 +25,11 @@ import { run } from "../../lib/proc.ts";
 import { resolvePrivilege } from "../../lib/runner/privilege.ts";
 import { ensureImageOnce } from "./images.ts";
 
-export const DIND_IMAGE = "k3sbox-test-dind:20.10-2";
 const BINARIES = ["/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/sbin/docker-proxy", "/usr/bin/docker"];
 /** Debian's sshd, when installed: the ssh:// topology (`startDind({ ssh: true })`). */
 const SSHD = "/usr/sbin/sshd";
+/** The image's tag says whether it has sshd, so installing sshd later gets an image with it. */
+export const DIND_IMAGE = `k3sbox-test-dind:20.10-2${existsSync(SSHD) ? "-ssh" : ""}`;
 
 const DOCKERFILE = `FROM scratch
 COPY rootfs/ /
@@ -48,8 +50,7 @@ export function ensureDindImage(): Promise<void> {
     const context = await mkdtemp(join(tmpdir(), "k3sbox-dind-"));
     try {
       const files = new Set<string>(["/bin/busybox"]);
-      const sshd = await run("test", ["-x", SSHD]);
-      for (const b of sshd.code === 0 ? [...BINARIES, SSHD] : BINARIES) {
+      for (const b of DIND_IMAGE.endsWith("-ssh") ? [...BINARIES, SSHD] : BINARIES) {
         files.add(b);
         for (const l of await librariesOf(b)) files.add(l);
       }
