@@ -20,6 +20,7 @@ import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { type Dind, loadIntoDind, sharedOrOwnDind } from "../support/dind.ts";
 import { runInSocketContainer } from "../support/dood.ts";
 import { runTag } from "../support/child-processes.ts";
+import { k3sbox } from "../support/cli.ts";
 import { type E2eReport, k3sEndToEnd } from "../support/topology-e2e.ts";
 import { ensureImageOnce } from "../support/images.ts";
 import { podmanMissing, type PodmanService, startPodman } from "../support/podman.ts";
@@ -77,6 +78,32 @@ if (!TESTBED_IMAGE) {
         assert.equal(r.kind, "tcp");
         assertWorkflow(r, d.ip);
         assert.deepEqual(await leftoversOf(r.envId), [], "left on the DinD daemon");
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_HOST;
+        else process.env.DOCKER_HOST = saved;
+      }
+    }, LONG);
+
+    t("k3sbox up --detach --json prints the DinD address and its topology; kubectl reaches it with the kubeconfig; down removes it", async ({ d }) => {
+      const saved = process.env.DOCKER_HOST;
+      process.env.DOCKER_HOST = d.dockerHost;
+      try {
+        // Unprivileged (the fake node): what is checked is the address `up` hands out.
+        const up = await k3sbox(["up", "--detach", "--json", "--image", TESTBED_IMAGE!, "--unprivileged", "--no-registry", "--ingress-domain", `up-${runTag()}.test`], { timeoutMs: 240_000 });
+        assert.equal(up.code, 0, up.stderr);
+        const info = JSON.parse(up.stdout);
+        try {
+          assert.equal(info.host, d.ip);
+          assert.match(info.api, new RegExp(`^https://${d.ip.replace(/\./g, "\\.")}:\\d+$`));
+          assert.equal(info.topology.kind, "tcp");
+          const kc = await run(kubectlBin, ["--kubeconfig", info.kubeconfig, "get", "--raw", "/readyz"], { timeoutMs: 60_000 });
+          assert.equal(kc.code, 0, kc.stderr);
+          assert.equal(kc.stdout.trim(), "ok");
+        } finally {
+          const down = await k3sbox(["down", info.id, "--force"]);
+          assert.equal(down.code, 0, down.stderr);
+        }
+        assert.deepEqual(await leftoversOf(info.id), []);
       } finally {
         if (saved === undefined) delete process.env.DOCKER_HOST;
         else process.env.DOCKER_HOST = saved;
