@@ -96,7 +96,9 @@ export async function k3sEndToEnd(image: string, kubectlBin: string, progress: (
     };
   } finally {
     await env.stop();
-    for (const t of [token, ...pushTags]) await docker(["rmi", t]).catch(() => {});
+    for (const t of [token, ...pushTags]) {
+      await docker(["rmi", t]).catch((e) => console.error(`  (could not remove the test image ${t}: ${(e as Error).message})`));
+    }
   }
 }
 
