@@ -34,6 +34,23 @@ async function leftoversOf(envId: string): Promise<string[]> {
   return [...await listByLabel("container", f), ...await listByLabel("network", f)].map((o) => o.name);
 }
 
+const DOCKER_VARS = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] as const;
+
+/** Runs `fn` with this process's Docker variables set to `env` (the others unset). */
+async function withDockerEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(DOCKER_VARS.map((k) => [k, process.env[k]]));
+  for (const k of DOCKER_VARS) delete process.env[k];
+  Object.assign(process.env, env);
+  try {
+    return await fn();
+  } finally {
+    for (const k of DOCKER_VARS) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
 function assertWorkflow(r: E2eReport, host: string): void {
   assert.equal(r.host, host);
   assert.equal(r.server, `https://${host}:${/:(\d+)$/.exec(r.server)?.[1]}`, "the kubeconfig's server is the topology's address");
@@ -108,6 +125,35 @@ if (!TESTBED_IMAGE) {
         if (saved === undefined) delete process.env.DOCKER_HOST;
         else process.env.DOCKER_HOST = saved;
       }
+    }, LONG);
+  });
+
+  suite("composition: k3s() on a daemon reached over tcp:// with TLS verified both ways (:2376, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)", {
+    setupTimeoutMs: 600_000,
+    setup: async () => {
+      await ensureBusyboxImage();
+      const d: Dind = await sharedOrOwnDind({ tls: true });
+      try {
+        await withDockerEnv(d.env, async () => {
+          await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(d, BUSYBOX_IMAGE));
+          await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(d, TESTBED_IMAGE!));
+        });
+      } catch (err) {
+        await d.stop();
+        throw err;
+      }
+      return { d };
+    },
+    teardown: ({ d }) => d.stop(),
+  }, (t) => {
+    t("boot, apply, rollout, HTTPS via Traefik, kubectl, loadImages, docker push + pull, stop: over the TLS endpoint, nothing left", async ({ d }) => {
+      await withDockerEnv(d.env, async () => {
+        const r = await k3sEndToEnd(TESTBED_IMAGE!, kubectlBin);
+        console.error(`  tcp:// TLS (${d.dockerHost}): ${JSON.stringify(r.timings)}`);
+        assert.equal(r.kind, "tcp");
+        assertWorkflow(r, d.ip);
+        assert.deepEqual(await leftoversOf(r.envId), [], "left on the DinD daemon");
+      });
     }, LONG);
   });
 
