@@ -14,6 +14,9 @@ import { startEnvironment } from "./lib/runner/environment.ts";
 import { listEnvironments, prune, removeEnvironment } from "./lib/runner/prune.ts";
 import { checkStateRoot, recordKubeconfigEntries, removeEnvironmentDir } from "./lib/runner/state-dir.ts";
 import { checkKubeconfigTarget, KubeconfigTargetError, writeKubeconfigEntries } from "./lib/runner/kubeconfig-merge.ts";
+import { hostPortOf } from "./lib/service.ts";
+import { doctor, doctorText } from "./lib/cli/doctor.ts";
+import { k3s } from "./lib/k3s/k3s.ts";
 
 const started = performance.now();
 /** Progress goes to stderr in every mode, so `--json` output on stdout stays one document. */
@@ -76,6 +79,16 @@ const COMMANDS = {
     flags: {
       "all": { kind: "boolean" as const, help: "remove every detached environment and every one whose process is gone" },
       "force": { kind: "boolean" as const, help: "also remove environments that running processes own" },
+      "json": CLUSTER_FLAGS.json,
+      "help": { kind: "boolean" as const, help: "show this help" },
+    },
+  },
+  doctor: {
+    usage: "k3sbox doctor [--image <ref>] [--json]",
+    summary: "Say what k3sbox would do here and why: Docker engine (Docker/Podman, version, rootless), how this process reaches the\n" +
+      "containers (topology, address, TLS names), the privilege decision, whether the node image is present, and what to change.",
+    flags: {
+      "image": { kind: "string" as const, help: "node image to check (default: rancher/k3s at k3s()'s default version)" },
       "json": CLUSTER_FLAGS.json,
       "help": { kind: "boolean" as const, help: "show this help" },
     },
@@ -149,8 +162,10 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     id: env.id,
     kubeconfig: path,
     dir: dirname(await env.kubeconfigPath("k8s")),
-    api: `https://127.0.0.1:${env.hostPort("k8s", 6443)}`,
+    api: `https://${hostPortOf(env.services.k8s.host, env.hostPort("k8s", 6443))}`,
+    host: env.services.k8s.host,
     ports: env.services.k8s.ports,
+    topology: { kind: env.topology.kind, reason: env.topology.reason },
     timings: env.timings,
   };
   if (json) out(JSON.stringify(info));
@@ -159,6 +174,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
     out(`kubeconfig: ${path}${extraPath ? "" : ` (in ${info.dir}, private, removed with the cluster)`}`);
     if (merged) out(`  (merged into your file as context ${merged}, now current; taken out again with the cluster)`);
     out(`export KUBECONFIG=${path}`);
+    out(`reached at ${info.api} (topology ${env.topology.kind}: ${env.topology.reason})`);
   }
   if (flags.detach) {
     env.detach();
@@ -303,6 +319,11 @@ export async function main(argv: string[]): Promise<number> {
         return await down(flags, positionals);
       case "prune":
         return await runPrune(flags);
+      case "doctor": {
+        const r = await doctor((flags.image as string | undefined) ?? k3s().image.reference);
+        out(flags.json ? JSON.stringify(r) : doctorText(r));
+        return r.ok ? 0 : 1;
+      }
     }
   } catch (err) {
     process.stderr.write(`${err instanceof UsageError ? "" : "k3sbox: "}${(err as Error).message}\n`);

@@ -61,7 +61,8 @@ export class DockerNameError extends Error {
   }
 }
 
-const NOT_FOUND = /no such (container|object|network|image)|network \S+ not found/i;
+// Podman's Docker API says "unable to find network with name or ID …: network not found".
+const NOT_FOUND = /no such (container|object|network|image)|network \S+ not found|: network not found/i;
 // The CLI's own words when it cannot reach the engine, at the start of a line
 // (after e.g. a deprecation notice). For `docker exec`, whose stderr is the
 // command's, only the very start of stderr counts.
@@ -278,7 +279,7 @@ export async function removeNetworks(names: readonly string[]): Promise<void> {
   while (true) {
     const r = await dockerResult(args);
     if (r.code === 0) return;
-    if (!unexplained(r.stderr, /no such network|network \S+ not found/i)) return;
+    if (!unexplained(r.stderr, /no such network|network \S+ not found|: network not found/i)) return;
     if (!/has active endpoints/i.test(r.stderr) || Date.now() >= until) throw new DockerError(args, r.code, r.stderr, r.timedOut);
     await new Promise((res) => setTimeout(res, 250));
   }
@@ -318,6 +319,8 @@ export interface ContainerSpec {
   publish?: number[];
   /** Named volumes to mount. */
   mounts?: VolumeMount[];
+  /** Also publish them on this address of the daemon's host (see docker/topology.ts); 127.0.0.1 stays. */
+  publishHost?: string;
   entrypoint?: string;
   command?: string[];
 }
@@ -365,6 +368,11 @@ export async function createContainer(spec: ContainerSpec): Promise<string> {
   for (const p of spec.publish ?? []) {
     if (!Number.isInteger(p) || p < 1 || p > 65535) throw new DockerNameError("port", String(p), "must be an integer 1-65535");
     args.push("--publish", `127.0.0.1::${p}/tcp`);
+    if (spec.publishHost && spec.publishHost !== "127.0.0.1") {
+      const h = validateText("publish address", spec.publishHost);
+      if (!/^[0-9a-fA-F.:]+$/.test(h)) throw new DockerNameError("publish address", h, "must be an IP address");
+      args.push("--publish", `${h.includes(":") ? `[${h}]` : h}::${p}/tcp`);
+    }
   }
   for (const m of spec.mounts ?? []) args.push(...mountArgs(m));
   if (spec.entrypoint !== undefined) args.push("--entrypoint", validateText("entrypoint", spec.entrypoint));
@@ -407,6 +415,8 @@ export interface ContainerInfo {
   state: ContainerState;
   /** Container TCP port → host port on 127.0.0.1 (only ports published and bound). */
   ports: Record<number, number>;
+  /** Host address → (container TCP port → host port) of every binding. */
+  bindings: Record<string, Record<number, number>>;
   /** Network name → address and DNS aliases on it. */
   networks: Record<string, { ip: string; aliases: string[] }>;
   labels: Record<string, string>;
@@ -424,9 +434,12 @@ export async function inspectContainer(id: string): Promise<ContainerInfo> {
   // deno-lint-ignore no-explicit-any
   const c: any = JSON.parse(out)[0];
   const ports: Record<number, number> = {};
+  const byHost: Record<string, Record<number, number>> = {};
   for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
     const [port, proto] = key.split("/");
     if (proto !== "tcp" || !Array.isArray(bindings)) continue;
+    // deno-lint-ignore no-explicit-any
+    for (const x of bindings as any[]) if (x?.HostPort) (byHost[x.HostIp ?? ""] ??= {})[Number(port)] = Number(x.HostPort);
     // deno-lint-ignore no-explicit-any
     const b = (bindings as any[]).find((x) => x.HostIp === "127.0.0.1") ?? bindings[0];
     if (b?.HostPort) ports[Number(port)] = Number(b.HostPort);
@@ -451,6 +464,7 @@ export async function inspectContainer(id: string): Promise<ContainerInfo> {
       finishedAt: dockerDate(s.FinishedAt),
     },
     ports,
+    bindings: byHost,
     networks,
     labels: c.Config?.Labels ?? {},
   };
@@ -772,8 +786,12 @@ async function probeStart(image: string, flags: () => string[]): Promise<StartPr
     "--label", `k3sbox.probe.pid=${process.pid}`, // whose probe it is (tests check their own left nothing)
     ...flags(), "--entrypoint", "/k3sbox-probe-nonexistent", validateImage(image),
   ];
-  const r = await dockerResult(args, { timeoutMs: 30_000 });
+  let r = await dockerResult(args, { timeoutMs: 30_000 });
+  // Podman's Docker API answers a `docker run` whose start failed with "unable
+  // to upgrade to tcp, received 409", hiding why: create + start says it.
+  if (r.code !== 0 && /unable to upgrade to tcp, received 409/.test(r.stderr)) r = await probeByCreateStart(args);
   if (r.timedOut) throw new DockerError(args, r.code, r.stderr, true);
+  if (RLIMIT_REFUSED.test(r.stderr)) throw new EngineConfigError(rlimitAdvice(r.stderr), r.stderr);
   const detail = summarize(r.stderr, r.code);
   const probe = (o: Partial<StartProbe>): StartProbe => ({
     started: false, capabilityRefused: false, unknownCapability: false, deviceMissing: false, detail, ...o,
@@ -787,6 +805,41 @@ async function probeStart(image: string, flags: () => string[]): Promise<StartPr
   // rejects) says nothing about capabilities: a refusal, in Docker's words.
   if (r.code !== 0 && /Error response from daemon|OCI runtime|runc/i.test(r.stderr)) return probe({});
   throw new DockerError(args, r.code, r.stderr, false, `docker run (privilege probe): unexpected result: ${detail}`);
+}
+
+/** `docker run --rm …` as `docker create …` + `docker start`, then removal: the start's own error is kept. */
+async function probeByCreateStart(runArgs: string[]): Promise<RunResult> {
+  const createArgs = ["create", ...runArgs.slice(1).filter((a) => a !== "--rm")];
+  const created = await dockerResult(createArgs, { timeoutMs: 30_000 });
+  if (created.code !== 0) return created;
+  const id = created.stdout.trim().split("\n").pop()!.trim();
+  try {
+    return await dockerResult(["start", validateName(id, "container")], { timeoutMs: 30_000 });
+  } finally {
+    await dockerResult(["rm", "--force", id]).catch(() => {});
+  }
+}
+
+/** The engine's own configuration keeps every container from starting; says which setting to change. */
+export class EngineConfigError extends Error {
+  constructor(message: string, readonly stderr: string) {
+    super(message);
+    this.name = "EngineConfigError";
+  }
+}
+
+/** runc refusing the rlimits the engine asked for (Podman as root asks for nofile/nproc above some hosts' hard limits). */
+export const RLIMIT_REFUSED = /error setting rlimits? (for ready process: error setting rlimit )?type (\d+)|error setting rlimit type (\d+)/i;
+const RLIMIT_NAMES: Record<string, string> = { "6": "nproc", "7": "nofile", "8": "memlock", "0": "cpu", "1": "fsize", "3": "stack", "4": "core" };
+
+/** What to set when runc refuses an rlimit (pure, for tests). */
+export function rlimitAdvice(stderr: string): string {
+  const m = /rlimit type (\d+)/i.exec(stderr);
+  const name = (m && RLIMIT_NAMES[m[1]]) ?? `type ${m?.[1] ?? "?"}`;
+  return `the container engine asks for an rlimit (${name}) above this host's hard limit, so no container can start ` +
+    `(runc: "${/error setting rlimit[^:]*: [^:\n]*/i.exec(stderr)?.[0] ?? "error setting rlimits"}"). ` +
+    `With Podman, set default_ulimits in /etc/containers/containers.conf (or the file CONTAINERS_CONF names), under [containers], ` +
+    `at or below the host's hard limits (\`ulimit -Hn\`, \`ulimit -Hu\` as the daemon's user), e.g. default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"], then restart its service`;
 }
 
 /**

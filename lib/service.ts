@@ -12,6 +12,15 @@ import type { Recorder } from "./recorder.ts";
  */
 export const SELF_SERVICE_TOKEN = "{{SERVICE}}";
 
+/**
+ * Placeholder for the names and addresses this process reaches the
+ * environment at (docker/topology.ts), comma-separated, e.g. `127.0.0.1` or
+ * `192.168.1.10,dind.example`: for server certificates (`--tls-san=…`). The
+ * runner replaces it in the command and in file contents; the values are IP
+ * addresses and DNS names only, so they are safe in a shell word.
+ */
+export const REACH_HOSTS_TOKEN = "{{K3SBOX_HOSTS}}";
+
 /** A file written into the container before it starts. */
 export interface ServiceFile {
   /** Absolute path inside the container. */
@@ -83,6 +92,14 @@ export interface HelperContext {
   image: string;
   /** Host port on 127.0.0.1 that Docker published for a container port. */
   hostPort(containerPort: number): number;
+  /**
+   * Where this process connects to the service (docker/topology.ts): 127.0.0.1
+   * for a local daemon, the daemon's host for tcp://, the container's address
+   * when this process runs in a container. Use it with `hostPort`.
+   */
+  host: string;
+  /** Whether the container runs privileged (`privileged: true`: --privileged or its capability fallback). */
+  privileged?: boolean;
   /** Runs argv inside the container (no shell unless you pass one). */
   exec(argv: string[], opts?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
   /** The environment's event log; HTTP made through it shows in the timeline. */
@@ -189,9 +206,15 @@ export function provides<H>(def: ServiceDefinition<H>, decls: DnsNameDeclaration
   return { ...def, dnsNames: [...(def.dnsNames ?? []), ...decls] };
 }
 
-/** Replaces the self-service token with the service key. */
-export function expandServiceToken(text: string, key: string): string {
-  return text.split(SELF_SERVICE_TOKEN).join(key);
+/** Replaces the self-service token with the service key (and the reach-hosts token with `hosts`, when given). */
+export function expandServiceToken(text: string, key: string, hosts?: string[]): string {
+  const out = text.split(SELF_SERVICE_TOKEN).join(key);
+  return hosts ? out.split(REACH_HOSTS_TOKEN).join(hosts.join(",")) : out;
+}
+
+/** `host:port` for a URL: IPv6 addresses in brackets. */
+export function hostPortOf(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;

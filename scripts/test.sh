@@ -56,9 +56,11 @@ per_file_tiers=" docker controlplane composition "
 max_jobs="${K3SBOX_TEST_JOBS:-8}"
 logs="$(mktemp -d)"
 docker29_started=false
+dind_started=false
 cleanup() {
   rm -rf "$logs"
   if $docker29_started; then bash testbed/docker29.sh stop 2>/dev/null; fi
+  if $dind_started; then "$bun" tests/support/dind.ts stop 2>/dev/null; fi
 }
 trap cleanup EXIT
 passed=0 failed=0 skipped=0 status=0
@@ -75,6 +77,19 @@ if has_tier composition && [ -n "${K3SBOX_TESTBED_PARTS:-}" ]; then
     docker29_started=true # stop removes whatever the failed start left
     echo "== Docker 29 did not start:"; tail -n 20 "$logs/docker29.log"
     failed=$((failed + 1)); status=1
+  fi
+fi
+
+# The tcp:// topology tests (tests/*/dind*.test.ts) share two Docker-in-Docker
+# daemons, plain (:2375) and TLS (:2376), started here and removed at exit.
+if has_tier docker || has_tier composition; then
+  if dind_env="$("$bun" tests/support/dind.ts start 2>"$logs/dind.log")"; then
+    dind_started=true
+    eval "export $(echo "$dind_env" | tr '\n' ' ')"
+    echo "== Docker-in-Docker for the tcp:// topology: $K3SBOX_DIND_HOST, $K3SBOX_DIND_TLS_HOST (TLS)"
+  else
+    dind_started=true # stop removes whatever the failed start left
+    echo "== Docker-in-Docker did not start (the tcp:// tests start their own):"; tail -n 20 "$logs/dind.log"
   fi
 fi
 

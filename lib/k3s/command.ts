@@ -3,7 +3,7 @@
 // The wrapper runs under `/bin/sh -c`, so every argument is shell-quoted:
 // no option value (extraArgs come from users) can end the word it is in.
 
-import { SELF_SERVICE_TOKEN } from "../service.ts";
+import { REACH_HOSTS_TOKEN, SELF_SERVICE_TOKEN } from "../service.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { CACHE_MOUNT_DIR } from "../images/cache.ts";
 import { linkCachedImagesScript } from "./node-images.ts";
@@ -40,6 +40,8 @@ export function k3sServerArgs(opts: ResolvedK3sOptions): string[] {
     "--tls-san=localhost",
     `--tls-san=${SELF_SERVICE_TOKEN}`,
     `--tls-san=${SELF_SERVICE_TOKEN}.internal`,
+    // Where this process reaches the API server (docker/topology.ts), e.g. a tcp:// daemon's host.
+    `--tls-san=${REACH_HOSTS_TOKEN}`,
     ...opts.extraArgs,
   ];
 }

@@ -1,7 +1,7 @@
 // The k3s() service factory: a single-node k3s cluster as a ServiceDefinition.
 
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig, pointKubeconfigAt } from "../kube/client.ts";
-import { dnsName, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
+import { dnsName, hostPortOf, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
 import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
 import { type K3sOptions, resolveK3sOptions } from "./options.ts";
 import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
@@ -10,6 +10,7 @@ import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
 import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
 import { mirrorEndpoint } from "../images/mirror.ts";
+import { refuseFakeNode } from "./node-check.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -62,14 +63,16 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       kubeconfigFile.forget(ctx);
       if (!read.text) throw new Error(`k3s(${ctx.name}): could not read ${K3S_KUBECONFIG_PATH} from the container: ${read.error}`);
       const kubeconfig = await loadKubeconfig(read.text);
-      // The API server's certificate carries 127.0.0.1 (see --tls-san), so
-      // the published port verifies against the cluster CA.
-      pointKubeconfigAt(kubeconfig, `https://127.0.0.1:${ctx.hostPort(K3S_API_PORT)}`);
+      // The API server's certificate carries the address this process reaches
+      // it at (see --tls-san), so the published port verifies against the cluster CA.
+      pointKubeconfigAt(kubeconfig, `https://${hostPortOf(ctx.host, ctx.hostPort(K3S_API_PORT))}`);
       // A request that gets no answer names the node's fault (paused, exited, off its network).
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder, fault: ctx.fault });
       return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
     },
     setup: async (ctx) => {
+      // Privileged means a real node: never a silent fake one (see node-check.ts).
+      await refuseFakeNode(ctx.name, ctx.container, ctx.privileged === true);
       await ensureNodeImages(opts, ctx);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
     },

@@ -7,7 +7,7 @@
 import { loadKubeconfig, tlsMaterialOf } from "../kube/client.ts";
 import { createTransport, type Transport } from "../kube/transport.ts";
 import { causeChain } from "../kube/errors.ts";
-import type { HelperContext } from "../service.ts";
+import { type HelperContext, hostPortOf } from "../service.ts";
 
 const CERT_ERROR = /certificate|self.signed|verify|issuer|altname/i;
 
@@ -59,7 +59,7 @@ export function apiServerReadyProbe(kubeconfig: ReturnType<typeof kubeconfigRead
       transports.set(ctx.container, transport);
     }
     try {
-      const res = await transport.fetch(`https://127.0.0.1:${port}/readyz`, { method: "GET", signal: AbortSignal.timeout(2_000) });
+      const res = await transport.fetch(`https://${hostPortOf(ctx.host, port)}/readyz`, { method: "GET", signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
       if (res.status !== 200) return false;
       transport.close();

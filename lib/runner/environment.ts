@@ -15,9 +15,14 @@ import {
   removeContainers,
   removeNetworks,
   startContainer,
+  type ContainerInfo,
+  DockerError,
   type WaitHandle,
   waitExit,
 } from "../docker.ts";
+import { detectTopology, joinNetwork, LABEL_JOINED, leaveNetwork, type Topology, TopologyError } from "../docker/topology.ts";
+import { proveReachable, type ReachTarget } from "./reach.ts";
+import { startSshForward } from "../docker/ssh-forward.ts";
 import { type CertificateAuthority, caFromEnv, generateCa, issueLeaf, loadCaNamed } from "../pki.ts";
 import { type RecordedEvent, Recorder } from "../recorder.ts";
 import {
@@ -30,9 +35,9 @@ import {
   type ServiceDefinition,
 } from "../service.ts";
 import { tar } from "../tar.ts";
-import { containerName, environmentLabels, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
+import { containerName, environmentLabels, LABEL_OWNER_CONTAINER, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
 import { preflight, type PreflightResult } from "./preflight.ts";
-import { ensureReaper } from "./reaper.ts";
+import { ensureContainerWatchdog, ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
@@ -67,6 +72,13 @@ export interface EnvironmentOptions<S extends Services> {
    * instead of starting anew. Default: K3SBOX_REUSE=1. See lib/runner/reuse.ts.
    */
   reuse?: boolean;
+  /**
+   * Where this process reaches the containers (an IP address or host name of
+   * the Docker daemon's host), overriding K3SBOX_HOST and the detected
+   * topology (docker/topology.ts). `"dial,publish"` dials `dial` and has
+   * Docker publish on `publish` (when a NAT or forward sits between them).
+   */
+  host?: string;
 }
 
 export interface RunningService {
@@ -75,8 +87,12 @@ export interface RunningService {
   containerName: string;
   /** Address on the environment's network. */
   ip: string;
-  /** Container TCP port → host port on 127.0.0.1. */
+  /** Container TCP port → the port this process dials at `host`. */
   ports: Record<number, number>;
+  /** Where this process connects to the service (see `Environment.topology`). */
+  host: string;
+  /** Container TCP port → host port on 127.0.0.1 of the Docker daemon's host (e.g. for `docker push 127.0.0.1:<port>/…`). */
+  daemonPorts: Record<number, number>;
 }
 
 export interface Environment<S extends Services> extends AsyncDisposable {
@@ -91,8 +107,16 @@ export interface Environment<S extends Services> extends AsyncDisposable {
   readonly timings: Record<string, number>;
   /** fetch() that routes service names and ingress domains into the environment. */
   fetch: EnvFetch;
-  /** Host port on 127.0.0.1 for a service's container port. */
+  /** The port this process dials (at `services[key].host`) for a service's container port. */
   hostPort(key: keyof S & string, containerPort: number): number;
+  /** How this process reaches the containers, and why (docker/topology.ts). */
+  readonly topology: Topology;
+  /**
+   * The service's port on 127.0.0.1 of the Docker daemon's host: what the
+   * daemon itself reaches, e.g. `docker push 127.0.0.1:<daemonPort(k, 5000)>/app`
+   * to the in-cluster registry (Docker trusts plain HTTP on 127.0.0.1).
+   */
+  daemonPort(key: keyof S & string, containerPort: number): number;
   /** Writes the service's kubeconfig to a 0600 file (removed at stop) and returns its path. */
   kubeconfigPath(key: keyof S & string): Promise<string>;
   events(): RecordedEvent[];
@@ -115,6 +139,8 @@ export interface Environment<S extends Services> extends AsyncDisposable {
 class Resources {
   containers: string[] = [];
   network?: string;
+  /** Network mode: this process's container, connected to `network` (disconnected before it is removed). */
+  joined?: string;
   waits: WaitHandle[] = [];
   /** The environment's private directory (state-dir.ts), created on first use (kubeconfigs); removed at stop. */
   dir?: Promise<string>;
@@ -151,6 +177,7 @@ class Resources {
       // have removed those and left the directory (its kubeconfigs) behind.
       if (this.dir) await this.dir.then(() => removeEnvironmentDir(this.envId), () => {}).catch((e) => errors.push(e));
       await removeContainers(this.containers).catch((e) => errors.push(e));
+      if (this.network && this.joined) await leaveNetwork(this.network, this.joined).catch((e) => errors.push(e));
       if (this.network) await removeNetworks([this.network]).catch((e) => errors.push(e));
       if (errors.length) throw new AggregateError(errors, `k3sbox: teardown incomplete: ${errors.map((e) => (e as Error).message).join("; ")}`);
     })();
@@ -186,17 +213,21 @@ async function environmentCa(opts: EnvironmentOptions<Services>): Promise<Certif
 }
 
 /** Container command as Docker entrypoint + args. */
-function commandOf(def: AnyDefinition, key: string): { entrypoint?: string; command?: string[] } {
+function commandOf(def: AnyDefinition, key: string, hosts: string[]): { entrypoint?: string; command?: string[] } {
   if (def.command === undefined) return {};
-  if (typeof def.command === "string") return { entrypoint: "/bin/sh", command: ["-c", expandServiceToken(def.command, key)] };
-  const [entrypoint, ...rest] = def.command.map((c) => expandServiceToken(c, key));
+  if (typeof def.command === "string") return { entrypoint: "/bin/sh", command: ["-c", expandServiceToken(def.command, key, hosts)] };
+  const [entrypoint, ...rest] = def.command.map((c) => expandServiceToken(c, key, hosts));
   return { entrypoint, command: rest };
 }
+
+/** How long the published ports may take to accept a connection before the start fails as unreachable. */
+const REACH_WINDOW_MS = 2_000;
 
 const PHASE_LABELS: Record<string, string> = {
   preflight: "checking Docker, images and the CA",
   network: "creating the network",
   containers: "creating and starting containers",
+  reach: "checking this process reaches the published ports",
   ready: "waiting for readiness",
   helpers: "connecting helpers",
   setup: "running setup",
@@ -204,6 +235,25 @@ const PHASE_LABELS: Record<string, string> = {
 };
 
 const ATTACHED_HOST: PreflightResult = { dockerVersion: "", dockerHubMirrors: [], privileges: {} };
+
+/** Where this process reaches a started container, per the topology. */
+function endpointOf(topology: Topology, info: ContainerInfo, network: string): { host: string; ports: Record<number, number> } {
+  if (topology.mode === "network") {
+    const ports: Record<number, number> = {};
+    for (const p of Object.keys(info.ports)) ports[Number(p)] = Number(p);
+    return { host: info.networks[network]?.ip ?? "", ports };
+  }
+  return { host: topology.dialHost, ports: info.bindings[topology.publishHost] ?? info.ports };
+}
+
+/** A published port Docker could not bind: the topology's address is not the daemon host's. */
+function publishRefused(err: unknown, topology: Topology, key: string): Error {
+  if (!(err instanceof DockerError) || !/cannot assign requested address|address not available|bind/i.test(err.stderr)) return err as Error;
+  return new TopologyError(
+    `service "${key}": Docker cannot publish ports on ${topology.publishHost} of the daemon's host (${err.message.split("\n")[0]}).\n` +
+      `Topology: ${topology.kind} — ${topology.reason}.\nTo change it: ${topology.hint}.`,
+  );
+}
 
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);
@@ -236,16 +286,30 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
   };
 
   try {
-    const [ca, host] = await phase("preflight", () =>
+    const [ca, host, topology] = await phase("preflight", () =>
       Promise.all([
         reuse ? reuseCa(envId, attach !== undefined, () => environmentCa(opts)) : environmentCa(opts),
         // Attaching creates nothing: its containers already run, so images and privileges were checked.
         attach ? ATTACHED_HOST : preflight(services, progress),
+        detectTopology(opts.host),
       ]));
+    const reachHosts = topology.tlsSans.length ? topology.tlsSans : ["127.0.0.1"];
+    if (topology.processContainer && !attach) {
+      // This process's pid means something only in its container: label the owner container too (prune, down, watchdog).
+      (labels as Record<string, string>)[LABEL_OWNER_CONTAINER] = topology.processContainer;
+      ensureContainerWatchdog(topology.processContainer);
+    }
     const hostFacts: HostFacts = { dockerHubMirrors: host.dockerHubMirrors };
 
     if (!attach) res.network = networkName(envId); // set first: a stop racing the create still removes it
-    await phase("network", async () => void (attach || await res.creating(createNetwork(res.network!, labels))));
+    const networkLabels = topology.ownContainer ? { ...labels, [LABEL_JOINED]: topology.ownContainer } : labels;
+    await phase("network", async () => {
+      if (!attach) await res.creating(createNetwork(res.network!, networkLabels));
+      if (topology.mode === "network" && topology.ownContainer) {
+        res.joined = topology.ownContainer;
+        await joinNetwork(attach ? networkName(envId) : res.network!, topology.ownContainer);
+      }
+    });
     res.checkNotStopping();
 
     const running = {} as Record<keyof S & string, RunningService>;
@@ -261,7 +325,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           res.waits.push(exit);
           exits[key] = exit;
           const info = await inspectContainer(id);
-          running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ports: info.ports };
+          const at = endpointOf(topology, info, networkName(envId));
+          running[key] = { key, containerId: id, containerName: name, ip: info.networks[networkName(envId)]?.ip ?? "", ...at, daemonPorts: info.bindings["127.0.0.1"] ?? {} };
           return;
         }
         const prepared = def.prepare
@@ -280,23 +345,45 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
           cgroupns: def.cgroupns,
           publish: def.ports,
           mounts: prepared.mounts,
-          ...commandOf(def, key),
+          publishHost: topology.mode === "published" ? topology.publishHost : undefined,
+          ...commandOf(def, key, reachHosts),
         }));
         await res.adoptContainer(id);
         for (const net of prepared.networks ?? []) await connectNetwork(net, id);
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
         validateFiles(key, files, typeof def.files === "function" ? "files (the function's result)" : "files");
         if (files.length > 0) {
-          await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key), mode: fileMode(f) }))));
+          await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key, reachHosts), mode: fileMode(f) }))));
         }
         res.checkNotStopping();
-        await startContainer(id);
+        await startContainer(id).catch((e) => Promise.reject(publishRefused(e, topology, key)));
         const exit = waitExit(id);
         res.waits.push(exit);
         exits[key] = exit;
         const info = await inspectContainer(id);
-        running[key] = { key, containerId: id, containerName: name, ip: info.networks[res.network!]?.ip ?? "", ports: info.ports };
+        const at = endpointOf(topology, info, res.network!);
+        running[key] = { key, containerId: id, containerName: name, ip: info.networks[res.network!]?.ip ?? "", ...at, daemonPorts: info.bindings["127.0.0.1"] ?? {} };
       })));
+
+    // ssh://: the ports are on the remote host's 127.0.0.1; one ssh forwards them here.
+    if (topology.kind === "ssh" && topology.sshDestination) {
+      const remote = [...new Set(keys.flatMap((key) => Object.values(running[key].daemonPorts)))];
+      if (remote.length) {
+        const forward = await startSshForward(topology.sshDestination, remote).catch((e: Error) => {
+          throw new TopologyError(`${e.message}\nTopology: ${topology.kind} — ${topology.reason}.\nTo change it: ${topology.hint}.`);
+        });
+        res.disposers.push(() => forward.stop());
+        for (const key of keys) {
+          running[key].ports = Object.fromEntries(Object.entries(running[key].daemonPorts).map(([cp, p]) => [cp, forward.ports[p]]));
+        }
+      }
+    }
+
+    // A wrong address fails here, in seconds, not as a readiness timeout.
+    const reachTargets: ReachTarget[] = keys.flatMap((key) =>
+      Object.entries(running[key].ports).map(([cp, p]) => ({ service: key, host: running[key].host, port: p, containerPort: Number(cp) }))
+    );
+    await phase("reach", () => proveReachable(topology, reachTargets, REACH_WINDOW_MS, res.abort.signal));
 
     const hostPort = (key: string, port: number): number => {
       // Own keys only: "toString" or "constructor" must not find Object.prototype's members.
@@ -315,6 +402,8 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       container: running[key as keyof S & string].containerId,
       image: services[key].image.reference,
       hostPort: (p) => hostPort(key, p),
+      host: running[key as keyof S & string].host,
+      privileged: services[key].privileged === true,
       exec: async (argv, o) => {
         if (o?.timeoutMs !== undefined) checkTimeoutMs(o.timeoutMs, `service "${key}": ctx.exec(): option "timeoutMs"`, 10_000);
         return await execIn(running[key as keyof S & string].containerId, argv, o);
@@ -354,6 +443,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
             container: running[key].containerId,
             check,
             hostPort: (p) => hostPort(key, p),
+            host: running[key].host,
             exit: exits[key],
             network: res.network,
             progress,
@@ -398,6 +488,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       key,
       patterns: (services[key].dnsNames ?? []).map((d) => d.host),
       ports: running[key].ports,
+      host: running[key].host,
     }));
     const kubeconfigs = new Map<string, Promise<string>>();
 
@@ -410,6 +501,12 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       timings,
       fetch: createEnvFetch(routes, ca.certPem, recorder),
       hostPort,
+      topology,
+      daemonPort(key, port) {
+        const p = running[key]?.daemonPorts[port];
+        if (p === undefined) throw new Error(`service "${key}" does not publish port ${port} on the daemon host's 127.0.0.1`);
+        return p;
+      },
       kubeconfigPath(key) {
         if (res.stopping) {
           return unlessExitingOnSignal(Promise.reject(new Error(`env.kubeconfigPath("${key}"): environment ${envId} was stopped; its kubeconfigs are gone`)));

@@ -10,6 +10,12 @@ export const LABEL_ENV = "k3sbox.env";
 export const LABEL_SERVICE = "k3sbox.service";
 export const LABEL_HOST = "k3sbox.host";
 export const LABEL_PID = "k3sbox.pid";
+/**
+ * The daemon's container the owning process runs in (docker/topology.ts):
+ * its pid (LABEL_PID) is only meaningful inside that container's PID
+ * namespace, so elsewhere liveness is the container's.
+ */
+export const LABEL_OWNER_CONTAINER = "k3sbox.owner-container";
 /** Set on environments started with `detached: true` (`k3sbox up --detach`): prune leaves them, `down` removes them. */
 export const LABEL_DETACHED = "k3sbox.detached";
 /** Where the environment's private directory is (state-dir.ts; URI-encoded): `down` and the watchdog find it there. */

@@ -62,6 +62,33 @@ async function privilegedRefusalWithAnyImage(daemonId: string): Promise<Refused 
   }
 }
 
+/**
+ * A service that needs to create cgroups (privileged under the host's cgroup
+ * namespace, as a k3s node is) on a rootless daemon with cgroup v1, which
+ * cannot delegate cgroups to it: fails before anything is created, instead
+ * of a node that cannot start (or an image that quietly runs without one).
+ */
+export class RootlessCgroupError extends Error {
+  constructor(readonly service: string, readonly image: string) {
+    super(
+      `service "${service}" (${image}) needs to create cgroups${isK3sImage(image) ? " — a k3s node runs the kubelet and containerd —" : ""}, ` +
+        `but this Docker daemon is rootless on cgroup v1, which cannot delegate cgroups to a container. ` +
+        `Use a rootful Docker daemon (DOCKER_HOST or \`docker context use\`), or a cgroup v2 host with systemd delegation for the rootless daemon.`,
+    );
+    this.name = "RootlessCgroupError";
+  }
+}
+
+/** The first service a rootless cgroup-v1 daemon cannot run (pure, for tests). */
+export function rootlessBlocker(
+  info: { rootless: boolean; cgroupVersion: string },
+  services: Record<string, { privileged?: boolean; cgroupns?: string; image: { reference: string } }>,
+): RootlessCgroupError | undefined {
+  if (!info.rootless || info.cgroupVersion !== "1") return undefined;
+  const found = Object.entries(services).find(([, d]) => d.privileged && d.cgroupns === "host");
+  return found ? new RootlessCgroupError(found[0], found[1].image.reference) : undefined;
+}
+
 export interface PreflightResult {
   dockerVersion: string;
   dockerHubMirrors: string[];
@@ -78,6 +105,8 @@ export async function preflight(
   progress: (m: string) => void,
 ): Promise<PreflightResult> {
   const info = await dockerInfo();
+  const rootless = rootlessBlocker(info, services);
+  if (rootless) throw rootless;
   const images = new Map<string, string>(); // image → first service using it
   for (const [key, def] of Object.entries(services)) if (!images.has(def.image.reference)) images.set(def.image.reference, key);
 

@@ -3,11 +3,12 @@
 // on other hosts sharing the daemon). A live session's objects are never
 // touched, nor this process's own.
 
-import { type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
+import { docker, type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
+import { detectTopology } from "../docker/topology.ts";
 import { isProcessAlive } from "../proc.ts";
 import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir, stateRoot, stateRootFromLabel } from "./state-dir.ts";
 import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
-import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_PID, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
+import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_OWNER_CONTAINER, LABEL_PID, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
 
 export interface PruneOptions {
   /** Only remove objects at least this old. Default 0 (any age). */
@@ -30,11 +31,40 @@ export interface PruneResult {
 }
 
 /** True when the object belongs to a running session, or to a detached environment (removed by `down`). */
-function isLive(o: LabelledObject): boolean {
+function isLive(o: LabelledObject, owners: OwnerStates): boolean {
   if (o.labels[LABEL_SESSION] === SESSION_ID || o.labels[LABEL_DETACHED] === "true") return true;
+  const owner = o.labels[LABEL_OWNER_CONTAINER];
+  // Owned from another container's PID namespace: alive while that container runs.
+  if (owner && owner !== owners.self) return owners.running.has(owner);
   if (o.labels[LABEL_HOST] !== HOST_NAME) return false; // another host: judged by age only
   const pid = Number(o.labels[LABEL_PID]);
   return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid);
+}
+
+/** Sessions on another host whose liveness cannot be checked (no owner container this daemon knows). */
+function isForeign(o: LabelledObject, owners: OwnerStates): boolean {
+  const owner = o.labels[LABEL_OWNER_CONTAINER];
+  if (owner && owner !== owners.self) return false;
+  return o.labels[LABEL_HOST] !== HOST_NAME;
+}
+
+interface OwnerStates {
+  /** The container this process runs in, if the daemon has it. */
+  self?: string;
+  /** Owner containers (LABEL_OWNER_CONTAINER) that are running. */
+  running: Set<string>;
+}
+
+/** Which owner containers named on `objects` are running, and which one is this process's. */
+async function ownerStates(objects: LabelledObject[]): Promise<OwnerStates> {
+  const owners = [...new Set(objects.map((o) => o.labels[LABEL_OWNER_CONTAINER]).filter((id): id is string => !!id && /^[0-9a-f]{12,64}$/.test(id)))];
+  const self = owners.length ? (await detectTopology().catch(() => undefined))?.processContainer : undefined;
+  const running = new Set<string>();
+  if (owners.length) {
+    const out = await docker(["ps", "--quiet", "--no-trunc", ...owners.flatMap((id) => ["--filter", `id=${id}`])]);
+    for (const id of out.split("\n").map((l) => l.trim()).filter(Boolean)) running.add(id);
+  }
+  return { self, running };
 }
 
 // Sessions on another host cannot be checked for liveness: leave them at
@@ -49,11 +79,12 @@ export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
     listByLabel("network", [LABEL_SESSION]),
   ]);
   const live = new Set<string>();
+  const owners = await ownerStates([...containers, ...networks]);
   const pick = (objects: LabelledObject[]) =>
     objects.filter((o) => {
       const age = now - o.createdAt.getTime();
-      const foreign = o.labels[LABEL_HOST] !== HOST_NAME;
-      if (isLive(o) || (foreign && age < Math.max(minAge, FOREIGN_MIN_AGE_MS))) {
+      const foreign = isForeign(o, owners);
+      if (isLive(o, owners) || (foreign && age < Math.max(minAge, FOREIGN_MIN_AGE_MS))) {
         live.add(o.labels[LABEL_ENV] ?? o.name);
         return false;
       }
@@ -100,10 +131,11 @@ export interface EnvironmentListing {
 export async function listEnvironments(): Promise<EnvironmentListing[]> {
   const byEnv = new Map<string, EnvironmentListing>();
   const [containers, networks] = await Promise.all([listByLabel("container", [LABEL_ENV]), listByLabel("network", [LABEL_ENV])]);
+  const owners = await ownerStates([...containers, ...networks]);
   for (const o of [...containers, ...networks]) {
     const id = o.labels[LABEL_ENV];
     const detached = o.labels[LABEL_DETACHED] === "true";
-    const owned = !detached && (o.labels[LABEL_HOST] !== HOST_NAME || isLive(o));
+    const owned = !detached && (isForeign(o, owners) || isLive(o, owners));
     const e = byEnv.get(id) ?? { id, detached, owned, containers: [], createdAt: o.createdAt, stateRoot: stateRootFromLabel(o.labels[LABEL_STATE_DIR]) };
     if (containers.includes(o)) e.containers.push(o.name);
     byEnv.set(id, e);

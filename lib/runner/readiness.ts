@@ -5,7 +5,7 @@
 
 import { execIn, inspectContainer, logsTail, type WaitHandle } from "../docker.ts";
 import { nodeRequest } from "../node-request.ts";
-import type { ReadyCheck } from "../service.ts";
+import { hostPortOf, type ReadyCheck } from "../service.ts";
 import { sleep } from "../sleep.ts";
 
 /** Pause between tries; each exec try itself takes a `docker exec` round trip. */
@@ -62,7 +62,7 @@ async function probeOnce(probe: (signal: AbortSignal) => Promise<boolean | undef
 }
 
 /** One try of the check, ending by `deadline`: ok, or what it saw instead. Never throws for "not yet". */
-async function tryOnce(container: string, check: ReadyCheck, hostPort: (p: number) => number, deadline: number): Promise<{ ok: boolean; saw: string }> {
+async function tryOnce(container: string, check: ReadyCheck, hostPort: (p: number) => number, deadline: number, host = "127.0.0.1"): Promise<{ ok: boolean; saw: string }> {
   if (check.type === "exec") {
     // The docker CLI is killed at the deadline; the container goes with the failed start.
     const timeoutMs = Math.max(MIN_TRY_MS, Math.min(10_000, deadline - Date.now()));
@@ -71,7 +71,7 @@ async function tryOnce(container: string, check: ReadyCheck, hostPort: (p: numbe
       (e) => ({ ok: false, saw: (e as Error).message }),
     );
   }
-  const url = `${check.scheme ?? "http"}://127.0.0.1:${hostPort(check.port)}${check.path ?? "/"}`;
+  const url = `${check.scheme ?? "http"}://${hostPortOf(host, hostPort(check.port))}${check.path ?? "/"}`;
   const timeoutMs = Math.max(MIN_TRY_MS, Math.min(5_000, deadline - Date.now()));
   return await nodeRequest(url, { signal: AbortSignal.timeout(timeoutMs) }, { ca: check.ca, servername: "localhost" }).then(
     (res) => ({ ok: check.status !== undefined ? res.status === check.status : res.status >= 200 && res.status < 300, saw: `HTTP ${res.status}` }),
@@ -116,6 +116,8 @@ export async function waitReady(opts: {
   container: string;
   check: ReadyCheck;
   hostPort: (containerPort: number) => number;
+  /** Where this process connects (docker/topology.ts); default 127.0.0.1. */
+  host?: string;
   exit: WaitHandle;
   progress: (m: string) => void;
   /** The environment's network: leaving it is reported at once. */
@@ -160,7 +162,7 @@ export async function waitReady(opts: {
         // The probe used up the time: no try of the check, which could only be cut off at once.
       } else if (probed === undefined) {
         const unfinished = check.type === "exec" ? "the command was still running at the deadline" : "no answer by the deadline";
-        const r = await bounded(tryOnce(container, check, opts.hostPort, deadline), { ok: false, saw: saw === "nothing yet" ? unfinished : `${unfinished}; the try before: ${saw}` });
+        const r = await bounded(tryOnce(container, check, opts.hostPort, deadline, opts.host), { ok: false, saw: saw === "nothing yet" ? unfinished : `${unfinished}; the try before: ${saw}` });
         ok = r.ok;
         saw = r.saw;
       } else if (!probed) saw = "the service's own probe said not ready";
@@ -172,7 +174,11 @@ export async function waitReady(opts: {
       const now = Date.now();
       if (now >= deadline) {
         const what = check.type === "exec" ? `\`${check.command}\`` : `GET ${check.path ?? "/"} on port ${check.port}`;
-        const text = `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`;
+        // A host-side check that never connected says so: that is an address problem, not a slow service.
+        const unreachable = check.type === "http" && /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ETIMEDOUT/.test(saw);
+        const text = unreachable
+          ? `service "${service}": this process cannot reach ${opts.host ?? "127.0.0.1"}:${opts.hostPort(check.port)} (its port ${check.port}) within ${check.timeoutSecs}s (ready check ${what}; last try: ${saw}); check the address (K3SBOX_HOST, env.topology)\n${await describeContainer(container)}`
+          : `service "${service}" was not ready within ${check.timeoutSecs}s (ready check ${what} never passed; last try: ${saw})\n${await describeContainer(container)}`;
         throw new ServiceNotReadyError(service, text, Date.now() - started);
       }
       if (now - lastReport >= 5_000) {

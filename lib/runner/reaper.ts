@@ -18,7 +18,8 @@ import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../proc.ts";
 import { envFlag } from "./env-flags.ts";
 import { runtime } from "../runtime.ts";
-import { DockerUnavailableError, removeLabelled } from "../docker.ts";
+import { docker, dockerResult, DockerUnavailableError, listByLabel, removeLabelled } from "../docker.ts";
+import { LABEL_JOINED, leaveNetwork } from "../docker/topology.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
 import { removeEnvironmentDir, stateRootFromLabel } from "./state-dir.ts";
 import { sleep } from "../sleep.ts";
@@ -56,8 +57,55 @@ export function ensureReaper(): void {
   child.unref();
 }
 
+/**
+ * A process in a container (docker/topology.ts) has its watchdog in the same
+ * container, which dies with it. So it also starts a sibling container on
+ * the daemon, from its own container's image and volumes (the same runtime
+ * and sources at the same paths, the same Docker socket), that waits for
+ * that container to stop and then removes the session's leftovers. The
+ * in-container watchdog removes the sibling once its parent is gone.
+ * Labelled `k3sbox.watchdog=<session>`, not with the session: reaping the
+ * session never removes the sibling doing it.
+ */
+export const LABEL_WATCHDOG = "k3sbox.watchdog";
+export const watchdogName = (session: string) => `k3sbox-watchdog-${session}`;
+let siblingStarted = false;
+export function ensureContainerWatchdog(ownContainer: string): void {
+  if (siblingStarted || process.env.K3SBOX_REAPER === "0") return;
+  siblingStarted = true;
+  (async () => {
+    const image = (await docker(["inspect", "--type", "container", "--format", "{{.Image}}", ownContainer])).trim();
+    const env = ["PATH", "HOME", "NODE_OPTIONS", "NODE_COMPILE_CACHE", "DOCKER_HOST", "DENO_DIR"].filter((k) => process.env[k]).flatMap((k) => ["--env", `${k}=${process.env[k]}`]);
+    await docker([
+      "run", "--detach", "--rm", "--name", watchdogName(SESSION_ID), "--label", `${LABEL_WATCHDOG}=${SESSION_ID}`,
+      "--volumes-from", ownContainer, "--network", "none", "--log-driver", "none", ...env, "--env", "K3SBOX_REAPER=0",
+      "--entrypoint", process.execPath, image, ...reaperArgv(), "--reap-container", SESSION_ID, ownContainer,
+    ]);
+  })().catch(() => {}); // best effort, like the watchdog: prune still works
+}
+
+/** `container` runs (false once it stopped or is gone; true while Docker cannot tell). */
+async function containerRunning(container: string): Promise<boolean> {
+  const r = await dockerResult(["inspect", "--type", "container", "--format", "{{.State.Running}}", container], { timeoutMs: 10_000 }).catch(() => undefined);
+  if (!r) return true;
+  if (r.code !== 0) return !/no such (container|object)/i.test(r.stderr);
+  return r.stdout.trim() === "true";
+}
+
+/** The sibling's loop: waits for `container` to stop, then removes the session's leftovers (twice, for creates in flight). */
+export async function watchContainer(session: string, container: string): Promise<void> {
+  while (await containerRunning(container)) await sleep(CHECK_EVERY_MS);
+  await reapSession(session).catch(() => {});
+  await sleep(NO_PROC_PAUSE_MS);
+  await reapSession(session).catch(() => {});
+}
+
 /** Removes what the dead session left, sparing detached environments. */
 export async function reapSession(session: string): Promise<{ containers: string[]; networks: string[] }> {
+  // A process's own container joined to a network (network mode) keeps it from being removed.
+  for (const n of await listByLabel("network", [`${LABEL_SESSION}=${session}`, LABEL_JOINED]).catch(() => [])) {
+    if (n.labels[LABEL_DETACHED] !== "true") await leaveNetwork(n.name, n.labels[LABEL_JOINED]).catch(() => {});
+  }
   const envs = new Map<string, string | undefined>();
   const removed = await removeLabelled([`${LABEL_SESSION}=${session}`], (o) => {
     const doomed = o.labels[LABEL_DETACHED] !== "true";
@@ -118,6 +166,8 @@ export async function reapWhenDaemonAnswers(session: string, maxMs = DAEMON_RETR
 /** Waits for `parent` to die, then removes its session's leftovers. */
 export async function watch(session: string, parent: number): Promise<void> {
   while (isProcessAlive(parent)) await sleep(CHECK_EVERY_MS);
+  // The parent's sibling watchdog (a process in a container), if any, is no longer needed.
+  await dockerResult(["rm", "--force", watchdogName(session)]).catch(() => {});
   // Counted BEFORE the sweep: a create that ends after this count was
   // running at it, so it is waited for and swept up by the second pass.
   let lingering = await lingeringCreators(session);

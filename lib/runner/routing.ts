@@ -16,6 +16,8 @@ export interface Route {
   patterns: string[];
   /** Container port → host port. */
   ports: Record<number, number>;
+  /** Where this process connects (docker/topology.ts); default 127.0.0.1. */
+  host?: string;
 }
 
 export class RoutingError extends Error {
@@ -26,7 +28,7 @@ export class RoutingError extends Error {
 }
 
 /** Which service and published port a URL goes to, or undefined for "not ours". */
-export function resolveRoute(routes: Route[], url: URL): { key: string; hostPort: number } | undefined {
+export function resolveRoute(routes: Route[], url: URL): { key: string; hostPort: number; host: string } | undefined {
   const host = url.hostname.toLowerCase();
   const route = routes.find((r) => host === r.key || host === `${r.key}.internal` || r.patterns.some((p) => matchesDnsName(p, host)));
   if (!route) return undefined;
@@ -39,7 +41,7 @@ export function resolveRoute(routes: Route[], url: URL): { key: string; hostPort
       })`,
     );
   }
-  return { key: route.key, hostPort };
+  return { key: route.key, hostPort, host: route.host ?? "127.0.0.1" };
 }
 
 export type EnvFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -59,7 +61,7 @@ export function createEnvFetch(routes: Route[], caPem: string, recorder: Recorde
     const merged: RequestInit = input instanceof Request
       ? { method: input.method, headers: input.headers, body: input.body ? await input.arrayBuffer() : undefined, signal: input.signal, ...init }
       : init ?? {};
-    return nodeRequest(url.href, merged, { ca: caPem, servername: url.hostname }, { host: "127.0.0.1", port: target.hostPort });
+    return nodeRequest(url.href, merged, { ca: caPem, servername: url.hostname }, { host: target.host, port: target.hostPort });
   };
   const recorded = recorder.fetch(send);
   return (input, init) => recorded(input, init);

@@ -57,6 +57,7 @@ function context(port: number, kubeconfig: () => string | undefined, container =
   return {
     container,
     hostPort: () => port,
+    host: "127.0.0.1",
     exec: () => {
       reads.count++;
       const text = kubeconfig();

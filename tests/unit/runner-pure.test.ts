@@ -40,9 +40,11 @@ test("startEnvironment validation: a complete definition passes", () => {
 
 test("routing: wildcard names, <key> and <key>.internal go to the published port for the scheme", () => {
   const routes = [{ key: "k8s", patterns: ["*.example.test"], ports: { 80: 30080, 443: 30443 } }];
-  assert.deepEqual(resolveRoute(routes, new URL("https://hello.example.test/x")), { key: "k8s", hostPort: 30443 });
-  assert.deepEqual(resolveRoute(routes, new URL("http://hello.example.test/x")), { key: "k8s", hostPort: 30080 });
-  assert.deepEqual(resolveRoute(routes, new URL("http://k8s.internal/")), { key: "k8s", hostPort: 30080 });
+  assert.deepEqual(resolveRoute(routes, new URL("https://hello.example.test/x")), { key: "k8s", hostPort: 30443, host: "127.0.0.1" });
+  assert.deepEqual(resolveRoute(routes, new URL("http://hello.example.test/x")), { key: "k8s", hostPort: 30080, host: "127.0.0.1" });
+  assert.deepEqual(resolveRoute(routes, new URL("http://k8s.internal/")), { key: "k8s", hostPort: 30080, host: "127.0.0.1" });
+  // The topology's address (docker/topology.ts), e.g. a tcp:// daemon's host.
+  assert.deepEqual(resolveRoute([{ ...routes[0], host: "172.18.0.2" }], new URL("http://k8s/")), { key: "k8s", hostPort: 30080, host: "172.18.0.2" });
   assert.equal(resolveRoute(routes, new URL("https://example.org/")), undefined);
   assert.throws(() => resolveRoute(routes, new URL("http://k8s:6443/")), (e: unknown) => e instanceof RoutingError && /does not publish port 6443 \(it publishes 80, 443\)/.test((e as Error).message));
 });

@@ -80,6 +80,31 @@ func inContainer() bool {
 			return true
 		}
 	}
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	cgroup, _ := os.ReadFile("/proc/self/cgroup")
+	return containerEvidence(os.Getenv("container"), string(mountinfo), string(cgroup))
+}
+
+// containerEvidence tells a container from its environment, not only from
+// marker files: k3s() mounts a tmpfs on /run, which hides Podman's
+// /run/.containerenv, and Podman makes no /.dockerenv. Podman (and
+// systemd-nspawn, LXC) set $container; Docker and Podman bind-mount the
+// container's own hostname/hosts/resolv.conf from their per-container
+// directories; cgroup v1 paths name the container.
+func containerEvidence(containerEnv, mountinfo, cgroup string) bool {
+	if containerEnv != "" {
+		return true
+	}
+	for _, m := range []string{"/docker/containers/", "/overlay-containers/", "/io.containerd.runtime.v2.task/"} {
+		if strings.Contains(mountinfo, m) {
+			return true
+		}
+	}
+	for _, line := range strings.Split(cgroup, "\n") {
+		if strings.Contains(line, "/docker/") || strings.Contains(line, "/libpod-") || strings.Contains(line, "/docker-") {
+			return true
+		}
+	}
 	return false
 }
 

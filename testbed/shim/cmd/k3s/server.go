@@ -116,6 +116,10 @@ func prepare(c *serverConfig) (*server, error) {
 	s := &server{cfg: c, dirs: newLayout(c.DataDir), bins: map[string]string{}}
 	realNode, why := chooseRealNode(s.bins)
 	components := controlPlane
+	if !realNode && os.Getenv("K3SBOX_NODE") == "real" {
+		// Asked for a real node: an error, never a silent fake one.
+		return nil, fmt.Errorf("no real node can run here: %s", why)
+	}
 	if !realNode {
 		logf("info", "no real node: %s; kwok fakes the node and its pods", why)
 		components = append(components, "kwok")

@@ -1,0 +1,49 @@
+// A test process inside a container that talks to the host's Docker through
+// its socket ("Docker-outside-of-Docker", a CI job container with
+// /var/run/docker.sock mounted). The container is the locally built busybox
+// image with the host's /usr, /lib, /lib64, this checkout's /work, /root
+// (runtime caches) and /tmp bind-mounted at the same paths, so it has the
+// sources, the runtimes and the docker CLI where the host has them, but its
+// own network and PID namespaces, as a job container has (and a sibling
+// started from its image with --volumes-from sees the same files).
+
+import { run, type RunResult } from "../../lib/proc.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from "./images.ts";
+import { scriptArgv } from "./script.ts";
+
+export const DOOD_LABEL = "k3sbox.test=dood";
+
+/** Passed into the container: what the runtime and the test need. */
+const PASS_ENV = ["PATH", "HOME", "NODE_OPTIONS", "NODE_COMPILE_CACHE", "K3SBOX_TESTBED_IMAGE", "K3SBOX_TESTBED_BIN"];
+
+/**
+ * Runs `script` (a .ts file) with the test's runtime inside such a
+ * container named `name`, and returns its result (the container is removed).
+ */
+export async function runInSocketContainer(name: string, script: string, env: Record<string, string> = {}, timeoutMs = 120_000, args: string[] = []): Promise<RunResult> {
+  await ensureBusyboxImage();
+  const envArgs: string[] = [];
+  for (const k of PASS_ENV) if (process.env[k]) envArgs.push("--env", `${k}=${process.env[k]}`);
+  for (const [k, v] of Object.entries(env)) envArgs.push("--env", `${k}=${v}`);
+  return await run("docker", ["run", "--rm", ...containerArgs(name, envArgs), ...scriptArgv(script), ...args], { timeoutMs });
+}
+
+const BINDS = ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro", "/work:/work", "/root:/root", "/tmp:/tmp", "/var/run/docker.sock:/var/run/docker.sock"];
+
+function containerArgs(name: string, envArgs: string[]): string[] {
+  return [
+    "--name", name, "--label", DOOD_LABEL, ...BINDS.flatMap((b) => ["--volume", b]), ...envArgs,
+    "--entrypoint", "/bin/sh", BUSYBOX_IMAGE, "-c", 'cd "$1" && shift && exec "$@"', "sh", process.cwd(),
+  ];
+}
+
+/** Starts `script` in such a container, detached; returns the container id. */
+export async function startInSocketContainer(name: string, script: string, env: Record<string, string> = {}): Promise<string> {
+  await ensureBusyboxImage();
+  const envArgs: string[] = [];
+  for (const k of PASS_ENV) if (process.env[k]) envArgs.push("--env", `${k}=${process.env[k]}`);
+  for (const [k, v] of Object.entries(env)) envArgs.push("--env", `${k}=${v}`);
+  const r = await run("docker", ["run", "--detach", ...containerArgs(name, envArgs), ...scriptArgv(script)]);
+  if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
+  return r.stdout.trim();
+}
