@@ -2,12 +2,15 @@
 # Installs and starts what k3sbox needs on a fresh machine, idempotently:
 #   npm packages (Bun, Deno, client-node, x509, yaml) and a reachable Docker
 #   engine (Debian's docker.io, started as root when no daemon answers).
-# With --tests it also prepares the test tiers: static busybox and the
-# netfilter userland for the test images, the Go-built control plane and node
-# agents (testbed/build.sh), containerd, runc, the CNI plugins and the
-# in-cluster images (testbed/parts.sh), and the k3s-compatible node image
-# (testbed/image.sh), and a Docker Engine 29 built from the moby v2 module
-# (testbed/docker29.sh). Prints what it does.
+# With --node-image it also builds the k3s-compatible node image from
+# upstream sources: static busybox and the netfilter userland, the Go-built
+# control plane and node agents (testbed/build.sh), containerd, runc, the CNI
+# plugins and the in-cluster images (testbed/parts.sh), the node image
+# (testbed/image.sh), and loads the in-cluster images into this Docker.
+# With --tests, on top of that: Podman, rootless Docker's parts (and a user
+# to run it), sshd, and a Docker Engine 29 built from the moby v2 module
+# (testbed/docker29.sh), for the topology and image-store tests. Prints what
+# it does.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -86,6 +89,19 @@ say "in-cluster images in this Docker: $loaded loaded ($(( $(date +%s) - t0 ))s)
 env_lines="$(printf 'K3SBOX_TESTBED_BIN=%s\nK3SBOX_TESTBED_IMAGE=%s\nK3SBOX_TESTBED_BARE_IMAGE=%s\nK3SBOX_TESTBED_PARTS=%s\n' \
   "$bin_dir" "$image" "${image/k3sbox-testbed:/k3sbox-testbed-bare:}" "$parts_dir")"
 if ! $with_tests; then echo "$env_lines"; exit 0; fi
+# The engines and topologies the tests build for real beside the local
+# daemon: Podman (rootful, Docker API socket), rootless Docker (rootlesskit,
+# uidmap, slirp4netns, run by an unprivileged user), and ssh:// (sshd in a
+# Docker-in-Docker container).
+missing=()
+command -v podman >/dev/null 2>&1 || missing+=(podman golang-github-containernetworking-plugin-dnsname)
+for b in rootlesskit newuidmap slirp4netns; do command -v "$b" >/dev/null 2>&1 || { missing+=(rootlesskit uidmap slirp4netns); break; }; done
+[ -x /usr/sbin/sshd ] && command -v ssh >/dev/null 2>&1 || missing+=(openssh-server openssh-client)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+rootless_user="${K3SBOX_ROOTLESS_USER:-k3sboxrl}"
+id -u "$rootless_user" >/dev/null 2>&1 || { say "useradd -m $rootless_user (runs the rootless Docker daemon in the tests)"; useradd -m "$rootless_user"; }
+# rootlesskit's slirp4netns opens /dev/net/tun as that user.
+[ -c /dev/net/tun ] && chmod 666 /dev/net/tun
 # A Docker Engine 29 with the containerd image store, for the loadImages test
 # on that store (Debian's Docker here is 20.10); scripts/test.sh starts it.
 t0=$(date +%s)
