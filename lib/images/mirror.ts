@@ -16,6 +16,13 @@ export const MIRROR_NETWORK = "k3sbox-mirror";
 export const MIRROR_PORT = 5000;
 export const DOCKER_HUB_UPSTREAM = "https://registry-1.docker.io";
 export const MIRROR_IMAGE = "registry:2";
+/** What `k3s({ mirror: true })` mirrors: registry name (as in image references) → upstream. */
+export const DEFAULT_MIRRORS: Readonly<Record<string, string>> = {
+  "docker.io": DOCKER_HUB_UPSTREAM,
+  "ghcr.io": "https://ghcr.io",
+  "quay.io": "https://quay.io",
+  "registry.k8s.io": "https://registry.k8s.io",
+};
 const LABEL_UPSTREAM = "k3sbox.mirror.upstream";
 
 export interface MirrorOptions {

@@ -51,7 +51,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       const yaml = buildRegistriesYaml({
         registry: opts.registry,
         dockerHubMirrors: host.dockerHubMirrors,
-        sharedMirror: opts.mirrorUpstream && mirrorEndpoint(opts.mirrorUpstream),
+        sharedMirrors: Object.fromEntries(Object.entries(opts.mirrors).map(([name, upstream]) => [name, mirrorEndpoint(upstream)])),
       });
       return yaml ? [{ path: "/etc/rancher/k3s/registries.yaml", content: yaml }] : [];
     },

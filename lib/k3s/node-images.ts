@@ -62,8 +62,8 @@ export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareCo
       (unavailable.length ? `; not to be had from the host side: ${unavailable.map((u) => u.ref).join(", ")} (checked on the node once it is up)` : "") +
       (needs ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
   );
-  const mirror = opts.mirrorUpstream ? await ensureMirror({ upstream: opts.mirrorUpstream }, ctx.progress) : undefined;
-  return { mounts: needs ? supplied.map(cacheMount) : [], networks: mirror ? [mirror.network] : [] };
+  const mirrors = await Promise.all(Object.values(opts.mirrors).map((upstream) => ensureMirror({ upstream }, ctx.progress)));
+  return { mounts: needs ? supplied.map(cacheMount) : [], networks: mirrors.length ? [mirrors[0].network] : [] };
 }
 
 /**

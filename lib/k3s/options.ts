@@ -2,7 +2,7 @@
 // up front so a bad value fails before anything is created.
 
 import { hasTagOrDigest, isImageReference } from "../image-ref.ts";
-import { DOCKER_HUB_UPSTREAM, validateUpstream } from "../images/mirror.ts";
+import { DEFAULT_MIRRORS, DOCKER_HUB_UPSTREAM, validateUpstream } from "../images/mirror.ts";
 import { describeValue, MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
 
@@ -35,7 +35,9 @@ export interface K3sOptions {
    * registry per Docker daemon (started on first use, kept for later runs;
    * `k3sbox prune --cache` removes it), so a workload image is fetched from
    * the internet once per host rather than once per cluster. `true` mirrors
-   * Docker Hub; `{ upstream }` another registry URL. Default false.
+   * Docker Hub, ghcr.io, quay.io and registry.k8s.io (one mirror each);
+   * `{ upstream }` mirrors Docker Hub's images from that registry URL
+   * instead. Default false.
    */
   mirror?: boolean | { upstream?: string };
 }
@@ -48,8 +50,8 @@ export interface ResolvedK3sOptions {
   readyTimeoutSecs: number;
   registry: boolean;
   ingressDomains: string[];
-  /** The upstream the shared mirror proxies, when the mirror is on. */
-  mirrorUpstream?: string;
+  /** Registry name → the upstream its shared mirror proxies (empty: no mirror). */
+  mirrors: Record<string, string>;
 }
 
 export const DEFAULT_K3S_VERSION = "v1.32.1-k3s1";
@@ -150,16 +152,16 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
   };
 }
 
-function resolveMirror(mirror: unknown): { mirrorUpstream?: string } {
-  if (mirror === undefined || mirror === false) return {};
-  if (mirror === true) return { mirrorUpstream: DOCKER_HUB_UPSTREAM };
+function resolveMirror(mirror: unknown): { mirrors: Record<string, string> } {
+  if (mirror === undefined || mirror === false) return { mirrors: {} };
+  if (mirror === true) return { mirrors: { ...DEFAULT_MIRRORS } };
   const allowed = `true, false, or { upstream: "${DOCKER_HUB_UPSTREAM}" } (an http(s) registry URL without credentials)`;
   if (mirror === null || typeof mirror !== "object" || Array.isArray(mirror)) throw new K3sOptionError("mirror", allowed, mirror);
   for (const key of Object.keys(mirror)) if (key !== "upstream") throw new K3sOptionError(`mirror.${key}`, `absent: the only field is "upstream"`, key);
   const upstream = (mirror as { upstream?: unknown }).upstream;
-  if (upstream === undefined) return { mirrorUpstream: DOCKER_HUB_UPSTREAM };
+  if (upstream === undefined) return { mirrors: { ...DEFAULT_MIRRORS } };
   try {
-    return { mirrorUpstream: validateUpstream(upstream) };
+    return { mirrors: { "docker.io": validateUpstream(upstream) } };
   } catch {
     throw new K3sOptionError("mirror.upstream", allowed, upstream);
   }

@@ -13,14 +13,17 @@ export const REGISTRY_PORT = 5000;
 const q = (s: string) => JSON.stringify(s); // YAML accepts JSON strings
 
 /** Returns the file content, or null when there is nothing to configure. */
-export function buildRegistriesYaml(opts: { registry: boolean; dockerHubMirrors: string[]; sharedMirror?: string }): string | null {
-  // k3sbox's shared pull-through mirror (lib/images/mirror.ts) comes first, then the daemon's own mirrors.
-  const hubMirrors = [...(opts.sharedMirror ? [opts.sharedMirror] : []), ...opts.dockerHubMirrors];
-  if (!opts.registry && hubMirrors.length === 0) return null;
+export function buildRegistriesYaml(opts: { registry: boolean; dockerHubMirrors: string[]; sharedMirrors?: Record<string, string> }): string | null {
+  // Per registry: k3sbox's shared pull-through mirror (lib/images/mirror.ts)
+  // first, then (Docker Hub) the daemon's own mirrors, then the registry itself.
+  const endpoints = new Map<string, string[]>();
+  for (const [name, endpoint] of Object.entries(opts.sharedMirrors ?? {})) endpoints.set(name, [endpoint]);
+  if (opts.dockerHubMirrors.length > 0) endpoints.set("docker.io", [...(endpoints.get("docker.io") ?? []), ...opts.dockerHubMirrors]);
+  if (!opts.registry && endpoints.size === 0) return null;
   const lines = ["mirrors:"];
-  if (hubMirrors.length > 0) {
-    lines.push(`  ${q("docker.io")}:`, "    endpoint:");
-    for (const m of [...hubMirrors, "https://registry-1.docker.io"]) lines.push(`      - ${q(m)}`);
+  for (const [name, list] of endpoints) {
+    lines.push(`  ${q(name)}:`, "    endpoint:");
+    for (const m of [...list, name === "docker.io" ? "https://registry-1.docker.io" : `https://${name}`]) lines.push(`      - ${q(m)}`);
   }
   if (opts.registry) {
     const loopback = `127.0.0.1:${REGISTRY_PORT}`;

@@ -11,6 +11,7 @@ import { docker, dockerResult } from "../../lib/docker.ts";
 import { listVolumes, removeVolumes } from "../../lib/docker/volumes.ts";
 import { LABEL_IMAGE_REF, supplyImages } from "../../lib/images/cache.ts";
 import { prune } from "../../lib/runner/prune.ts";
+import { ensureMirror, mirrorName } from "../../lib/images/mirror.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { k3sbox } from "../support/cli.ts";
 import { runPipeline } from "../../lib/pipeline.ts";
@@ -24,18 +25,23 @@ suite("image cache vs prune (real Docker engine; serial)", {
   setup: async () => (await ensureBusyboxImage(), {}),
   teardown: async () => {},
 }, (t) => {
-  t("prune and an environment's stop leave the cache alone", async () => {
+  t("prune and an environment's stop leave the cache and the shared mirror alone", async () => {
     const ref = `k3sbox-cache-prune/keep:${run}`;
+    const upstream = `http://k3sbox-prune-upstream-${run}:5000`; // never asked: the mirror only has to exist
     await docker(["tag", BUSYBOX_IMAGE, ref]);
     try {
       const [img] = await supplyImages([ref], { helperImage: BUSYBOX_IMAGE });
+      const mirror = await ensureMirror({ upstream });
       const env = await startEnvironment({ services: { idle: { image: { type: "registry", reference: BUSYBOX_IMAGE }, command: "exec sleep 3600" } } });
       await env.stop();
       await prune();
       assert.deepEqual((await listVolumes([`${LABEL_IMAGE_REF}=${ref}`])).map((v) => v.name), [img.volume]);
+      assert.equal((await dockerResult(["inspect", "--type", "container", mirror.name])).code, 0, "the mirror is still there");
     } finally {
       await dockerResult(["rmi", ref]);
       await removeVolumes((await listVolumes([`${LABEL_IMAGE_REF}=${ref}`])).map((v) => v.name));
+      await dockerResult(["rm", "--force", mirrorName(upstream)]);
+      await removeVolumes([`${mirrorName(upstream)}-data`]);
     }
   }, { timeoutMs: 60_000 });
 });

@@ -150,21 +150,24 @@ test("the k3s start script links the cache before it execs k3s", () => {
   assert.ok(script.indexOf("/var/lib/k3sbox/images/*/image.tar") < script.indexOf("exec k3s server"));
 });
 
-test("mirror option: off by default; true mirrors Docker Hub; an upstream URL is checked and named", () => {
-  assert.equal(resolveK3sOptions({}).mirrorUpstream, undefined);
-  assert.equal(resolveK3sOptions({ mirror: false }).mirrorUpstream, undefined);
-  assert.equal(resolveK3sOptions({ mirror: true }).mirrorUpstream, DOCKER_HUB_UPSTREAM);
-  assert.equal(resolveK3sOptions({ mirror: { upstream: "http://standin:5000/" } }).mirrorUpstream, "http://standin:5000");
+test("mirror option: off by default; true mirrors Docker Hub, ghcr.io, quay.io and registry.k8s.io; an upstream URL is checked and named", () => {
+  assert.deepEqual(resolveK3sOptions({}).mirrors, {});
+  assert.deepEqual(resolveK3sOptions({ mirror: false }).mirrors, {});
+  assert.deepEqual(Object.keys(resolveK3sOptions({ mirror: true }).mirrors), ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"]);
+  assert.equal(resolveK3sOptions({ mirror: true }).mirrors["docker.io"], DOCKER_HUB_UPSTREAM);
+  assert.deepEqual(resolveK3sOptions({ mirror: { upstream: "http://standin:5000/" } }).mirrors, { "docker.io": "http://standin:5000" });
   for (const bad of ["yes", null, [], { upstream: "ftp://x" }, { upstream: "https://user:pw@x" }, { upstream: 5 }]) {
     assert.throws(() => resolveK3sOptions({ mirror: bad as never }), /option "mirror(\.upstream)?" must be true, false, or \{ upstream/);
   }
   assert.throws(() => resolveK3sOptions({ mirror: { upstrem: "http://x" } as never }), /option "mirror\.upstrem" must be absent/);
 });
 
-test("the shared mirror is docker.io's first endpoint, before the daemon's mirrors and Docker Hub", () => {
+test("each shared mirror is its registry's first endpoint; Docker Hub's come before the daemon's mirrors", () => {
   const endpoint = mirrorEndpoint("https://registry-1.docker.io");
   assert.match(endpoint, /^http:\/\/k3sbox-mirror-[0-9a-f]{10}:5000$/);
   assert.notEqual(endpoint, mirrorEndpoint("http://standin:5000"), "one mirror per upstream");
-  const yaml = parseYaml(buildRegistriesYaml({ registry: false, dockerHubMirrors: ["https://m.example"], sharedMirror: endpoint })!);
+  const ghcr = mirrorEndpoint("https://ghcr.io");
+  const yaml = parseYaml(buildRegistriesYaml({ registry: false, dockerHubMirrors: ["https://m.example"], sharedMirrors: { "docker.io": endpoint, "ghcr.io": ghcr } })!);
   assert.deepEqual(yaml.mirrors["docker.io"].endpoint, [endpoint, "https://m.example", "https://registry-1.docker.io"]);
+  assert.deepEqual(yaml.mirrors["ghcr.io"].endpoint, [ghcr, "https://ghcr.io"]);
 });
