@@ -64,6 +64,10 @@ export async function startSshForward(dest: string, remotePorts: number[], timeo
       cp.stdin!.end(); // the remote cat ends, and with it the session
       cp.kill("SIGTERM");
       await Promise.race([exit, new Promise((r) => setTimeout(r, 5_000))]);
+      if (exited === undefined) {
+        cp.kill("SIGKILL"); // a busy machine: do not leave it behind
+        await Promise.race([exit, new Promise((r) => setTimeout(r, 2_000))]);
+      }
     }
   };
   const deadline = Date.now() + timeoutMs;
