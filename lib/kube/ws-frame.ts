@@ -163,7 +163,8 @@ export class FrameDecoder {
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0];
-  return Buffer.concat(parts, total);
+  const b = Buffer.concat(parts, total);
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
 /** The payload of a close frame: a status code and a reason. */
