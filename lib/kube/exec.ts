@@ -86,9 +86,9 @@ export async function execInPod(ctx: StreamContext, target: string | PodRef, arg
     ws = await connectWebSocket({ url, protocols: [...EXEC_PROTOCOLS], tls: ctx.tls, headers: ctx.headers, timeoutMs, signal });
   } catch (err) {
     const status = err instanceof UpgradeRefusedError ? err.status : undefined;
-    ctx.recorder.end(seq, status ? { status } : { error: (err as Error).message });
+    ctx.recorder.end(seq, status ? { status } : { error: (err as Error).message.replace(`${url}: `, "") });
     if (deadline.aborted) throw new ExecError(`${what}: no answer within the ${timeoutMs} ms deadline`, "", "", { cause: err });
-    throw new ExecError(`${what}: ${(err as Error).message}`, "", "", { cause: err });
+    throw new ExecError(`${what}: ${(err as Error).message.replace(`${url}: `, "")}`, "", "", { cause: err });
   }
 
   const out: Uint8Array[] = [];
