@@ -30,6 +30,14 @@ import type { CloseInfo, WebSocketConnection } from "./websocket.ts";
 
 export const TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
 const MAX_DATA_FRAME = 64 * 1024;
+/**
+ * Every connection shares the tunnel's one TCP connection, so waiting is
+ * by amount, not by each write's `false`: a connection holds back when the
+ * tunnel has this much queued, and holds the tunnel back when its own
+ * client has this much unread (a net.Socket's `false` comes at 16 KiB, and
+ * pausing 20 connections' shared tunnel at every 16 KiB serialises them).
+ */
+export const TUNNEL_HIGH_WATER = 1024 * 1024;
 
 /** What a stream pair reports to its owner. */
 export interface TunnelStreamEvents {
@@ -69,6 +77,8 @@ export class PortForwardTunnel {
   #nextRequestId = 0;
   #byStream = new Map<number, Pair>();
   #lost: string | undefined;
+  #pauses = 0;
+  #drainWaiters = new Set<() => void>();
   /** Settles when the WebSocket is gone, with why. */
   readonly closed: Promise<CloseInfo>;
 
@@ -107,9 +117,8 @@ export class PortForwardTunnel {
     return {
       write: (bytes) => {
         if (pair.finished || pair.sentFin || this.#lost) return true;
-        let ok = true;
-        for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) ok = this.#ws.send(dataFrame(dataId, bytes.subarray(i, i + MAX_DATA_FRAME)));
-        return ok;
+        for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) this.#ws.send(dataFrame(dataId, bytes.subarray(i, i + MAX_DATA_FRAME)));
+        return this.#ws.bufferedAmount < TUNNEL_HIGH_WATER;
       },
       end: () => {
         if (pair.finished || pair.sentFin || this.#lost) return;
@@ -124,14 +133,23 @@ export class PortForwardTunnel {
     };
   }
 
+  /** Calls `fn` once the tunnel's queue has been sent (one socket listener for every waiting connection). */
   onDrain(fn: () => void): void {
-    this.#ws.onDrain(fn);
+    if (this.#drainWaiters.size === 0) {
+      this.#ws.onDrain(() => {
+        const waiters = [...this.#drainWaiters];
+        this.#drainWaiters.clear();
+        for (const w of waiters) w();
+      });
+    }
+    this.#drainWaiters.add(fn);
   }
+  /** Stops reading from the tunnel until every pause() has its resume(). */
   pause(): void {
-    this.#ws.pause();
+    if (this.#pauses++ === 0) this.#ws.pause();
   }
   resume(): void {
-    this.#ws.resume();
+    if (this.#pauses > 0 && --this.#pauses === 0) this.#ws.resume();
   }
 
   /** Ends the session: every open connection ends with `reason`. */

@@ -22,6 +22,7 @@ import { CHANNEL, channelMessage, parseChannelMessage, PORT_FORWARD_PROTOCOL } f
 import { KubeApiError } from "./errors.ts";
 import type { StreamContext } from "./exec.ts";
 import type { Tagged } from "./tagging.ts";
+import { PortForwardTunnel, TUNNEL_HIGH_WATER, TUNNEL_PROTOCOL } from "./portforward-tunnel.ts";
 import { connectWebSocket, UpgradeRefusedError, type WebSocketConnection } from "./websocket.ts";
 
 export const PORT_FORWARD_CONNECT_TIMEOUT_MS = 15_000;
@@ -145,7 +146,7 @@ export async function startPortForward(
   }
   const pod = await resolveForwardTarget(lookups, target, remotePort, opts.namespace ?? "default");
   const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/portforward`;
-  const url = `${ctx.server.replace(/\/$/, "")}${path}?ports=${pod.port}`;
+  const url = `${ctx.server.replace(/\/$/, "")}${path}`;
   const meta = { verb: "portforward", apiVersion: "v1", resource: "pods", namespace: pod.namespace, name: pod.name };
   const what = `${describeKubeMeta(meta)} port ${pod.port}`;
   const connectTimeoutMs = opts.connectTimeoutMs ?? PORT_FORWARD_CONNECT_TIMEOUT_MS;
@@ -175,7 +176,8 @@ export async function startPortForward(
     }
   };
 
-  const bridge = async (sock: Socket) => {
+  /** v4.channel.k8s.io: one WebSocket per connection (for API servers without the SPDY tunnel). */
+  const bridgeWebSocket = async (sock: Socket) => {
     const entry: { sock: Socket; ws?: WebSocketConnection } = { sock };
     open.add(entry);
     sock.on("error", () => {}); // its errors end it; the close handler below cleans up
@@ -192,7 +194,7 @@ export async function startPortForward(
     try {
       const abort = new AbortController();
       sock.once("close", () => abort.abort(new Error("the local client closed the connection")));
-      ws = await connectWebSocket({ url, protocols: [PORT_FORWARD_PROTOCOL], tls: ctx.tls, headers: ctx.headers, timeoutMs: connectTimeoutMs, signal: abort.signal });
+      ws = await connectWebSocket({ url: `${url}?ports=${pod.port}`, protocols: [PORT_FORWARD_PROTOCOL], tls: ctx.tls, headers: ctx.headers, timeoutMs: connectTimeoutMs, signal: abort.signal });
     } catch (err) {
       if (sock.destroyed && !closing) return void (ctx.recorder.end(seq, { error: "the local client left before the upgrade" }), open.delete(entry));
       if (err instanceof UpgradeRefusedError) ctx.recorder.end(seq, { status: err.status });
@@ -208,6 +210,9 @@ export async function startPortForward(
     let dataOpened = false;
     let errorOpened = false;
     let errorText = "";
+    // One "drain" listener at a time per direction.
+    let waitingLocal = false;
+    let waitingRemote = false;
     ws.listen((msg) => {
       const { channel, data } = parseChannelMessage(msg);
       if (channel === 0) {
@@ -216,9 +221,13 @@ export async function startPortForward(
           dataOpened = true;
           bytes = data.subarray(2);
         }
-        if (bytes.length > 0 && !sock.write(bytes)) {
+        if (bytes.length > 0 && !sock.write(bytes) && !waitingLocal) {
+          waitingLocal = true;
           ws.pause();
-          sock.once("drain", () => ws.resume());
+          sock.once("drain", () => {
+            waitingLocal = false;
+            ws.resume();
+          });
         }
       } else if (channel === 1) {
         let bytes = data;
@@ -230,9 +239,13 @@ export async function startPortForward(
       }
     });
     sock.on("data", (chunk: Uint8Array) => {
-      if (!ws.send(channelMessage(CHANNEL.stdin, chunk))) {
+      if (!ws.send(channelMessage(CHANNEL.stdin, chunk)) && !waitingRemote) {
+        waitingRemote = true;
         sock.pause();
-        ws.onDrain(() => sock.resume());
+        ws.onDrain(() => {
+          waitingRemote = false;
+          sock.resume();
+        });
       }
     });
     sock.on("close", () => {
@@ -261,6 +274,126 @@ export async function startPortForward(
     sock.end();
   };
 
+  /**
+   * The SPDY tunnel, opened at start and again on the next connection after
+   * it was lost; one recorded API call per tunnel.
+   */
+  let tunnel: PortForwardTunnel | undefined;
+  let opening: Promise<PortForwardTunnel> | undefined;
+  const openTunnel = async (): Promise<PortForwardTunnel> => {
+    const seq = ctx.recorder.begin("GET", url);
+    ctx.recorder.annotate(seq, { kind: "kube", ...meta });
+    let ws: WebSocketConnection;
+    try {
+      ws = await connectWebSocket({ url, protocols: [TUNNEL_PROTOCOL], tls: ctx.tls, headers: ctx.headers, timeoutMs: connectTimeoutMs });
+    } catch (err) {
+      ctx.recorder.end(seq, err instanceof UpgradeRefusedError ? { status: err.status } : { error: (err as Error).message.replace(`${url}: `, "") });
+      throw err;
+    }
+    ctx.recorder.end(seq, { status: 101 });
+    const t = new PortForwardTunnel(ws);
+    t.closed.then((info) => {
+      if (info.error && !closing) ctx.recorder.end(seq, { error: t.lostReason ?? info.error.message });
+    });
+    return t;
+  };
+  const currentTunnel = (): Promise<PortForwardTunnel> => {
+    if (tunnel?.isOpen) return Promise.resolve(tunnel);
+    return opening ??= openTunnel().then(
+      (t) => ((tunnel = t), (opening = undefined), t),
+      (err) => {
+        opening = undefined;
+        throw err;
+      },
+    );
+  };
+
+  /** SPDY/3.1+portforward.k8s.io: each connection is a stream pair on the shared tunnel. */
+  const bridgeTunnel = async (sock: Socket) => {
+    const entry: { sock: Socket; ws?: WebSocketConnection } = { sock };
+    open.add(entry);
+    sock.on("error", () => {});
+    const fail = (message: string, cause?: unknown) => {
+      const err = new PortForwardError(`${what}: ${message}`, { cause });
+      report(err);
+      sock.destroy(err);
+      open.delete(entry);
+    };
+    let t: PortForwardTunnel;
+    try {
+      t = await currentTunnel();
+    } catch (err) {
+      return fail((err as Error).message.replace(`${url}: `, ""), err);
+    }
+    if (closing || sock.destroyed) return void (sock.destroy(), open.delete(entry));
+    let localEnded = false;
+    let waitingLocal = false;
+    let waitingRemote = false;
+    const stream = t.open(pod.port, {
+      data: (bytes) => {
+        sock.write(bytes);
+        if (sock.writableLength > TUNNEL_HIGH_WATER && !waitingLocal) {
+          // The local client reads slower than the pod sends: hold the tunnel (as kubectl does).
+          waitingLocal = true;
+          t.pause();
+          sock.once("drain", () => {
+            if (!waitingLocal) return; // done() already resumed
+            waitingLocal = false;
+            t.resume();
+          });
+        }
+      },
+      // The pod side's FIN is passed on at `done` (right behind it), once we
+      // know whether the pod is going away: then it is an error, not an end.
+      end: () => {},
+      done: async (error) => {
+        if (waitingLocal) {
+          waitingLocal = false;
+          t.resume();
+        }
+        if (closing || sock.destroyed) return void (sock.destroy(), open.delete(entry));
+        if (error) {
+          const gone = await podGone();
+          return fail(gone ? `${gone} (${error})` : error);
+        }
+        // The pod side finished on its own, before our client: if the pod is going away that is an error.
+        if (!localEnded) {
+          const gone = await podGone();
+          if (gone) return fail(gone);
+        }
+        open.delete(entry);
+        sock.end();
+      },
+    });
+    sock.on("data", (chunk: Uint8Array) => {
+      if (!stream.write(chunk) && !waitingRemote) {
+        waitingRemote = true;
+        sock.pause();
+        t.onDrain(() => {
+          waitingRemote = false;
+          sock.resume();
+        });
+      }
+    });
+    sock.on("end", () => {
+      localEnded = true;
+      stream.end(); // half-close passes through
+    });
+    sock.on("close", () => stream.reset());
+    sock.resume();
+  };
+
+  // The tunnel where the API server offers it (Kubernetes 1.31+), else one WebSocket per connection.
+  let bridge = bridgeTunnel;
+  try {
+    tunnel = await openTunnel();
+  } catch (err) {
+    if (!(err instanceof UpgradeRefusedError) || [401, 403, 404].includes(err.status)) {
+      throw new PortForwardError(`${what}: ${(err as Error).message.replace(`${url}: `, "")}`, { cause: err });
+    }
+    bridge = bridgeWebSocket;
+  }
+
   const server: Server = createServer({ pauseOnConnect: true }, (sock) => void bridge(sock));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: Error & { code?: string }) =>
@@ -278,8 +411,10 @@ export async function startPortForward(
   const close = () =>
     closed ??= new Promise<void>((resolve) => {
       closing = true;
+      const entries = [...open];
       server.close(() => resolve());
-      for (const e of open) {
+      tunnel?.close();
+      for (const e of entries) {
         e.ws?.destroy();
         e.sock.destroy();
       }

@@ -78,8 +78,8 @@ export function headerBlock(pairs: [string, string][]): Uint8Array {
  * The sending side of a session's header compression: one zlib stream over
  * all header blocks of the session. The first block starts with the zlib
  * header (0x78 0x01: deflate, 32 KiB window, no dictionary); each block is
- * a non-final stored deflate block, which is what a sync flush emits, so
- * the receiver can decode every block as soon as it arrives.
+ * non-final stored deflate block followed by an empty one (the sync-flush
+ * marker), so the receiver can decode every block as soon as it arrives.
  */
 export class HeaderCompressor {
   #started = false;
@@ -98,6 +98,10 @@ export class HeaderCompressor {
       out.push(Uint8Array.of(0x00, len & 0xff, len >> 8, ~len & 0xff, (~len >> 8) & 0xff), piece);
       if (block.length === 0) break;
     }
+    // An empty stored block, as a sync flush ends with: Go's inflater hands
+    // out a stored block's bytes only when it reaches the next block header,
+    // which must therefore lie inside this frame (it reads no further).
+    out.push(Uint8Array.of(0x00, 0x00, 0x00, 0xff, 0xff));
     const b = Buffer.concat(out);
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   }

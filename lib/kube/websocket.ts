@@ -134,6 +134,11 @@ export class WebSocketConnection {
     return this.#write(OPCODE.binary, data);
   }
 
+  /** Bytes queued for the server and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
   /** Calls `fn` once the socket's write buffer has drained. */
   onDrain(fn: () => void): void {
     this.#socket.once("drain", fn);
