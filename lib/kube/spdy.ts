@@ -154,7 +154,8 @@ export class SpdyDecoder {
 
   push(chunk: Uint8Array): SpdyFrame[] {
     if (chunk.length) {
-      this.#chunks.push(chunk);
+      // Plain Uint8Array views (not Buffers): what comes out is the same type whatever went in.
+      this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
       this.#buffered += chunk.length;
     }
     const out: SpdyFrame[] = [];

@@ -1,6 +1,7 @@
 // The pure parts of exec and port-forward: WebSocket framing (ws-frame.ts),
 // the handshake's accept key and response head (websocket.ts), the API
-// server's channel protocols (channels.ts) and target parsing.
+// server's channel protocols (channels.ts), SPDY/3.1 framing and header
+// compression (spdy.ts) and target parsing.
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
@@ -9,6 +10,21 @@ import { acceptKey, parseResponseHead } from "../../lib/kube/websocket.ts";
 import { channelMessage, closeChannelMessage, execQuery, parseChannelMessage, parseExecStatus, parsePortPrefix } from "../../lib/kube/channels.ts";
 import { podTarget } from "../../lib/kube/exec.ts";
 import { parseForwardTarget } from "../../lib/kube/portforward.ts";
+import {
+  controlStreamId,
+  dataFrame,
+  FLAG_FIN,
+  goAwayFrame,
+  HeaderCompressor,
+  headerBlock,
+  pingFrame,
+  RST_CANCEL,
+  rstStream,
+  SPDY_TYPE,
+  SpdyDecoder,
+  synStream,
+} from "../../lib/kube/spdy.ts";
+import { Buffer } from "node:buffer";
 
 /** A frame as a server sends it: unmasked. */
 function serverFrame(opcode: number, payload: Uint8Array, fin = true): Uint8Array {
@@ -167,4 +183,49 @@ test("targets: pod names, pod/ and service/ prefixes; anything else is refused w
   assert.deepEqual(podTarget({ metadata: { name: "b", namespace: "other" } }, "ns", "exec()"), { namespace: "other", name: "b" });
   assert.deepEqual(podTarget("c", undefined, "exec()"), { namespace: "default", name: "c" });
   assert.throws(() => podTarget("a b", "ns", "exec()"), /not a pod name/);
+});
+
+test("SPDY: header blocks are a zlib stream any inflater reads, block by block (stored blocks, each ending in a sync-flush marker)", async () => {
+  const { inflateSync, constants } = await import("node:zlib");
+  const c = new HeaderCompressor();
+  const one = headerBlock([["port", "7007"], ["requestid", "0"], ["streamtype", "error"]]);
+  const two = headerBlock([["port", "7007"], ["requestid", "0"], ["streamtype", "data"]]);
+  const big = headerBlock([["x", "y".repeat(70_000)]]); // more than one stored block (65535 max)
+  const a = c.compress(one);
+  const b = c.compress(two);
+  const d = c.compress(big);
+  assert.deepEqual([...a.subarray(0, 2)], [0x78, 0x01], "the first block carries the zlib header (no preset dictionary)");
+  assert.notDeepEqual([...b.subarray(0, 2)], [0x78, 0x01], "later blocks continue the same stream");
+  for (const block of [a, b, d]) assert.deepEqual([...block.subarray(-5)], [0, 0, 0, 0xff, 0xff], "each block ends with the sync-flush marker");
+  const all = Buffer.concat([a, b, d]);
+  const inflated = inflateSync(all, { finishFlush: constants.Z_SYNC_FLUSH });
+  assert.deepEqual(new Uint8Array(inflated), new Uint8Array(Buffer.concat([one, two, big])));
+  // The first block alone is decodable (the receiver decodes each as it arrives).
+  assert.deepEqual(new Uint8Array(inflateSync(a, { finishFlush: constants.Z_SYNC_FLUSH })), one);
+  assert.throws(() => headerBlock([["streamType", "data"]]), /lowercase/);
+});
+
+test("SPDY: frames encode as the draft says and decode back from any split", () => {
+  const syn = synStream(3, Uint8Array.of(1, 2, 3), FLAG_FIN);
+  assert.deepEqual([...syn.subarray(0, 8)], [0x80, 0x03, 0x00, 0x01, 0x01, 0x00, 0x00, 13], "control bit, version 3, SYN_STREAM, FIN, length 13");
+  assert.equal(controlStreamId(syn.subarray(8)), 3);
+  const data = dataFrame(5, bytes(70_000), true);
+  assert.deepEqual([...data.subarray(0, 8)], [0, 0, 0, 5, 0x01, 0x01, 0x11, 0x70], "stream 5, FIN, 24-bit length 70000");
+  const rst = rstStream(7, RST_CANCEL);
+  const ping = pingFrame(42);
+  const wire = Buffer.concat([syn, data, rst, ping, goAwayFrame(9)]);
+  for (const step of [1, 5, 8, 1000, wire.length]) {
+    const dec = new SpdyDecoder();
+    const frames = [];
+    for (let i = 0; i < wire.length; i += step) frames.push(...dec.push(wire.subarray(i, i + step)));
+    assert.equal(frames.length, 5, `five frames with chunks of ${step}`);
+    const [f0, f1, f2, f3, f4] = frames;
+    assert.ok(f0.control && f0.type === SPDY_TYPE.synStream && f0.flags === FLAG_FIN);
+    assert.ok(!f1.control && f1.streamId === 5 && f1.flags === FLAG_FIN);
+    assert.deepEqual(!f1.control && f1.data, bytes(70_000));
+    assert.ok(f2.control && f2.type === SPDY_TYPE.rstStream && controlStreamId(f2.payload) === 7);
+    assert.ok(f3.control && f3.type === SPDY_TYPE.ping);
+    assert.ok(f4.control && f4.type === SPDY_TYPE.goaway);
+  }
+  assert.throws(() => new SpdyDecoder().push(Uint8Array.of(0x80, 0x02, 0, 1, 0, 0, 0, 0)), /SPDY version 2 frame/);
 });
