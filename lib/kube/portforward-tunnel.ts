@@ -67,6 +67,10 @@ interface Pair {
   dataDone: boolean;
   finished: boolean;
   sentFin: boolean;
+  /** Bytes written before the server's SYN_REPLY for the data stream (sent once it comes). */
+  pending: Uint8Array[] | undefined;
+  pendingFin: boolean;
+  clearTimer?: () => void;
 }
 
 export class PortForwardTunnel {
@@ -100,28 +104,60 @@ export class PortForwardTunnel {
     return this.#lost;
   }
 
-  /** Opens the error and data streams of one connection to `port`. */
-  open(port: number, events: TunnelStreamEvents): TunnelStream {
+  /**
+   * Opens the error and data streams of one connection to `port`; if the
+   * server has not answered them within `replyTimeoutMs`, the pair ends with
+   * an error (a kubelet that lost the pod may never answer).
+   */
+  open(port: number, events: TunnelStreamEvents, replyTimeoutMs = 15_000): TunnelStream {
     if (this.#lost) throw new Error(this.#lost);
     const requestId = String(this.#nextRequestId++);
     const errorId = this.#nextStreamId;
     const dataId = this.#nextStreamId + 2;
     this.#nextStreamId += 4;
-    const pair: Pair = { errorId, dataId, events, errorText: "", errorDone: false, dataDone: false, finished: false, sentFin: false };
+    const pair: Pair = {
+      errorId,
+      dataId,
+      events,
+      errorText: "",
+      errorDone: false,
+      dataDone: false,
+      finished: false,
+      sentFin: false,
+      pending: [],
+      pendingFin: false,
+    };
     this.#byStream.set(errorId, pair);
     this.#byStream.set(dataId, pair);
+    const timer = setTimeout(() => {
+      if (pair.pending && !pair.finished) {
+        this.#ws.send(Buffer.concat([rstStream(dataId, RST_CANCEL), rstStream(errorId, RST_CANCEL)]));
+        this.#finish(pair, `no answer to the new stream within ${replyTimeoutMs} ms`);
+      }
+    }, replyTimeoutMs);
+    pair.clearTimer = () => clearTimeout(timer);
     const headers = (type: string) =>
       this.#compressor.compress(headerBlock([["port", String(port)], ["requestid", requestId], ["streamtype", type]]));
-    // The error stream is read-only for us: opened with FIN, as kubectl closes its write side at once.
-    this.#ws.send(Buffer.concat([synStream(errorId, headers("error"), FLAG_FIN), synStream(dataId, headers("data"))]));
+    // As kubectl does: both streams opened, then data only after the server
+    // answered the data stream (the server drops data frames of a stream it
+    // has not set up yet); our side of the error stream is closed at once.
+    this.#ws.send(Buffer.concat([synStream(errorId, headers("error")), dataFrame(errorId, new Uint8Array(0), true), synStream(dataId, headers("data"))]));
     return {
       write: (bytes) => {
         if (pair.finished || pair.sentFin || this.#lost) return true;
+        if (pair.pending) {
+          pair.pending.push(Uint8Array.from(bytes));
+          return pair.pending.length < 16;
+        }
         for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) this.#ws.send(dataFrame(dataId, bytes.subarray(i, i + MAX_DATA_FRAME)));
         return this.#ws.bufferedAmount < TUNNEL_HIGH_WATER;
       },
       end: () => {
         if (pair.finished || pair.sentFin || this.#lost) return;
+        if (pair.pending) {
+          pair.pendingFin = true;
+          return;
+        }
         pair.sentFin = true;
         this.#ws.send(dataFrame(dataId, new Uint8Array(0), true));
       },
@@ -135,14 +171,14 @@ export class PortForwardTunnel {
 
   /** Calls `fn` once the tunnel's queue has been sent (one socket listener for every waiting connection). */
   onDrain(fn: () => void): void {
-    if (this.#drainWaiters.size === 0) {
-      this.#ws.onDrain(() => {
-        const waiters = [...this.#drainWaiters];
-        this.#drainWaiters.clear();
-        for (const w of waiters) w();
-      });
-    }
+    if (this.#drainWaiters.size === 0) this.#ws.onDrain(() => this.#notifyDrain());
     this.#drainWaiters.add(fn);
+  }
+
+  #notifyDrain(): void {
+    const waiters = [...this.#drainWaiters];
+    this.#drainWaiters.clear();
+    for (const w of waiters) w();
   }
   /** Stops reading from the tunnel until every pause() has its resume(). */
   pause(): void {
@@ -189,6 +225,20 @@ export class PortForwardTunnel {
       }
       if (f.type === SPDY_TYPE.synReply || f.type === SPDY_TYPE.headers) {
         const pair = this.#byStream.get(controlStreamId(f.payload));
+        if (pair && f.type === SPDY_TYPE.synReply && controlStreamId(f.payload) === pair.dataId && pair.pending) {
+          // The data stream is set up: what was written meanwhile goes now, in order.
+          const queued = pair.pending;
+          pair.pending = undefined;
+          pair.clearTimer?.();
+          for (const bytes of queued) {
+            for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) this.#ws.send(dataFrame(pair.dataId, bytes.subarray(i, i + MAX_DATA_FRAME)));
+          }
+          if (pair.pendingFin) {
+            pair.sentFin = true;
+            this.#ws.send(dataFrame(pair.dataId, new Uint8Array(0), true));
+          }
+          if (queued.length) this.#notifyDrain();
+        }
         if (pair && f.flags & FLAG_FIN) {
           if (controlStreamId(f.payload) === pair.errorId) pair.errorDone = true;
           else {
@@ -215,6 +265,7 @@ export class PortForwardTunnel {
   #finish(pair: Pair, error?: string): void {
     if (pair.finished) return;
     pair.finished = true;
+    pair.clearTimer?.();
     this.#byStream.delete(pair.errorId);
     this.#byStream.delete(pair.dataId);
     pair.events.done(error);

@@ -352,19 +352,25 @@ export async function startPortForward(
           t.resume();
         }
         if (closing || sock.destroyed) return void (sock.destroy(), open.delete(entry));
+        // A pod that is gone or going ends the tunnel too: the next connection
+        // dials again and hears "not found" at once instead of waiting on a dead session.
         if (error) {
           const gone = await podGone();
+          if (gone) t.close(gone);
           return fail(gone ? `${gone} (${error})` : error);
         }
         // The pod side finished on its own, before our client: if the pod is going away that is an error.
         if (!localEnded) {
           const gone = await podGone();
-          if (gone) return fail(gone);
+          if (gone) {
+            t.close(gone);
+            return fail(gone);
+          }
         }
         open.delete(entry);
         sock.end();
       },
-    });
+    }, connectTimeoutMs);
     sock.on("data", (chunk: Uint8Array) => {
       if (!stream.write(chunk) && !waitingRemote) {
         waitingRemote = true;
