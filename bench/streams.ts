@@ -20,7 +20,7 @@ import { k3s } from "../lib/k3s/k3s.ts";
 import { run, spawnChild } from "../lib/proc.ts";
 import { runtime } from "../lib/runtime.ts";
 import { startEnvironment } from "../lib/runner/environment.ts";
-import { ECHO_PORT, echoPod, echoThrough, equalBytes, openSocket, pattern, shellPod } from "../tests/support/streams.ts";
+import { ECHO_PORT, echoPod, echoThrough, equalBytes, openEchoConnections, openSocket, pattern, shellPod } from "../tests/support/streams.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const KUBECTL = process.env.KUBECTL ?? "kubectl";
@@ -49,7 +49,8 @@ async function roundTrip(port: number): Promise<void> {
 async function throughput(port: number, conns: number, bytes: number): Promise<number> {
   const data = Array.from({ length: conns }, (_, i) => pattern(bytes, i + 1));
   const t0 = performance.now();
-  const back = await Promise.all(data.map((d) => echoThrough(port, d)));
+  const socks = await openEchoConnections(port, conns); // one by one: busybox nc's backlog is 2
+  const back = await Promise.all(data.map((d, i) => echoThrough(port, d, 120_000, Promise.resolve(socks[i]))));
   const secs = (performance.now() - t0) / 1000;
   back.forEach((b, i) => {
     if (!equalBytes(b, data[i])) throw new Error(`throughput: connection ${i} came back different`);

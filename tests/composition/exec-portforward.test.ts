@@ -16,7 +16,7 @@ import { type Environment, startEnvironment } from "../../lib/runner/environment
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { leftovers } from "../support/leftovers.ts";
-import { ECHO_PORT, echoPod, echoService, echoThrough, equalBytes, openSocket, pattern, shellPod } from "../support/streams.ts";
+import { ECHO_PORT, echoPod, echoService, echoThrough, equalBytes, openEchoConnections, openSocket, pattern, shellPod } from "../support/streams.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 const MB = 1024 * 1024;
@@ -88,7 +88,10 @@ if (!TESTBED_IMAGE) {
     t("port-forward to a pod: 20 concurrent connections, 10 MB each way, byte for byte", async ({ env, ns }) => {
       await using fwd = await ns.portForward("pod/echo-0", ECHO_PORT);
       const sent = Array.from({ length: 20 }, (_, i) => pattern(10 * MB, i + 1));
-      const back = await Promise.all(sent.map((d) => echoThrough(fwd.localPort, d)));
+      const socks = await openEchoConnections(fwd.localPort, sent.length); // opened one by one, see there
+      const back = await Promise.all(sent.map((d, i) => echoThrough(fwd.localPort, d, 120_000, Promise.resolve(socks[i])))).catch((err) => {
+        throw new Error(`${err.message}; the forward says: ${fwd.lastError?.message ?? "nothing"}`, { cause: err });
+      });
       for (let i = 0; i < sent.length; i++) assert.ok(equalBytes(back[i], sent[i]), `connection ${i}: the 10 MB came back intact`);
       assert.equal(fwd.lastError, undefined, `no connection failed: ${fwd.lastError?.message}`);
       assert.match(env.timeline(), new RegExp(`^portforward pods · ${ns.name}/echo-0 101 \\d+ms$`, "m"), "the API call (the tunnel's upgrade) is recorded");
@@ -98,7 +101,10 @@ if (!TESTBED_IMAGE) {
       await using fwd = await ns.portForward("service/echo", 80);
       assert.deepEqual(fwd.pod, { namespace: ns.name, name: "echo-0", port: ECHO_PORT });
       const sent = Array.from({ length: 20 }, (_, i) => pattern(10 * MB, 100 + i));
-      const back = await Promise.all(sent.map((d) => echoThrough(fwd.localPort, d)));
+      const socks = await openEchoConnections(fwd.localPort, sent.length); // opened one by one, see there
+      const back = await Promise.all(sent.map((d, i) => echoThrough(fwd.localPort, d, 120_000, Promise.resolve(socks[i])))).catch((err) => {
+        throw new Error(`${err.message}; the forward says: ${fwd.lastError?.message ?? "nothing"}`, { cause: err });
+      });
       for (let i = 0; i < sent.length; i++) assert.ok(equalBytes(back[i], sent[i]), `connection ${i}: the 10 MB came back intact`);
       await assert.rejects(ns.portForward("service/echo", 81), /service .*\/echo has no port 81 \(its ports: 80\)/);
     }, { timeoutMs: 240_000 });

@@ -78,8 +78,8 @@ export function openSocket(port: number, host = "127.0.0.1"): Promise<Socket> {
  * until as many bytes came back; resolves with what came back. Rejects with
  * the socket's error, or if it ends early.
  */
-export async function echoThrough(port: number, data: Uint8Array, timeoutMs = 120_000): Promise<Uint8Array> {
-  const sock = await openSocket(port);
+export async function echoThrough(port: number, data: Uint8Array, timeoutMs = 120_000, connected?: Promise<Socket>): Promise<Uint8Array> {
+  const sock = await (connected ?? openSocket(port));
   try {
     return await new Promise<Uint8Array>((resolve, reject) => {
       const got = new Uint8Array(data.length);
@@ -117,6 +117,26 @@ export async function echoThrough(port: number, data: Uint8Array, timeoutMs = 12
   } finally {
     sock.destroy();
   }
+}
+
+/**
+ * Opens `n` connections one after another, each used (one byte echoed) before
+ * the next: busybox nc listens with a backlog of 2 (`-ll`), so a burst of
+ * connects to it can be reset by the pod's kernel. The transfers on them
+ * then run side by side.
+ */
+export async function openEchoConnections(port: number, n: number): Promise<Socket[]> {
+  const out: Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await openSocket(port);
+    await new Promise<void>((resolve, reject) => {
+      s.once("data", (c: Uint8Array) => (c.length === 1 ? resolve() : reject(new Error(`echo: ${c.length} bytes back for 1`))));
+      s.once("error", reject);
+      s.write(Uint8Array.of(42));
+    });
+    out.push(s);
+  }
+  return out;
 }
 
 export const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
