@@ -44,6 +44,7 @@ function frame(opcode: number, payload: Uint8Array): Uint8Array {
 
 interface Fixture {
   server: Server;
+  upgraded: Set<Duplex>;
   base: string;
   tls: TlsMaterial;
   wrongCa: string;
@@ -55,8 +56,12 @@ suite("WebSocket client over node:tls (local node:https upgrade server, not a ku
     const other = await generateCa({ commonName: "unrelated CA" });
     const serving = await issueLeaf(ca, { names: ["127.0.0.1"] });
     const client = await issueLeaf(ca, { names: [], commonName: "system:admin", usages: ["client"] });
+    // Upgraded sockets leave the HTTP server's books: teardown ends them itself.
+    const upgraded = new Set<Duplex>();
     const server = createServer({ key: serving.keyPem, cert: serving.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true });
     server.on("upgrade", (req, sock: Duplex) => {
+      upgraded.add(sock);
+      sock.on("close", () => upgraded.delete(sock));
       const path = req.url ?? "";
       if (path === "/forbidden") {
         const body = JSON.stringify({ kind: "Status", status: "Failure", reason: "Forbidden", message: "pods \"x\" is forbidden", code: 403 });
@@ -86,9 +91,10 @@ suite("WebSocket client over node:tls (local node:https upgrade server, not a ku
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-    return { server, base, tls: { ca: ca.certPem, cert: client.certPem, key: client.keyPem }, wrongCa: other.certPem };
+    return { server, upgraded, base, tls: { ca: ca.certPem, cert: client.certPem, key: client.keyPem }, wrongCa: other.certPem };
   },
-  teardown: async ({ server }) => {
+  teardown: async ({ server, upgraded }) => {
+    for (const sock of upgraded) sock.destroy();
     server.closeAllConnections?.();
     await new Promise<void>((r) => server.close(() => r()));
   },
