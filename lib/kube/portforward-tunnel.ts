@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import {
   controlStreamId,
   dataFrame,
+  dataFrameHeader,
   FLAG_FIN,
   goAwayFrame,
   HeaderCompressor,
@@ -149,7 +150,7 @@ export class PortForwardTunnel {
           pair.pending.push(Uint8Array.from(bytes));
           return pair.pending.length < 16;
         }
-        for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) this.#ws.send(dataFrame(dataId, bytes.subarray(i, i + MAX_DATA_FRAME)));
+        this.#sendData(dataId, bytes);
         return this.#ws.bufferedAmount < TUNNEL_HIGH_WATER;
       },
       end: () => {
@@ -231,7 +232,7 @@ export class PortForwardTunnel {
           pair.pending = undefined;
           pair.clearTimer?.();
           for (const bytes of queued) {
-            for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) this.#ws.send(dataFrame(pair.dataId, bytes.subarray(i, i + MAX_DATA_FRAME)));
+            this.#sendData(pair.dataId, bytes);
           }
           if (pair.pendingFin) {
             pair.sentFin = true;
@@ -259,6 +260,14 @@ export class PortForwardTunnel {
         this.#lose("the server ended the port-forward session (GOAWAY)");
       }
       // SETTINGS and WINDOW_UPDATE: nothing to do (see above).
+    }
+  }
+
+  /** DATA frames of at most 64 KiB, each one WebSocket message (header and bytes copied once, into it). */
+  #sendData(streamId: number, bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i += MAX_DATA_FRAME) {
+      const piece = bytes.subarray(i, i + MAX_DATA_FRAME);
+      this.#ws.send(dataFrameHeader(streamId, piece.length), piece);
     }
   }
 

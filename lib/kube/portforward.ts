@@ -18,7 +18,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { CoreV1Api, V1Pod } from "../../deps.ts";
 import { describeKubeMeta } from "../recorder.ts";
-import { CHANNEL, channelMessage, parseChannelMessage, PORT_FORWARD_PROTOCOL } from "./channels.ts";
+import { parseChannelMessage, PORT_FORWARD_PROTOCOL } from "./channels.ts";
 import { KubeApiError } from "./errors.ts";
 import type { StreamContext } from "./exec.ts";
 import type { Tagged } from "./tagging.ts";
@@ -26,6 +26,8 @@ import { PortForwardTunnel, TUNNEL_HIGH_WATER, TUNNEL_PROTOCOL } from "./portfor
 import { connectWebSocket, UpgradeRefusedError, type WebSocketConnection } from "./websocket.ts";
 
 export const PORT_FORWARD_CONNECT_TIMEOUT_MS = 15_000;
+/** v4 port-forward: channel 0 carries the data (its first byte on every message we send). */
+const DATA_CHANNEL = Uint8Array.of(0);
 /** How long the check "is the pod still there?" may take when a pod closes a connection. */
 const POD_CHECK_TIMEOUT_MS = 3_000;
 
@@ -239,7 +241,7 @@ export async function startPortForward(
       }
     });
     sock.on("data", (chunk: Uint8Array) => {
-      if (!ws.send(channelMessage(CHANNEL.stdin, chunk)) && !waitingRemote) {
+      if (!ws.send(DATA_CHANNEL, chunk) && !waitingRemote) {
         waitingRemote = true;
         sock.pause();
         ws.onDrain(() => {

@@ -58,6 +58,16 @@ export function dataFrame(streamId: number, data: Uint8Array, fin = false): Uint
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
+/** A DATA frame's 8-byte header alone, for `length` bytes that follow it. */
+export function dataFrameHeader(streamId: number, length: number, fin = false): Uint8Array {
+  if (length > MAX_FRAME_LENGTH) throw new RangeError(`SPDY data frame of ${length} bytes (at most ${MAX_FRAME_LENGTH})`);
+  const out = new Uint8Array(8);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, streamId & 0x7fffffff);
+  v.setUint32(4, ((fin ? FLAG_FIN : 0) << 24 | length) >>> 0);
+  return out;
+}
+
 /** Name/value pairs as SPDY/3's uncompressed header block (32-bit counts and lengths). Names must be lowercase. */
 export function headerBlock(pairs: [string, string][]): Uint8Array {
   const enc = new TextEncoder();
@@ -160,11 +170,11 @@ export class SpdyDecoder {
     }
     const out: SpdyFrame[] = [];
     while (this.#buffered >= 8) {
-      if (this.#chunks[0].length < 8) this.#merge();
+      if (this.#chunks[0].length < 8) this.#merge(8);
       const head = this.#chunks[0];
       const len = (head[5] << 16) | (head[6] << 8) | head[7];
       if (this.#buffered < 8 + len) break;
-      if (this.#chunks[0].length < 8 + len) this.#merge();
+      if (this.#chunks[0].length < 8 + len) this.#merge(8 + len);
       const all = this.#chunks[0];
       const body = all.subarray(8, 8 + len);
       const flags = all[4];
@@ -183,8 +193,12 @@ export class SpdyDecoder {
     return out;
   }
 
-  #merge(): void {
-    const b = Buffer.concat(this.#chunks, this.#buffered);
-    this.#chunks = [new Uint8Array(b.buffer, b.byteOffset, b.length)];
+  /** Joins the leading chunks until the first holds at least `n` bytes (copying only those). */
+  #merge(n: number): void {
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.#chunks[count++].length;
+    const b = Buffer.concat(this.#chunks.slice(0, count), bytes);
+    this.#chunks.splice(0, count, new Uint8Array(b.buffer, b.byteOffset, b.length));
   }
 }

@@ -123,15 +123,15 @@ export class WebSocketConnection {
     this.#resolveClosed(info);
   }
 
-  #write(opcode: number, payload: Uint8Array): boolean {
+  #write(opcode: number, payload: Uint8Array, rest?: Uint8Array): boolean {
     if (this.#socket.destroyed || !this.#socket.writable) return false;
-    return this.#socket.write(encodeFrame(opcode, payload, randomBytes(4)));
+    return this.#socket.write(encodeFrame(opcode, payload, randomBytes(4), rest));
   }
 
-  /** Sends one binary message; false means "wait for onDrain before sending more". */
-  send(data: Uint8Array): boolean {
+  /** Sends one binary message (`data`, then `rest` if given); false means "wait for onDrain before sending more". */
+  send(data: Uint8Array, rest?: Uint8Array): boolean {
     if (this.#closeSent || this.#closeInfo) return false;
-    return this.#write(OPCODE.binary, data);
+    return this.#write(OPCODE.binary, data, rest);
   }
 
   /** Bytes queued for the server and not yet handed to the kernel. */

@@ -13,9 +13,13 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-/** Encodes one final (FIN) frame, masked with `maskKey` (4 random bytes). */
-export function encodeFrame(opcode: number, payload: Uint8Array, maskKey: Uint8Array): Uint8Array {
-  const len = payload.length;
+/**
+ * Encodes one final (FIN) frame, masked with `maskKey` (4 random bytes). The
+ * payload is `payload` followed by `rest` when given (one copy for a header
+ * and its data, e.g. a SPDY frame header and the bytes it carries).
+ */
+export function encodeFrame(opcode: number, payload: Uint8Array, maskKey: Uint8Array, rest?: Uint8Array): Uint8Array {
+  const len = payload.length + (rest?.length ?? 0);
   const headerLen = 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + 4;
   const out = Buffer.allocUnsafe(headerLen + len);
   out[0] = 0x80 | opcode;
@@ -35,20 +39,26 @@ export function encodeFrame(opcode: number, payload: Uint8Array, maskKey: Uint8A
   out.set(maskKey, o);
   o += 4;
   out.set(payload, o);
+  if (rest) out.set(rest, o + payload.length);
   mask(out.subarray(o), maskKey);
   return out;
 }
 
-/** XORs `data` in place with the 4-byte key (a word at a time where aligned). */
+/** XORs `data` in place with the 4-byte key: a word at a time from the first 4-byte-aligned byte. */
 export function mask(data: Uint8Array, key: Uint8Array): void {
   const n = data.length;
   let i = 0;
-  if (n >= 64 && data.byteOffset % 4 === 0) {
-    // Little-endian word of the key (the machines we run on are little-endian).
-    const k32 = (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
-    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
+  // Bytes up to the first aligned address one by one (a frame's payload sits at offset 6, 8 or 14).
+  while (i < n && ((data.byteOffset + i) & 3) !== 0) {
+    data[i] ^= key[i & 3];
+    i++;
+  }
+  if (n - i >= 4) {
+    // The key as a little-endian word, rotated to start at byte i (the machines we run on are little-endian).
+    const k32 = (key[i & 3] | (key[(i + 1) & 3] << 8) | (key[(i + 2) & 3] << 16) | (key[(i + 3) & 3] << 24)) >>> 0;
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, (n - i) >>> 2);
     for (let w = 0; w < words.length; w++) words[w] ^= k32;
-    i = words.length << 2;
+    i += words.length << 2;
   }
   for (; i < n; i++) data[i] ^= key[i & 3];
 }
@@ -142,22 +152,26 @@ export class FrameDecoder {
 
   #peek(n: number): Uint8Array {
     if (this.#chunks[0].length >= n) return this.#chunks[0].subarray(0, n);
-    const merged = concat(this.#chunks, this.#buffered);
-    this.#chunks = [merged];
-    return merged.subarray(0, n);
+    return this.#gather(n).subarray(0, n);
   }
 
   #take(n: number): Uint8Array {
-    let first = this.#chunks[0];
-    if (first.length < n) {
-      first = concat(this.#chunks, this.#buffered);
-      this.#chunks = [first];
-    }
+    const first = this.#chunks[0].length >= n ? this.#chunks[0] : this.#gather(n);
     const out = first.subarray(0, n);
     if (first.length === n) this.#chunks.shift();
     else this.#chunks[0] = first.subarray(n);
     this.#buffered -= n;
     return out;
+  }
+
+  /** Joins the leading chunks until the first holds at least `n` bytes (copying only those). */
+  #gather(n: number): Uint8Array {
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.#chunks[count++].length;
+    const joined = concat(this.#chunks.slice(0, count), bytes);
+    this.#chunks.splice(0, count, joined);
+    return joined;
   }
 }
 
