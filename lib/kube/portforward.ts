@@ -40,6 +40,13 @@ export interface PortForwardOptions {
   onError?: (err: PortForwardError) => void;
   /** Deadline for each connection's upgrade through the API server. Default 15 s. */
   connectTimeoutMs?: number;
+  /**
+   * "tunnel": one SPDY-over-WebSocket session for all connections (kubectl's
+   * protocol, Kubernetes 1.31+); "websocket": one v4.channel.k8s.io
+   * WebSocket per connection (every version; no half-close). Default: the
+   * tunnel where the API server offers it, else "websocket".
+   */
+  transport?: "tunnel" | "websocket";
 }
 
 export interface PortForward extends AsyncDisposable {
@@ -141,6 +148,9 @@ export async function startPortForward(
 ): Promise<PortForward> {
   if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
     throw new TypeError(`portForward(): remotePort must be a port number 1–65535; got ${JSON.stringify(remotePort)}`);
+  }
+  if (opts.transport !== undefined && opts.transport !== "tunnel" && opts.transport !== "websocket") {
+    throw new TypeError(`portForward(): transport must be "tunnel" or "websocket"; got ${JSON.stringify(opts.transport)}`);
   }
   const wanted = opts.localPort ?? 0;
   if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) {
@@ -393,13 +403,16 @@ export async function startPortForward(
 
   // The tunnel where the API server offers it (Kubernetes 1.31+), else one WebSocket per connection.
   let bridge = bridgeTunnel;
-  try {
-    tunnel = await openTunnel();
-  } catch (err) {
-    if (!(err instanceof UpgradeRefusedError) || [401, 403, 404].includes(err.status)) {
-      throw new PortForwardError(`${what}: ${(err as Error).message.replace(`${url}: `, "")}`, { cause: err });
+  if (opts.transport === "websocket") bridge = bridgeWebSocket;
+  else {
+    try {
+      tunnel = await openTunnel();
+    } catch (err) {
+      if (opts.transport === "tunnel" || !(err instanceof UpgradeRefusedError) || [401, 403, 404].includes(err.status)) {
+        throw new PortForwardError(`${what}: ${(err as Error).message.replace(`${url}: `, "")}`, { cause: err });
+      }
+      bridge = bridgeWebSocket;
     }
-    bridge = bridgeWebSocket;
   }
 
   const server: Server = createServer({ pauseOnConnect: true }, (sock) => void bridge(sock));

@@ -109,6 +109,19 @@ if (!TESTBED_IMAGE) {
       await assert.rejects(ns.portForward("service/echo", 81), /service .*\/echo has no port 81 \(its ports: 80\)/);
     }, { timeoutMs: 240_000 });
 
+    t("port-forward, transport \"websocket\" (one v4.channel.k8s.io WebSocket per connection, the fallback): 5 connections, 2 MB each way", async ({ env, ns }) => {
+      const calls = () => (env.timeline().match(new RegExp(`^portforward pods · ${ns.name}/echo-0 `, "gm")) ?? []).length;
+      const before = calls();
+      await using fwd = await ns.portForward("echo-0", ECHO_PORT, { transport: "websocket" });
+      const sent = Array.from({ length: 5 }, (_, i) => pattern(2 * MB, 200 + i));
+      const socks = await openEchoConnections(fwd.localPort, sent.length);
+      const back = await Promise.all(sent.map((d, i) => echoThrough(fwd.localPort, d, 60_000, Promise.resolve(socks[i]))));
+      for (let i = 0; i < sent.length; i++) assert.ok(equalBytes(back[i], sent[i]), `connection ${i}: the 2 MB came back intact`);
+      assert.equal(fwd.lastError, undefined, `no connection failed: ${fwd.lastError?.message}`);
+      // Each connection is its own API call here.
+      assert.equal(calls() - before, 5, "a recorded call per connection");
+    }, { timeoutMs: 120_000 });
+
     t("port-forward: the pod deleted mid-transfer ends the connection with an error within seconds, and the forward says why", async ({ k8s, ns }) => {
       const errors: PortForwardError[] = [];
       await using fwd = await ns.portForward("victim", ECHO_PORT, { onError: (e) => errors.push(e) });
