@@ -125,7 +125,7 @@ export class WebSocketConnection {
 
   #write(opcode: number, payload: Uint8Array, rest?: Uint8Array): boolean {
     if (this.#socket.destroyed || !this.#socket.writable) return false;
-    return this.#socket.write(encodeFrame(opcode, payload, randomBytes(4), rest));
+    return this.#socket.write(encodeFrame(opcode, payload, maskKey(), rest));
   }
 
   /** Sends one binary message (`data`, then `rest` if given); false means "wait for onDrain before sending more". */
@@ -181,6 +181,19 @@ export class WebSocketConnection {
     this.#finish({ code: 1006, reason: "", error: error ?? new Error("connection destroyed") });
     this.#socket.destroy();
   }
+}
+
+// Masking keys come from the CSPRNG (RFC 6455 §5.3: unpredictable), drawn
+// 4 KiB at a time rather than one call per frame.
+let keyPool = new Uint8Array(0);
+let keyPos = 0;
+function maskKey(): Uint8Array {
+  if (keyPos + 4 > keyPool.length) {
+    keyPool = new Uint8Array(randomBytes(4096));
+    keyPos = 0;
+  }
+  keyPos += 4;
+  return keyPool.subarray(keyPos - 4, keyPos);
 }
 
 /** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2). */
