@@ -93,7 +93,7 @@ export interface KubeHelpers extends KubeOperations {
    * at `remove()`, or when the environment stops.
    */
   namespace(prefix?: string): Promise<KubeNamespace>;
-  /** Deletes namespaces made by `namespace()` and releases pooled connections; the runner calls it at stop. */
+  /** Closes port-forwards still open, deletes namespaces made by `namespace()` and releases pooled connections; the runner calls it at stop. */
   close(): Promise<void>;
 }
 
@@ -161,7 +161,7 @@ export async function createKubeHelpers(
   const getText = createGetText(transport, recorder, server, headers);
   const diagnostics = (namespace: string, opts: DiagnosticsOptions) => collectDiagnostics({ core, getText }, namespace, opts);
   const namespaces = new NamespaceRegistry(core);
-  const stream: StreamContext = { server, tls, headers, recorder };
+  const stream: StreamContext = { server, tls, headers, recorder, forwards: new Set() };
   const ops = operations(
     { apply: createApply(objects), create: createCreate(objects), delete: createDelete(objects) },
     { rollout: createRollout({ objects, diagnostics }), waitFor: createWaitFor({ objects, diagnostics }) },
@@ -195,6 +195,7 @@ export async function createKubeHelpers(
     },
     close: async () => {
       try {
+        await Promise.all([...stream.forwards!].map((f) => f.close())); // ports freed, connections ended
         await namespaces.removeAll();
       } finally {
         transport.close();

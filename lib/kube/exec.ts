@@ -20,6 +20,8 @@ export interface StreamContext {
   tls: TlsMaterial;
   headers: Record<string, string>;
   recorder: Recorder;
+  /** Port-forwards still listening: the helpers' close() (the environment's stop) closes them. */
+  forwards?: Set<{ close(): Promise<void> }>;
 }
 
 export interface ExecOptions {

@@ -432,6 +432,7 @@ export async function startPortForward(
   const close = () =>
     closed ??= new Promise<void>((resolve) => {
       closing = true;
+      ctx.forwards?.delete(handle);
       const entries = [...open];
       server.close(() => resolve());
       tunnel?.close();
@@ -441,7 +442,7 @@ export async function startPortForward(
       }
       open.clear();
     });
-  return {
+  const handle: PortForward = {
     localPort,
     pod,
     get lastError() {
@@ -450,4 +451,6 @@ export async function startPortForward(
     close,
     [Symbol.asyncDispose]: close,
   };
+  ctx.forwards?.add(handle);
+  return handle;
 }

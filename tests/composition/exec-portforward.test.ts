@@ -34,11 +34,14 @@ if (!TESTBED_IMAGE) {
       const ns: KubeNamespace = await k8s.namespace("stream");
       await ns.apply([shellPod("shell"), echoPod("echo-0", "echo"), echoService("echo", "echo"), echoPod("victim")]);
       await Promise.all(["shell", "echo-0", "victim"].map((p) => ns.waitFor(`pod/${p}`, "Ready", { timeoutMs: 120_000 })));
-      return { env, k8s, ns };
+      // Never closed by the tests: the environment's stop must close it.
+      const leftOpen = await ns.portForward("echo-0", ECHO_PORT);
+      return { env, k8s, ns, leftOpen };
     },
-    teardown: async ({ env }) => {
+    teardown: async ({ env, leftOpen }) => {
       await env.stop();
       assert.deepEqual(await leftovers(env.id), [], "stop() leaves no container or network");
+      await assert.rejects(openSocket(leftOpen.localPort), /ECONNREFUSED/, "stop() closed the port-forward nobody closed");
     },
   }, (t) => {
     t("exec: stdout, stderr and the exit code come back apart; recorded as `exec pods · ns/name`", async ({ env, k8s, ns }) => {
