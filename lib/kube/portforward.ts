@@ -415,7 +415,14 @@ export async function startPortForward(
     }
   }
 
-  const server: Server = createServer({ pauseOnConnect: true }, (sock) => void bridge(sock));
+  // allowHalfOpen: a client's FIN must not end our side at once; the pod's answer may still come.
+  // Every accepted socket until it closes, so close() can end half-open ones too.
+  const accepted = new Set<Socket>();
+  const server: Server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
+    accepted.add(sock);
+    sock.once("close", () => accepted.delete(sock));
+    void bridge(sock);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: Error & { code?: string }) =>
       reject(
@@ -440,6 +447,7 @@ export async function startPortForward(
         e.ws?.destroy();
         e.sock.destroy();
       }
+      for (const sock of accepted) sock.destroy();
       open.clear();
     });
   const handle: PortForward = {

@@ -6,6 +6,7 @@
 // every case; the workloads are busybox pods (the node's in-cluster busybox).
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { createServer } from "node:net";
 import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
@@ -111,6 +112,22 @@ if (!TESTBED_IMAGE) {
       for (let i = 0; i < sent.length; i++) assert.ok(equalBytes(back[i], sent[i]), `connection ${i}: the 10 MB came back intact`);
       await assert.rejects(ns.portForward("service/echo", 81), /service .*\/echo has no port 81 \(its ports: 80\)/);
     }, { timeoutMs: 240_000 });
+
+    t("port-forward: a client's half-close reaches the pod (its cat ends), and the pod's end comes back", async ({ ns }) => {
+      await using fwd = await ns.portForward("echo-0", ECHO_PORT);
+      const sock = await openSocket(fwd.localPort);
+      const chunks: Uint8Array[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        sock.on("data", (c: Uint8Array) => chunks.push(c));
+        sock.on("end", () => resolve());
+        sock.on("error", reject);
+      });
+      sock.end("hello, then EOF\n");
+      await ended;
+      sock.destroy();
+      assert.equal(Buffer.concat(chunks).toString(), "hello, then EOF\n");
+      assert.equal(fwd.lastError, undefined);
+    });
 
     t("port-forward, transport \"websocket\" (one v4.channel.k8s.io WebSocket per connection, the fallback): 5 connections, 2 MB each way", async ({ env, ns }) => {
       const calls = () => (env.timeline().match(new RegExp(`^portforward pods · ${ns.name}/echo-0 `, "gm")) ?? []).length;
