@@ -54,6 +54,8 @@ export { UnknownKindError } from "./lib/kube/kinds.ts";
 export { type ConditionName, type Predicate, WaitError, type WaitOptions } from "./lib/kube/waits.ts";
 export { rolloutState, type RolloutState } from "./lib/kube/rollout-status.ts";
 export type { LogsOptions } from "./lib/kube/logs.ts";
+export { ExecError, type ExecOptions, type ExecResult } from "./lib/kube/exec.ts";
+export { type PortForward, PortForwardError, type PortForwardOptions } from "./lib/kube/portforward.ts";
 export type { DiagnosticsOptions } from "./lib/kube/diagnostics.ts";
 // For patch calls: `client.core.patchNamespacedConfigMap({ name, namespace, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch))`.
 // The library loads the Kubernetes client only when it builds one (deps.ts);

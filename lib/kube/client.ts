@@ -18,6 +18,8 @@ import { type ApplyOptions, createApply, createCreate, createDelete, type Create
 import { collectDiagnostics, type DiagnosticsOptions } from "./diagnostics.ts";
 import { createHttpLibrary, type FaultProbe } from "./http-library.ts";
 import { withRequestSignal } from "./request-scope.ts";
+import { execInPod, type ExecOptions, type ExecResult, type StreamContext } from "./exec.ts";
+import { type PortForward, type PortForwardOptions, startPortForward } from "./portforward.ts";
 import { createGetText, type LogsOptions, podLogs } from "./logs.ts";
 import type { KubeObject, Manifest } from "./manifest.ts";
 import { NamespaceRegistry, type NamespaceRemoveOptions } from "./namespaces.ts";
@@ -60,6 +62,19 @@ export interface KubeOperations {
   logs(target: string | KubernetesObject, opts?: LogsOptions): Promise<string>;
   /** Pod states, waiting messages, warning events and failing containers' log tails: of one namespace, or of every namespace with pods. */
   diagnostics(opts?: DiagnosticsOptions & { namespace?: string }): Promise<string>;
+  /**
+   * Runs argv in a pod's container through the API server (any node; the
+   * server verified, the client certificate presented) and returns its
+   * output and exit code. A command still running at `timeoutMs` (default
+   * 60 s) fails the call with an ExecError saying so.
+   */
+  exec(pod: string | KubernetesObject, argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Forwards 127.0.0.1:`localPort` (default: a free port) to `remotePort` of
+   * a pod ("pod/web-0" or "web-0") or of a Service ("service/web", resolved to
+   * a ready pod as kubectl does). `await using` or `close()` frees the port.
+   */
+  portForward(target: string, remotePort: number, opts?: PortForwardOptions): Promise<PortForward>;
 }
 
 /** A namespace of one's own (see `namespace()`); `await using` deletes it. */
@@ -79,7 +94,7 @@ export interface KubeHelpers extends KubeOperations {
    * at `remove()`, or when the environment stops.
    */
   namespace(prefix?: string): Promise<KubeNamespace>;
-  /** Deletes namespaces made by `namespace()` and releases pooled connections; the runner calls it at stop. */
+  /** Closes port-forwards still open, deletes namespaces made by `namespace()` and releases pooled connections; the runner calls it at stop. */
   close(): Promise<void>;
 }
 
@@ -156,6 +171,7 @@ export async function createKubeHelpers(
   const getText = createGetText(transport, recorder, server, headers, opts.fault);
   const diagnostics = (namespace: string, opts: DiagnosticsOptions) => collectDiagnostics({ core, getText }, namespace, opts);
   const namespaces = new NamespaceRegistry(core);
+  const stream: StreamContext = { server, tls, headers, recorder, forwards: new Set() };
   const ops = operations(
     { apply: createApply(objects), create: createCreate(objects), delete: createDelete(objects) },
     { rollout: createRollout({ objects, diagnostics }), waitFor: createWaitFor({ objects, diagnostics }) },
@@ -173,6 +189,10 @@ export async function createKubeHelpers(
         return parts.join("\n");
       },
     },
+    {
+      exec: (pod, argv, opts) => execInPod(stream, pod, argv, opts),
+      portForward: (target, port, opts) => startPortForward(stream, { core }, target, port, opts),
+    },
   );
   return {
     kubeconfig,
@@ -185,6 +205,7 @@ export async function createKubeHelpers(
     },
     close: async () => {
       try {
+        await Promise.all([...stream.forwards!].map((f) => f.close())); // ports freed, connections ended
         // At stop: a node that is paused or gone must not hold teardown for a request timeout per namespace.
         const limit = AbortSignal.timeout(CLOSE_REQUEST_TIMEOUT_MS);
         await withRequestSignal(limit, () => namespaces.removeAll());
@@ -200,6 +221,7 @@ function operations(
   writes: Pick<KubeOperations, "apply" | "create" | "delete">,
   waits: Pick<KubeOperations, "rollout" | "waitFor">,
   reads: Pick<KubeOperations, "logs" | "diagnostics">,
+  streams: Pick<KubeOperations, "exec" | "portForward">,
 ): (namespace: string | undefined) => KubeOperations {
   return (namespace) => {
     const ns = <O extends { namespace?: string }>(opts?: O): O => ({ ...opts, namespace: opts?.namespace ?? namespace }) as O;
@@ -211,6 +233,8 @@ function operations(
       waitFor: (t, c, o) => waits.waitFor(t, c as never, ns(o)),
       logs: (t, o) => reads.logs(t, ns(o)),
       diagnostics: (o) => reads.diagnostics(ns(o)),
+      exec: (p, argv, o) => streams.exec(p, argv, ns(o)),
+      portForward: (t, port, o) => streams.portForward(t, port, ns(o)),
     };
   };
 }
