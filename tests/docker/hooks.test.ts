@@ -6,16 +6,14 @@
 // ctx.fault() names a paused or killed container.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { suite } from "../harness.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import type { HelperContext, ServiceDefinition } from "../../lib/service.ts";
-import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { BUSYBOX_IMAGE } from "../support/images.ts";
 import { leftovers } from "../support/leftovers.ts";
+import { busyboxWithOwnStateDir } from "../support/state-dir.ts";
 
 const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
 const idle = { image, command: "exec sleep 600" };
@@ -36,18 +34,7 @@ async function assertNothingOfMine(): Promise<void> {
   assert.deepEqual(left, [], "left behind");
 }
 
-suite("user hooks keep deadlines; teardown goes on past any hook (real Docker engine)", {
-  setup: async () => {
-    await ensureBusyboxImage();
-    const stateDir = await mkdtemp(join(tmpdir(), "k3sbox-hooks-"));
-    process.env.K3SBOX_STATE_DIR = stateDir;
-    return { stateDir };
-  },
-  teardown: async ({ stateDir }) => {
-    delete process.env.K3SBOX_STATE_DIR;
-    await rm(stateDir, { recursive: true, force: true });
-  },
-}, (t) => {
+suite("user hooks keep deadlines; teardown goes on past any hook (real Docker engine)", busyboxWithOwnStateDir("hooks"), (t) => {
   t("a setup hook that never settles fails the start at hookTimeoutSecs, naming it; its signal aborts; nothing is left", async () => {
     let signal: AbortSignal | undefined;
     let calledAt = 0;

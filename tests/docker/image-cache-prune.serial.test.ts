@@ -17,6 +17,7 @@ import { k3sbox } from "../support/cli.ts";
 import { runPipeline } from "../../lib/pipeline.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { runTag } from "../support/child-processes.ts";
+import { withEnvVar } from "../support/env-var.ts";
 
 const STORE_HOST = process.env.K3SBOX_CONTAINERD_STORE_HOST;
 const run = runTag();
@@ -50,15 +51,13 @@ if (!STORE_HOST) {
   skip("prune --cache on a daemon of its own", "K3SBOX_CONTAINERD_STORE_HOST is not set: scripts/test.sh starts a second daemon (testbed/docker29.sh) and sets it");
 } else {
   test("k3sbox images lists the cache; prune keeps it; prune --cache empties it (on a second daemon)", async () => {
-    const hostDaemon = process.env.DOCKER_HOST;
     // The busybox image into the second daemon (it has no registry either).
     const load = await runPipeline(
       { cmd: "docker", args: ["save", BUSYBOX_IMAGE] },
       { cmd: "docker", args: ["--host", STORE_HOST, "load", "--quiet"] },
     );
     assert.equal(load.second.code, 0, load.second.stderr);
-    process.env.DOCKER_HOST = STORE_HOST;
-    try {
+    await withEnvVar("DOCKER_HOST", STORE_HOST, async () => {
       const ref = `k3sbox-cache-prune/gone:${run}`;
       await docker(["tag", BUSYBOX_IMAGE, ref]);
       await supplyImages([ref], { helperImage: BUSYBOX_IMAGE });
@@ -72,9 +71,6 @@ if (!STORE_HOST) {
       assert.match(emptied.stdout, /removed [1-9]\d* cached image\(s\)/);
       assert.equal((await listVolumes([`${LABEL_IMAGE_REF}=${ref}`])).length, 0, "prune --cache removes it");
       await dockerResult(["rmi", ref]);
-    } finally {
-      if (hostDaemon === undefined) delete process.env.DOCKER_HOST;
-      else process.env.DOCKER_HOST = hostDaemon;
-    }
+    });
   }, { timeoutMs: 120_000 });
 }

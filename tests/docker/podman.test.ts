@@ -14,6 +14,7 @@ import type { ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { podmanMissing, type PodmanService, startPodman } from "../support/podman.ts";
 import { run } from "../../lib/proc.ts";
+import { withEnvVar } from "../support/env-var.ts";
 
 const web: ServiceDefinition = {
   image: { type: "registry", reference: BUSYBOX_IMAGE },
@@ -22,17 +23,6 @@ const web: ServiceDefinition = {
   readyCheck: { type: "http", port: 8080, path: "/", timeoutSecs: 30 },
 };
 
-/** Runs `fn` with this process's docker CLI calls going to `host`. */
-async function on<T>(host: string, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.DOCKER_HOST;
-  process.env.DOCKER_HOST = host;
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.DOCKER_HOST;
-    else process.env.DOCKER_HOST = saved;
-  }
-}
 
 const missing = await podmanMissing();
 if (missing) {
@@ -54,7 +44,7 @@ if (missing) {
     },
   }, (t) => {
     t("runner: privileged decision, labels, network aliases, exec, 127.0.0.1-only ports, env.fetch; nothing left", async ({ good }) => {
-      await on(good.dockerHost, async () => {
+      await withEnvVar("DOCKER_HOST", good.dockerHost, async () => {
         const engine = (await docker(["version", "--format", "{{range .Server.Components}}{{.Name}} {{end}}"])).trim();
         assert.match(engine, /Podman Engine/);
         const progress: string[] = [];
@@ -88,7 +78,7 @@ if (missing) {
     }, { timeoutMs: 120_000 });
 
     t("rlimits above the host's hard limit: fails at once naming default_ulimits (the 409 seen through), nothing left", async ({ bad }) => {
-      await on(bad.dockerHost, async () => {
+      await withEnvVar("DOCKER_HOST", bad.dockerHost, async () => {
         const t0 = Date.now();
         const err = await startEnvironment({ services: { client: { image: { type: "registry", reference: BUSYBOX_IMAGE }, command: "sleep 1", privileged: true } } })
           .then(() => undefined, (e) => e as Error);

@@ -16,17 +16,8 @@ import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { type RootlessDaemon, rootlessMissing, startRootless } from "../support/rootless.ts";
 import { scriptArgv } from "../support/script.ts";
+import { withEnvVar } from "../support/env-var.ts";
 
-async function on<T>(host: string, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.DOCKER_HOST;
-  process.env.DOCKER_HOST = host;
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.DOCKER_HOST;
-    else process.env.DOCKER_HOST = saved;
-  }
-}
 
 const mine = async () => {
   const f = [`${LABEL_SESSION}=${SESSION_ID}`];
@@ -52,7 +43,7 @@ if (missing) {
     teardown: ({ d }) => d.stop(),
   }, (t) => {
     t("the runner works: readiness, env.fetch via 127.0.0.1 (rootlesskit), labels, nothing left", async ({ d }) => {
-      await on(d.dockerHost, async () => {
+      await withEnvVar("DOCKER_HOST", d.dockerHost, async () => {
         assert.equal((await dockerInfo()).rootless, true);
         const env = await startEnvironment({
           services: {
@@ -76,7 +67,7 @@ if (missing) {
     }, { timeoutMs: 90_000 });
 
     t("k3s() fails at once naming the cause (rootless, cgroup v1), before anything is created", async ({ d }) => {
-      await on(d.dockerHost, async () => {
+      await withEnvVar("DOCKER_HOST", d.dockerHost, async () => {
         const t0 = Date.now();
         const err = await startEnvironment({ services: { k8s: k3s() } }).then(() => undefined, (e) => e as Error);
         assert.ok(err instanceof RootlessCgroupError, String(err));

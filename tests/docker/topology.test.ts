@@ -12,6 +12,7 @@ import { TopologyError } from "../../lib/docker/topology.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { deadlineMs } from "../support/load.ts";
+import { withEnvVar } from "../support/env-var.ts";
 
 const web: ServiceDefinition = {
   image: { type: "registry", reference: BUSYBOX_IMAGE },
@@ -27,17 +28,6 @@ async function mine(): Promise<string[]> {
   return [...new Set(objs.map((o) => o.labels[LABEL_ENV]))];
 }
 
-/** Runs `fn` with K3SBOX_HOST set, restoring it after. */
-async function withK3sboxHost<T>(value: string, fn: () => Promise<T>): Promise<T> {
-  const before = process.env.K3SBOX_HOST;
-  process.env.K3SBOX_HOST = value;
-  try {
-    return await fn();
-  } finally {
-    if (before === undefined) delete process.env.K3SBOX_HOST;
-    else process.env.K3SBOX_HOST = before;
-  }
-}
 
 suite("topology (real Docker engine, busybox image)", {
   setup: async () => {
@@ -62,7 +52,7 @@ suite("topology (real Docker engine, busybox image)", {
     const before = await mine();
     const t0 = Date.now();
     // 192.0.2.1 is TEST-NET-1: never assigned, so Docker cannot bind it (no packet is sent).
-    const err = await withK3sboxHost("192.0.2.1", () => startEnvironment({ services: { web } }).then(() => undefined, (e) => e as Error));
+    const err = await withEnvVar("K3SBOX_HOST", "192.0.2.1", () => startEnvironment({ services: { web } }).then(() => undefined, (e) => e as Error));
     const ms = Date.now() - t0;
     assert.ok(err instanceof TopologyError, `expected a TopologyError, got ${err}`);
     assert.match(err.message, /192\.0\.2\.1/);
@@ -75,7 +65,7 @@ suite("topology (real Docker engine, busybox image)", {
     const before = await mine();
     const t0 = Date.now();
     // Published on 127.0.0.1 (as locally), dialled at 127.0.0.2 where nothing listens.
-    const err = await withK3sboxHost("127.0.0.2,127.0.0.1", () => startEnvironment({ services: { web } }).then(() => undefined, (e) => e as Error));
+    const err = await withEnvVar("K3SBOX_HOST", "127.0.0.2,127.0.0.1", () => startEnvironment({ services: { web } }).then(() => undefined, (e) => e as Error));
     const ms = Date.now() - t0;
     assert.ok(err instanceof UnreachableError, `expected an UnreachableError, got ${err}`);
     assert.match(err.message, /cannot reach the environment's containers from this process: tried 127\.0\.0\.2:\d+ \(service "web" port 8080\)/);
@@ -87,7 +77,7 @@ suite("topology (real Docker engine, busybox image)", {
   });
 
   t("the host option overrides K3SBOX_HOST and is named in the error", async () => {
-    const err = await withK3sboxHost("127.0.0.1", () =>
+    const err = await withEnvVar("K3SBOX_HOST", "127.0.0.1", () =>
       startEnvironment({ services: { web }, host: "127.0.0.3,127.0.0.1" }).then(() => undefined, (e) => e as Error));
     assert.ok(err instanceof UnreachableError, String(err));
     assert.match(err.message, /startEnvironment\(\{ host \}\) says to reach the containers at 127\.0\.0\.3/);

@@ -3,8 +3,7 @@
 // whichever phase is running. Real Docker engine, locally built busybox.
 
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { suite } from "../harness.ts";
 import { type KubeConfig, loadKubernetesClient, parseYaml } from "../../deps.ts";
@@ -14,8 +13,9 @@ import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_SERVICE, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
-import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { BUSYBOX_IMAGE } from "../support/images.ts";
 import { leftovers } from "../support/leftovers.ts";
+import { busyboxWithOwnStateDir } from "../support/state-dir.ts";
 
 const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
 
@@ -67,18 +67,7 @@ async function stubKubeconfig(server: string): Promise<KubeConfig> {
   return kc;
 }
 
-suite("waits keep their deadlines; exits, pauses and lost networks are named (real Docker engine)", {
-  setup: async () => {
-    await ensureBusyboxImage();
-    const stateDir = await mkdtemp(join(tmpdir(), "k3sbox-waits-"));
-    process.env.K3SBOX_STATE_DIR = stateDir;
-    return { stateDir };
-  },
-  teardown: async ({ stateDir }) => {
-    delete process.env.K3SBOX_STATE_DIR;
-    await rm(stateDir, { recursive: true, force: true });
-  },
-}, (t) => {
+suite("waits keep their deadlines; exits, pauses and lost networks are named (real Docker engine)", busyboxWithOwnStateDir("waits"), (t) => {
   t("an exec ready check that hangs ends within its deadline + 1 s and says the try timed out", async () => {
     const { err, readyMs, totalMs } = await failedStart({ hangs: { image, command: "exec sleep 600", readyCheck: { type: "exec", command: "sleep 30", timeoutSecs: 2 } } });
     console.error(`  ready wait ended after ${readyMs} ms (deadline 2000 ms), start failed after ${totalMs} ms`);
