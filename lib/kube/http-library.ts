@@ -51,7 +51,7 @@ export const FAULT_PROBE_MS = 700;
  * Budget when a request failed by itself (refused, reset): Docker may take a
  * moment to report a killed container as exited, and no deadline is at stake.
  */
-export const FAULT_PROBE_REFUSED_MS = 3_000;
+export const FAULT_PROBE_REFUSED_MS = 4_500; // within the 5 s a fault must be reported in; a loaded dockerd needs seconds
 
 /** The request's failure as the caller should read it: a timeout says how long it waited. */
 function failureReason(err: unknown, timeout: AbortSignal, timeoutMs: number, signal: AbortSignal): unknown {

@@ -3,6 +3,9 @@
 // killed while a wait is running; each wait ends within its deadline + 1 s
 // and its error says what happened to the container. The k3s-compatible test
 // image, unprivileged (kwok), so the real kube-apiserver is what freezes.
+// Serial (scripts/test.sh runs it beside the light jobs only): Docker's own
+// answer about a container is part of every report here, and with a dozen
+// clusters booting beside it dockerd takes seconds to give it.
 
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
