@@ -3,7 +3,7 @@
 // The server is a stand-in (tests/support/apiserver-standin.ts, a node:https
 // process requiring client certificates, not a kube-apiserver), frozen with
 // SIGSTOP as `docker pause` freezes a real one; the composition tier pauses
-// the real node (tests/composition/faults.test.ts).
+// the real node (tests/composition/faults.serial.test.ts).
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
