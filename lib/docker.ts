@@ -69,6 +69,7 @@ const NOT_FOUND = /no such (container|object|network|image)|network \S+ not foun
 const DAEMON_UNREACHABLE =
   /^(docker: )?(Cannot connect to the Docker daemon|error during connect|permission denied while trying to connect to the Docker daemon)/im;
 const DAEMON_UNREACHABLE_AT_START = new RegExp(DAEMON_UNREACHABLE.source, "i");
+const PING_LOST = /^docker: unknown server OS: *$/m;
 
 /** The subcommand for messages: `run`, `network create`, … */
 function subcommand(args: readonly string[]): string {
@@ -166,6 +167,11 @@ export async function dockerResult(args: readonly string[], opts: DockerOptions 
   let result: RunResult;
   try {
     result = await run(opts.cli ?? "docker", args, { timeoutMs: opts.timeoutMs, stdin: opts.stdin, env: opts.env });
+    // The CLI pings the daemon before `run`/`create`; a ping lost under load
+    // ("unknown server OS: ") stops it before anything was sent: try once more.
+    if (result.code !== 0 && PING_LOST.test(result.stderr)) {
+      result = await run(opts.cli ?? "docker", args, { timeoutMs: opts.timeoutMs, stdin: opts.stdin, env: opts.env });
+    }
   } catch (err) {
     if (err instanceof CommandNotFoundError) {
       throw new DockerUnavailableError(
