@@ -9,11 +9,11 @@
 
 import type { HelperContext, PrepareContext, PreparedContainer, SetupContext } from "../service.ts";
 import type { KubeHelpers } from "../kube/client.ts";
-import { cacheMount, daemonImageId, describeSupply, dropFromCache, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
+import { cacheMount, daemonImageId, describeSupply, dropFromCache, listCache, type SuppliedImage, supplyImages, supplyWhatCan } from "../images/cache.ts";
 import { normalizeReference } from "../image-ref.ts";
 import { ensureMirror } from "../images/mirror.ts";
 import { nodeConfigKey, parseImageRefs, recordedNodeNeeds, recordNodeNeeds } from "../images/system-images.ts";
-import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage } from "./load-images.ts";
+import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage, loadImages } from "./load-images.ts";
 import { REGISTRY_IMAGE, SYSTEM_NAMESPACE, TRAEFIK_IMAGE } from "./manifests.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { sleep } from "../sleep.ts";
@@ -47,9 +47,8 @@ export function disabledComponents(extraArgs: readonly string[]): Set<string> {
  * system images and setup's, less what the node image has built in) and
  * mount it. An image that cannot be had is not fatal yet (checked again by
  * `ensureNodeImages` once the node is up). For a node image (and
- * configuration) not seen before, nothing is mounted: its first boot learns
- * what it has built in and what it pulls; setup's images are put in the cache
- * meanwhile.
+ * configuration) not seen before, only setup's images are handed over: its
+ * first boot learns what it has built in and what it pulls.
  */
 export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareContext): Promise<PreparedContainer> {
   const nodeId = await daemonImageId(ctx.image);
@@ -63,7 +62,7 @@ export async function prepareNodeImages(opts: ResolvedK3sOptions, ctx: PrepareCo
       (needs ? "" : `; ${ctx.image}'s own system images are not known yet: this boot learns them (later boots get them from the cache)`),
   );
   const mirrors = await Promise.all(Object.values(opts.mirrors).map((upstream) => ensureMirror({ upstream }, ctx.progress)));
-  return { mounts: needs ? supplied.map(cacheMount) : [], networks: mirrors.length ? [mirrors[0].network] : [] };
+  return { mounts: supplied.map(cacheMount), networks: mirrors.length ? [mirrors[0].network] : [] };
 }
 
 /**
@@ -109,16 +108,22 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
     // Nothing was handed to this boot yet, so what containerd has came from
     // the image's own airgap tarballs — or from a pull, where the network
     // is open: with no tarballs of its own, a node image has nothing built in.
-    const own = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout
-      .split("\n").filter((f) => f && !f.startsWith("k3sbox-"));
-    const builtIn = own.length === 0 ? [] : [...system, ...setupImages(opts)].filter((r) => present.has(normalizeReference(r)));
+    const airgap = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout.split("\n").filter(Boolean);
+    const own = airgap.filter((f) => !f.startsWith("k3sbox-"));
+    // What k3sbox mounted (its links are named after the cache volumes) is not built in.
+    const handed = new Set((await listCache()).filter((c) => airgap.includes(`k3sbox-${c.volume}.tar`)).map((c) => c.ref));
+    const builtIn = own.length === 0 ? [] : [...system, ...setupImages(opts)].filter((r) => present.has(normalizeReference(r)) && !handed.has(r));
     if (nodeId) await recordNodeNeeds(nodeId, config, ctx.image, { system, builtIn });
     ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images: ${system.join(", ") || "none"}${builtIn.length ? ` (built in: ${builtIn.join(", ")})` : ""}`);
   }
   const missing = [...new Set([...system, ...setupImages(opts)])].filter((r) => !present.has(normalizeReference(r)));
   if (missing.length === 0) return [];
   const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
-  for (const img of supplied) {
+  // The ones Docker has travel in one `docker save … | ctr images import -`
+  // stream; only those Docker no longer has come out of their cache volumes.
+  const onDaemon = new Set((await Promise.all(supplied.map(async (i) => ((await daemonImageId(i.ref)) === i.id ? i.ref : undefined)))).filter((r) => r !== undefined));
+  if (onDaemon.size > 0) await loadImages(ctx.container, [...onDaemon]);
+  for (const img of supplied.filter((i) => !onDaemon.has(i.ref))) {
     try {
       await importCachedImage(ctx.container, img, ctx.image);
     } catch (err) {

@@ -108,9 +108,11 @@ if (!BARE) {
   }, (t) => {
     t("boot 1: the system images are learned from the node, fetched once through the daemon, and setup completes with HTTPS through Traefik", async (f) => {
       const progress: string[] = [];
+      const t0 = performance.now();
       f.env = await startEnvironment({
         services: { k8s: { ...k3s({ ingressDomains: ["cache.test"] }), image: { type: "registry", reference: nodeImage } } },
-        onProgress: (m) => progress.push(m),
+        // Printed as it comes: a slow first boot shows where its time went.
+        onProgress: (m) => (progress.push(m), console.error(`  [${((performance.now() - t0) / 1000).toFixed(1)}s] ${m}`)),
       });
       const text = progress.join("\n");
       assert.match(text, /own system images are not known yet: this boot learns them/, text);
