@@ -190,16 +190,19 @@ export function createDelete(objects: Objects) {
     if (opts.wait === false) return;
 
     const deadline = Date.now() + timeoutMs;
-    let remaining = targets;
+    let remaining: { index: number; object: KubernetesObject; finalizers?: string[] }[] = targets;
     while (true) {
-      const still: { index: number; object: KubernetesObject; finalizers?: string[] }[] = [];
+      const still: typeof remaining = [];
       for (const t of remaining) {
+        const limit = AbortSignal.timeout(Math.max(1, deadline - Date.now()) + 50);
         try {
-          const limit = AbortSignal.timeout(Math.max(1, deadline - Date.now()) + 50);
           const live = await withRequestSignal(limit, () => objects.read(t.object as Parameters<Objects["read"]>[0]));
           still.push({ ...t, finalizers: live.metadata?.finalizers?.slice() });
         } catch (err) {
-          if (!isNotFound(err)) throw new ApplyError(t.index, describeObject(t.object), err, "delete");
+          if (isNotFound(err)) continue;
+          // A read cut off by the deadline says nothing new: the object is still there as last seen.
+          if (limit.aborted && Date.now() >= deadline) still.push(t);
+          else throw new ApplyError(t.index, describeObject(t.object), err, "delete");
         }
       }
       if (still.length === 0) return;

@@ -153,10 +153,11 @@ if (runtime !== "bun") {
 } else {
   test(RUNNER_TIMEOUTS, async () => {
     await ensureBusyboxImage();
+    // Long enough for three runtimes to start an environment at once on a busy machine.
     const runs = await Promise.all([
-      runnerTimeout([`${BIN}bun`, "test", "--timeout", "7000", FIXTURE]),
-      runnerTimeout([`${BIN}deno`, "test", "-A", FIXTURE], { K3SBOX_FIXTURE_TIMEOUT_MS: "7000" }),
-      runnerTimeout([`${BIN}node`, "--test", "--test-timeout=7000", FIXTURE], { NODE_OPTIONS: "--experimental-transform-types --no-warnings" }),
+      runnerTimeout([`${BIN}bun`, "test", "--timeout", "20000", FIXTURE]),
+      runnerTimeout([`${BIN}deno`, "test", "-A", FIXTURE], { K3SBOX_FIXTURE_TIMEOUT_MS: "20000" }),
+      runnerTimeout([`${BIN}node`, "--test", "--test-timeout=20000", FIXTURE], { NODE_OPTIONS: "--experimental-transform-types --no-warnings" }),
     ]);
     for (const [name, r] of [["bun test", runs[0]], ["deno test", runs[1]], ["node --test", runs[2]]] as const) {
       console.error(`  ${name}: exit ${r.code}; environment ${r.envId} gone ${r.cleanupMs} ms after the runner ended`);
