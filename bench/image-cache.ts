@@ -111,7 +111,7 @@ try {
   console.log(`ratio first / cached: ${(first / cached).toFixed(2)}x`);
 } finally {
   proxy.close();
-  await dockerResult(["rm", "--force", registry]);
+  await dockerResult(["rm", "--force", "--volumes", registry]);
   await dockerResult(["rmi", node]);
   const vols = [...(await Promise.all(refs.map((r) => listVolumes([`${LABEL_IMAGE_REF}=${r}`])))).flat(), ...await listVolumes([`${LABEL_NODE_IMAGE_REF}=${node}`])];
   await removeVolumes(vols.map((v) => v.name));

@@ -96,7 +96,7 @@ if (!BARE) {
     },
     teardown: async (f) => {
       await f.env?.stop();
-      await dockerResult(["rm", "--force", f.registry]);
+      await dockerResult(["rm", "--force", "--volumes", f.registry]);
       await dockerResult(["rmi", nodeImage]);
       const vols = [
         ...(await Promise.all(f.refs.map((r) => listVolumes([`${LABEL_IMAGE_REF}=${r}`])))).flat(),
@@ -144,7 +144,7 @@ if (!BARE) {
     }, LONG);
 
     t("boot 2, in another process, with the upstream answering 429 to everything: boots from the cache alone, the upstream is asked nothing", async (f) => {
-      await dockerResult(["rm", "--force", f.registry]);
+      await dockerResult(["rm", "--force", "--volumes", f.registry]);
       let asked = 0;
       const limited = createServer((_req, res) => {
         asked++;

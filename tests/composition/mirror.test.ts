@@ -55,7 +55,7 @@ if (!TESTBED_IMAGE) {
     teardown: async ({ envs }) => {
       await Promise.all(envs.map((e) => e.stop())); // only if the test failed before stopping them
       const mirror = mirrorName(upstream);
-      await dockerResult(["rm", "--force", mirror, upstreamName]);
+      await dockerResult(["rm", "--force", "--volumes", mirror, upstreamName]);
       await removeVolumes([`${mirror}-data`]);
       for (const e of envs) assert.deepEqual(await leftovers(e.id), []);
       assert.equal((await listByLabel("container", [`k3sbox.test.run=${run}`])).length, 0);

@@ -41,7 +41,7 @@ suite("image cache vs prune (real Docker engine; serial)", {
     } finally {
       await dockerResult(["rmi", ref]);
       await removeVolumes((await listVolumes([`${LABEL_IMAGE_REF}=${ref}`])).map((v) => v.name));
-      await dockerResult(["rm", "--force", mirrorName(upstream)]);
+      await dockerResult(["rm", "--force", "--volumes", mirrorName(upstream)]);
       await removeVolumes([`${mirrorName(upstream)}-data`]);
     }
   }, { timeoutMs: 60_000 });
