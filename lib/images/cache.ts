@@ -32,6 +32,8 @@ export interface CachedImage {
 
 export interface SuppliedImage extends CachedImage {
   source: ImageSource;
+  /** Docker has this very image (same id) under `ref`, so `docker save` can stream it. */
+  onDaemon: boolean;
 }
 
 /** An image a cluster needs cannot be had: not cached, not on the daemon, and the pull failed. */
@@ -143,15 +145,15 @@ export async function supplyWhatCan(refs: readonly string[], opts: SupplyOptions
     const cached = cache.filter((c) => c.ref === ref);
     if (id !== undefined) {
       const hit = cached.find((c) => c.id === id);
-      if (hit) result.supplied.push({ ...hit, source: "cache" });
+      if (hit) result.supplied.push({ ...hit, source: "cache", onDaemon: true });
       else {
         opts.progress?.(`image cache: saving ${ref} from Docker (once per image)`);
-        result.supplied.push({ ...await saveToCache(ref, id, opts.helperImage), source: "daemon" });
+        result.supplied.push({ ...await saveToCache(ref, id, opts.helperImage), source: "daemon", onDaemon: true });
       }
       continue;
     }
     if (cached.length > 0) {
-      result.supplied.push({ ...cached[cached.length - 1], source: "cache" });
+      result.supplied.push({ ...cached[cached.length - 1], source: "cache", onDaemon: false });
       continue;
     }
     opts.progress?.(`image cache: pulling ${ref} through Docker (once per image)`);
@@ -163,7 +165,7 @@ export async function supplyWhatCan(refs: readonly string[], opts: SupplyOptions
     }
     const pulled = await daemonImageId(ref);
     if (!pulled) result.unavailable.push(new ImageSupplyError(ref, new Error("docker pull succeeded but the image is not there")));
-    else result.supplied.push({ ...await saveToCache(ref, pulled, opts.helperImage), source: "network" });
+    else result.supplied.push({ ...await saveToCache(ref, pulled, opts.helperImage), source: "network", onDaemon: true });
   }
   return result;
 }

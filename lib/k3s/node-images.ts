@@ -121,9 +121,9 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
   const supplied = await supplyImages(missing, { helperImage: ctx.image, progress: ctx.progress });
   // The ones Docker has travel in one `docker save … | ctr images import -`
   // stream; only those Docker no longer has come out of their cache volumes.
-  const onDaemon = new Set((await Promise.all(supplied.map(async (i) => ((await daemonImageId(i.ref)) === i.id ? i.ref : undefined)))).filter((r) => r !== undefined));
-  if (onDaemon.size > 0) await loadImages(ctx.container, [...onDaemon]);
-  for (const img of supplied.filter((i) => !onDaemon.has(i.ref))) {
+  const onDaemon = supplied.filter((i) => i.onDaemon).map((i) => i.ref);
+  if (onDaemon.length > 0) await loadImages(ctx.container, onDaemon);
+  for (const img of supplied.filter((i) => !i.onDaemon)) {
     try {
       await importCachedImage(ctx.container, img, ctx.image);
     } catch (err) {

@@ -53,6 +53,8 @@ test("an image on the daemon is saved into the cache once, then found there; the
     await docker(["rmi", ref]);
     const third = await supplyImages([ref], { helperImage: helper });
     assert.equal(third[0].source, "cache");
+    assert.equal(third[0].onDaemon, false, "Docker no longer has it: it comes out of the volume");
+    assert.equal(second[0].onDaemon, true);
     assert.equal(third[0].volume, first[0].volume);
   } finally {
     await dockerResult(["rmi", ref]);

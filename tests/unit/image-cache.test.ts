@@ -103,9 +103,9 @@ test("mount arguments refuse a target that could smuggle another mount option", 
 
 test("progress says which images came from where", () => {
   const line = describeSupply([
-    { ref: "a:1", id: "1", volume: "v1", source: "cache" },
-    { ref: "b:1", id: "2", volume: "v2", source: "cache" },
-    { ref: "c:1", id: "3", volume: "v3", source: "network" },
+    { ref: "a:1", id: "1", volume: "v1", source: "cache", onDaemon: true },
+    { ref: "b:1", id: "2", volume: "v2", source: "cache", onDaemon: false },
+    { ref: "c:1", id: "3", volume: "v3", source: "network", onDaemon: true },
   ]);
   assert.equal(line, "node images: 2 from the cache (a:1, b:1); 1 pulled from the network (c:1)");
 });
