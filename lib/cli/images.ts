@@ -5,7 +5,7 @@
 
 import { listVolumes, removeVolumes } from "../docker/volumes.ts";
 import { type CachedImage, LABEL_CACHE, listCache, pruneCache } from "../images/cache.ts";
-import { LABEL_BUILT_IN, LABEL_IMAGES, LABEL_NODE_IMAGE_REF, NODE_NEEDS } from "../images/system-images.ts";
+import { allRecordedNeeds, NODE_NEEDS } from "../images/system-images.ts";
 import { removeMirrors } from "../images/mirror.ts";
 import { startEnvironment } from "../runner/environment.ts";
 import type { ServiceDefinition } from "../service.ts";
@@ -18,17 +18,8 @@ export interface ImageCacheListing {
 }
 
 export async function listImageCache(): Promise<ImageCacheListing> {
-  const [images, lists] = await Promise.all([listCache(), listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`])]);
-  const byNode = new Map<string, { images: Set<string>; builtIn: Set<string> }>();
-  const refs = (v: string | undefined) => (v ?? "").split(" ").filter(Boolean);
-  for (const l of lists) {
-    const node = l.labels[LABEL_NODE_IMAGE_REF] ?? "?";
-    const entry = byNode.get(node) ?? { images: new Set<string>(), builtIn: new Set<string>() };
-    for (const r of refs(l.labels[LABEL_IMAGES])) entry.images.add(r);
-    for (const r of refs(l.labels[LABEL_BUILT_IN])) entry.builtIn.add(r);
-    byNode.set(node, entry);
-  }
-  return { images, nodeImages: [...byNode].map(([nodeImage, e]) => ({ nodeImage, images: [...e.images], builtIn: [...e.builtIn] })) };
+  const [images, recorded] = await Promise.all([listCache(), allRecordedNeeds()]);
+  return { images, nodeImages: recorded.map(({ nodeImage, needs }) => ({ nodeImage, images: needs.system, builtIn: needs.builtIn })) };
 }
 
 /** Boots the cluster once (which fills the cache and learns the node's system images) and removes it. */

@@ -69,14 +69,27 @@ function markerName(nodeImageId: string, config: string, refs: readonly string[]
  */
 export async function recordedNodeNeeds(nodeImageId: string, config: string): Promise<NodeImageNeeds | undefined> {
   const lists = await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`, `${LABEL_NODE_CONFIG}=${config}`]);
-  if (lists.length === 0) return undefined;
+  return lists.length === 0 ? undefined : mergeNeeds(lists.map((l) => l.labels));
+}
+
+/** Every node image the cache has records for (by reference), with what its boots learned. */
+export async function allRecordedNeeds(): Promise<{ nodeImage: string; needs: NodeImageNeeds }[]> {
+  const byNode = new Map<string, Record<string, string>[]>();
+  for (const l of await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`])) {
+    const node = l.labels[LABEL_NODE_IMAGE_REF] ?? "?";
+    byNode.set(node, [...(byNode.get(node) ?? []), l.labels]);
+  }
+  return [...byNode].map(([nodeImage, records]) => ({ nodeImage, needs: mergeNeeds(records) }));
+}
+
+/** Several records' labels as one: every image any boot learned; built in only if every record says so. */
+function mergeNeeds(records: Record<string, string>[]): NodeImageNeeds {
+  const refsOf = (v: string | undefined) => (v ?? "").split(" ").filter((r) => isImageReference(r));
   const system = new Set<string>();
   let builtIn: Set<string> | undefined;
-  const refsOf = (v: string | undefined) => (v ?? "").split(" ").filter((r) => isImageReference(r));
-  for (const l of lists) {
-    for (const r of refsOf(l.labels[LABEL_IMAGES])) system.add(r);
-    // Built in only if every record says so.
-    const b = new Set(refsOf(l.labels[LABEL_BUILT_IN]));
+  for (const labels of records) {
+    for (const r of refsOf(labels[LABEL_IMAGES])) system.add(r);
+    const b = new Set(refsOf(labels[LABEL_BUILT_IN]));
     builtIn = builtIn ? new Set([...builtIn].filter((r) => b.has(r))) : b;
   }
   return { system: [...system], builtIn: [...(builtIn ?? [])] };
