@@ -43,6 +43,8 @@ const environmentCases: [string, unknown, RegExp][] = [
   ["hookTimeoutSecs 1e9", svc({ hookTimeoutSecs: 1e9 }), /services\.web\.hookTimeoutSecs must be a positive, finite number of seconds no larger than 2147483/],
   ["hookTimeoutSecs \"30\"", svc({ hookTimeoutSecs: "30" }), /services\.web\.hookTimeoutSecs .*got "30"$/],
   ["diagnostics not a function", svc({ diagnostics: "yes" }), /services\.web\.diagnostics must be a function/],
+  ["prepare not a function", svc({ prepare: { mounts: [] } }), /services\.web\.prepare must be a function/],
+  ["prepare misspelled", svc({ prepar: async () => ({}) }), /services\.web\.prepar .*did you mean "prepare"\?/],
 ];
 for (const [what, input, message] of environmentCases) {
   test(`hostile input, startEnvironment: ${what}`, () => {
