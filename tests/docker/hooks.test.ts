@@ -64,6 +64,12 @@ suite("user hooks keep deadlines; teardown goes on past any hook (real Docker en
     await assertNothingOfMine();
   }, { timeoutMs: 90_000 });
 
+  t("a prepare hook that never settles: the same, before any container exists", async () => {
+    const { err } = await failedStart({ web: { ...idle, hookTimeoutSecs: 1, prepare: () => new Promise(() => {}) } }, "creating and starting containers");
+    assert.match(err.message, /service "web": its prepare hook did not settle within 1 s/);
+    await assertNothingOfMine();
+  }, { timeoutMs: 90_000 });
+
   t("a dispose hook that throws synchronously: stop() still removes the container and the network", async () => {
     const env = await startEnvironment({
       services: {
