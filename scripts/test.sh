@@ -277,6 +277,24 @@ done < <(grep -vE "$no_dead_environments" "$jobs_file")
 wait
 for name in "${names[@]}"; do count_job "$name"; done
 
+# The failures again, at the end, where a reader of only the last lines
+# (CI's report) sees them: each failed job's failing tests and their errors.
+failure_digest() {
+  local f name
+  for f in "$logs"/*.rc; do
+    [ -e "$f" ] || continue
+    name="$(basename "$f" .rc)"
+    [ "$(cut -d' ' -f2 "$f")" = 0 ] && continue
+    echo "== failed: $name"
+    # The failing tests' names and the first lines of each error (bun, deno and node spell them differently).
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$name.log" \
+      | grep -E -A3 '^\(fail\) |^ *✖ |FAILED|^check FAILED: |^ *(error: )?[A-Za-z]*Error( \[[A-Z_]+\])?: ' \
+      | grep -vE '^ *(at |[0-9]+ \| |ℹ )|^\(pass\) |✔ | ok \(|^--$' | cut -c1-300 | tail -n 24
+  done
+}
+digest="$(failure_digest)"
+[ -n "$digest" ] && printf '== failures (again, in short)\n%s\n' "$(echo "$digest" | tail -n 140)"
+
 echo "== total: $(( $(date +%s) - t0 ))s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -34,6 +34,18 @@ async function until<T>(what: string, withinMs: number, get: () => Promise<T>, d
   }
 }
 
+/** The container's output once it says READY; fails at once if it ended first. */
+async function readyLine(name: string): Promise<string> {
+  const { value } = await until("READY in the container's output", 60_000, async () => {
+    const logs = await dockerResult(["logs", name]).then((r) => r.stdout + r.stderr);
+    if (/READY \w+/.test(logs)) return logs;
+    const state = (await dockerResult(["inspect", "--format", "{{.State.Status}}", name])).stdout.trim();
+    if (state !== "running" && state !== "created") throw new Error(`container ${name} is ${state || "gone"} before READY; its output: ${logs}`);
+    return logs;
+  }, (l) => /READY \w+/.test(l));
+  return value;
+}
+
 async function leftoversOf(envId: string): Promise<string[]> {
   const f = [`${LABEL_ENV}=${envId}`];
   return [...await listByLabel("container", f), ...await listByLabel("network", f)].map((o) => o.name);
@@ -75,7 +87,7 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     const name = `k3sbox-test-dood-${runTag()}`;
     const id = await startInSocketContainer(name, ENV_CHILD);
     try {
-      const { value: logs } = await until("READY in the container's output", 60_000, () => dockerResult(["logs", name]).then((r) => r.stdout + r.stderr), (l) => /READY \w+/.test(l));
+      const logs = await readyLine(name);
       const envId = /READY (\w+)/.exec(logs)![1];
       const objects = await listByLabel("container", [`${LABEL_ENV}=${envId}`]);
       assert.equal(objects[0]?.labels[LABEL_OWNER_CONTAINER], id, "labelled with the owner container");
@@ -110,7 +122,7 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     await startInSocketContainer(name, ENV_CHILD, { K3SBOX_REAPER: "0" });
     let envId = "";
     try {
-      const { value: logs } = await until("READY in the container's output", 60_000, () => dockerResult(["logs", name]).then((r) => r.stdout + r.stderr), (l) => /READY \w+/.test(l));
+      const logs = await readyLine(name);
       envId = /READY (\w+)/.exec(logs)![1];
       const session = (await listByLabel("container", [`${LABEL_ENV}=${envId}`]))[0].labels["k3sbox.session"];
       assert.deepEqual(await siblingsOf(session), [], "K3SBOX_REAPER=0: no sibling watchdog");

@@ -127,10 +127,11 @@ suite("runner (real Docker engine, busybox image)", {
   t("ready-check timeout reports container state and the log tail", async () => {
     const before = await envIdsNow();
     await assert.rejects(
-      startEnvironment({ services: { slow: { image, command: "for i in $(seq 1 60); do echo line-$i; done; exec sleep 3600", readyCheck: { type: "exec", command: "test -f /never", timeoutSecs: 1.5 } } } }),
+      startEnvironment({ services: { slow: { image, command: "for i in $(seq 1 60); do echo line-$i; done; exec sleep 3600", readyCheck: { type: "exec", command: "test -f /never", timeoutSecs: 3 } } } }),
       (err: unknown) => {
         const m = (err as Error).message;
-        assert.match(m, /service "slow" was not ready within 1.5s \(ready check `test -f \/never` never passed; last try: (the command was still running at the deadline; the try before: )?exit code 1\)/);
+        // Under load a docker exec can outlast the deadline: then the last try says so (with the one before, if any).
+        assert.match(m, /service "slow" was not ready within 3s \(ready check `test -f \/never` never passed; last try: (exit code 1|the command was still running at the deadline(; the try before: exit code 1)?)\)/);
         assert.match(m, /state=running exitCode=0/);
         assert.match(m, /last 50 log lines:\n(.|\n)*line-60/);
         assert.doesNotMatch(m, /line-10\n/, "only the last 50 lines");

@@ -1,12 +1,14 @@
 // A test process inside a container that talks to the host's Docker through
 // its socket ("Docker-outside-of-Docker", a CI job container with
 // /var/run/docker.sock mounted). The container is the locally built busybox
-// image with the host's /usr, /lib, /lib64, this checkout's /work, /root
+// image with the host's /usr, /lib, /lib64, this checkout (wherever it is), /root
 // (runtime caches) and /tmp bind-mounted at the same paths, so it has the
 // sources, the runtimes and the docker CLI where the host has them, but its
 // own network and PID namespaces, as a job container has (and a sibling
 // started from its image with --volumes-from sees the same files).
 
+import { realpathSync } from "node:fs";
+import { dirname } from "node:path";
 import { run, type RunResult } from "../../lib/proc.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "./images.ts";
 import { scriptArgv } from "./script.ts";
@@ -28,11 +30,28 @@ export async function runInSocketContainer(name: string, script: string, env: Re
   return await run("docker", ["run", "--rm", ...containerArgs(name, envArgs), ...scriptArgv(script), ...args], { timeoutMs });
 }
 
-const BINDS = ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro", "/work:/work", "/root:/root", "/tmp:/tmp", "/var/run/docker.sock:/var/run/docker.sock"];
+const BINDS = ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro", "/root:/root", "/tmp:/tmp", "/var/run/docker.sock:/var/run/docker.sock"];
+
+/**
+ * The bind mounts: the fixed ones, plus the checkout and the runtime's own
+ * directory at their paths wherever they are (CI clones somewhere else than
+ * a developer's tree), unless a fixed bind already covers them.
+ */
+export function socketContainerBinds(checkout = process.cwd(), runtimeDir = dirname(realpathSync(process.execPath))): string[] {
+  const binds = [...BINDS];
+  for (const [path, mode] of [[checkout, ""], [runtimeDir, ":ro"]]) {
+    const covered = binds.some((b) => {
+      const src = b.split(":")[0];
+      return path === src || path.startsWith(src.endsWith("/") ? src : src + "/");
+    });
+    if (!covered) binds.push(`${path}:${path}${mode}`);
+  }
+  return binds;
+}
 
 function containerArgs(name: string, envArgs: string[]): string[] {
   return [
-    "--name", name, "--label", DOOD_LABEL, ...BINDS.flatMap((b) => ["--volume", b]), ...envArgs,
+    "--name", name, "--label", DOOD_LABEL, ...socketContainerBinds().flatMap((b) => ["--volume", b]), ...envArgs,
     "--entrypoint", "/bin/sh", BUSYBOX_IMAGE, "-c", 'cd "$1" && shift && exec "$@"', "sh", process.cwd(),
   ];
 }
