@@ -7,6 +7,8 @@
 //     loaded into it with `docker save | docker -H … load`;
 //   - a test process in a container with the host's socket mounted (DooD,
 //     tests/support/dood.ts);
+//   - ssh:// — the same DinD daemon through its sshd: published on its
+//     loopback only, reached through one ssh forward;
 //   - Podman 4.x rootful through its Docker API (tests/support/podman.ts),
 //     the node image loaded into its storage.
 // (The local topology is the rest of the composition tier.)
@@ -17,7 +19,7 @@ import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
-import { type Dind, loadIntoDind, sharedOrOwnDind } from "../support/dind.ts";
+import { type Dind, loadIntoDind, sharedOrOwnDind, sshMissing } from "../support/dind.ts";
 import { runInSocketContainer } from "../support/dood.ts";
 import { runTag } from "../support/child-processes.ts";
 import { k3sbox } from "../support/cli.ts";
@@ -156,6 +158,48 @@ if (!TESTBED_IMAGE) {
       });
     }, LONG);
   });
+
+  const noSsh = await sshMissing();
+  if (noSsh) {
+    skip("composition: k3s() on a daemon reached over ssh://", noSsh);
+  } else {
+    suite("composition: k3s() on a daemon reached over ssh:// (sshd beside the DinD daemon; ports forwarded, published on its loopback only)", {
+      setupTimeoutMs: 600_000,
+      setup: async () => {
+        await ensureBusyboxImage();
+        const d: Dind = await sharedOrOwnDind({ ssh: true });
+        // Images go in over its tcp endpoint, once per daemon for all processes of a run.
+        const overTcp: Dind = { ...d, dockerHost: `tcp://${d.ip}:2375`, env: {} };
+        try {
+          await withDockerEnv({ DOCKER_HOST: overTcp.dockerHost }, async () => {
+            await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(overTcp, BUSYBOX_IMAGE));
+            await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(overTcp, TESTBED_IMAGE!));
+          });
+        } catch (err) {
+          await d.stop();
+          throw err;
+        }
+        return { d };
+      },
+      teardown: ({ d }) => d.stop(),
+    }, (t) => {
+      t("boot, apply, rollout, HTTPS via Traefik, kubectl, loadImages, docker push + pull, stop: through the ssh forward at 127.0.0.1, nothing left there", async ({ d }) => {
+        const savedPath = process.env.PATH;
+        try {
+          await withDockerEnv({ DOCKER_HOST: d.env.DOCKER_HOST }, async () => {
+            process.env.PATH = d.env.PATH;
+            const r = await k3sEndToEnd(TESTBED_IMAGE!, kubectlBin);
+            console.error(`  ssh:// (${d.env.DOCKER_HOST}): ${JSON.stringify(r.timings)}`);
+            assert.equal(r.kind, "ssh");
+            assertWorkflow(r, "127.0.0.1");
+            assert.deepEqual(await leftoversOf(r.envId), [], "left on the daemon behind ssh");
+          });
+        } finally {
+          process.env.PATH = savedPath;
+        }
+      }, LONG);
+    });
+  }
 
   suite("composition: k3s() from a test process in a container with the host's socket mounted (DooD)", {
     setup: async () => {
