@@ -38,3 +38,11 @@ export type {
 } from "@kubernetes/client-node";
 
 export { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
+
+// tar-stream writes the archives handed to `docker cp -` (files written into
+// a container before it starts); it loads on first use, like the above.
+export type TarStreamModule = typeof import("tar-stream");
+let tarStreamModule: Promise<TarStreamModule> | undefined;
+export function loadTarStream(): Promise<TarStreamModule> {
+  return tarStreamModule ??= import("tar-stream");
+}
