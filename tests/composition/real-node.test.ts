@@ -289,7 +289,7 @@ spec:
       const pods = (await k8s.client.core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=web" })).unwrap().items
         .filter((p) => !p.metadata?.deletionTimestamp);
       assert.deepEqual(pods.map((p) => p.spec?.containers[0].image), [tags.two]);
-      assert.equal(await ns.logs(pods[0]), `token-two-${runId}\n`);
+      assert.equal(await eventually("the new pod's token in its log", async () => (await ns.logs(pods[0])) || undefined), `token-two-${runId}\n`);
     }, LONG);
 
     t("a rollout that can never finish (crash loop) times out with the failing container's log tail", async ({ env }) => {
