@@ -115,7 +115,8 @@ export async function startDind(opts: { tls?: boolean; ssh?: boolean } = {}): Pr
     // With TLS the server certificate names the container's address, known once it runs: wait for it.
     const script = `${opts.tls ? "while [ ! -f /certs/ready ]; do sleep 0.1; done; " : ""}exec dockerd "$@" >/var/log/dockerd.log 2>&1`;
     await docker([
-      "run", "--detach", "--name", name, "--label", "k3sbox.test=dind", "--cgroupns", "host",
+      // --init: dockerd as PID 1 reaps nothing, and each ssh connection left a zombie sshd (over a thousand in a test run).
+      "run", "--detach", "--init", "--name", name, "--label", "k3sbox.test=dind", "--cgroupns", "host",
       ...privilegeArgs(priv.privilege, "host"), "--volume", `${volume}:/var/lib/docker`, "--tmpfs", "/run", "--tmpfs", "/var/log",
       "--entrypoint", "/bin/sh", DIND_IMAGE, "-c", script, "dind", ...flags,
     ], { timeoutMs: 60_000 });
