@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
-import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "../support/images.ts";
-import { type Dind, loadIntoDind, sharedOrOwnDind, sshMissing } from "../support/dind.ts";
+import { assertWorkflow, kubectlBin, leftoversOf, loadTestImages, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
+import { type Dind, sharedOrOwnDind, sshMissing } from "../support/dind.ts";
 import { k3sEndToEnd } from "../support/topology-e2e.ts";
 
 const notHere = notThisRuntime("node");
@@ -24,19 +23,9 @@ if (!TESTBED_IMAGE) {
     suite("composition: k3s() on a daemon reached over ssh:// (sshd beside the DinD daemon; ports forwarded, published on its loopback only)", {
       setupTimeoutMs: 600_000,
       setup: async () => {
-        await ensureBusyboxImage();
         const d: Dind = await sharedOrOwnDind({ ssh: true });
-        // Images go in over its tcp endpoint, once per daemon for all processes of a run.
-        const overTcp: Dind = { ...d, dockerHost: `tcp://${d.ip}:2375`, env: {} };
-        try {
-          await withDockerEnv({ DOCKER_HOST: overTcp.dockerHost }, async () => {
-            await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(overTcp, BUSYBOX_IMAGE));
-            await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(overTcp, TESTBED_IMAGE!));
-          });
-        } catch (err) {
-          await d.stop();
-          throw err;
-        }
+        // Images go in over its tcp endpoint.
+        await loadTestImages(d, { ...d, dockerHost: `tcp://${d.ip}:2375`, env: {} });
         return { d };
       },
       teardown: ({ d }) => d.stop(),

@@ -8,9 +8,8 @@
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
-import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "../support/images.ts";
-import { type Dind, loadIntoDind, sharedOrOwnDind } from "../support/dind.ts";
+import { assertWorkflow, kubectlBin, leftoversOf, loadTestImages, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
+import { type Dind, sharedOrOwnDind } from "../support/dind.ts";
 import { runTag } from "../support/child-processes.ts";
 import { k3sbox } from "../support/cli.ts";
 import { k3sEndToEnd } from "../support/topology-e2e.ts";
@@ -25,18 +24,8 @@ if (!TESTBED_IMAGE) {
   suite("composition: k3s() on a daemon reached over tcp:// (DinD in its own network namespace)", {
     setupTimeoutMs: 600_000,
     setup: async () => {
-      await ensureBusyboxImage();
       const d: Dind = await sharedOrOwnDind();
-      const saved = process.env.DOCKER_HOST;
-      process.env.DOCKER_HOST = d.dockerHost;
-      try {
-        // Once per daemon for all processes of a run (bun, deno, node share it).
-        await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(d, BUSYBOX_IMAGE));
-        await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(d, TESTBED_IMAGE!));
-      } finally {
-        if (saved === undefined) delete process.env.DOCKER_HOST;
-        else process.env.DOCKER_HOST = saved;
-      }
+      await loadTestImages(d);
       return { d };
     },
     teardown: async ({ d }) => {

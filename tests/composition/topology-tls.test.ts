@@ -5,9 +5,8 @@
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
-import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "../support/images.ts";
-import { type Dind, loadIntoDind, sharedOrOwnDind } from "../support/dind.ts";
+import { assertWorkflow, kubectlBin, leftoversOf, loadTestImages, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
+import { type Dind, sharedOrOwnDind } from "../support/dind.ts";
 import { k3sEndToEnd } from "../support/topology-e2e.ts";
 
 const notHere = notThisRuntime("deno");
@@ -19,17 +18,8 @@ if (!TESTBED_IMAGE) {
   suite("composition: k3s() on a daemon reached over tcp:// with TLS verified both ways (:2376, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)", {
     setupTimeoutMs: 600_000,
     setup: async () => {
-      await ensureBusyboxImage();
       const d: Dind = await sharedOrOwnDind({ tls: true });
-      try {
-        await withDockerEnv(d.env, async () => {
-          await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(d, BUSYBOX_IMAGE));
-          await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(d, TESTBED_IMAGE!));
-        });
-      } catch (err) {
-        await d.stop();
-        throw err;
-      }
+      await loadTestImages(d);
       return { d };
     },
     teardown: ({ d }) => d.stop(),

@@ -15,8 +15,10 @@ import assert from "node:assert/strict";
 import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { runtime } from "../../lib/runtime.ts";
-import { TESTBED_BIN } from "./controlplane.ts";
+import { TESTBED_BIN, TESTBED_IMAGE } from "./controlplane.ts";
 import type { E2eReport } from "./topology-e2e.ts";
+import { type Dind, loadIntoDind } from "./dind.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "./images.ts";
 
 export const LONG = { timeoutMs: 420_000 };
 export const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
@@ -58,4 +60,22 @@ export function assertWorkflow(r: E2eReport, host: string): void {
   assert.equal(r.loaded.length, 1);
   assert.equal(r.loadedPodPhase, "Running", "a pod runs the loaded image with imagePullPolicy: Never");
   assert.match(r.pulledImageId, /k3sbox-test\/busybox@sha256:/, "containerd pulled the pushed image from the in-cluster registry");
+}
+
+/**
+ * The busybox and node images into a DinD daemon, once per daemon for all
+ * processes of a run; `via` is how to reach it (for ssh://, its tcp endpoint).
+ * Stops the daemon (if it is this process's own) when that fails.
+ */
+export async function loadTestImages(d: Dind, via: Dind = d): Promise<void> {
+  try {
+    await ensureBusyboxImage();
+    await withDockerEnv(via.env.DOCKER_HOST ? via.env : { DOCKER_HOST: via.dockerHost }, async () => {
+      await ensureImageOnce(BUSYBOX_IMAGE, `dind-busybox-${d.ip}`, () => loadIntoDind(via, BUSYBOX_IMAGE));
+      await ensureImageOnce(TESTBED_IMAGE!, `dind-node-${d.ip}`, () => loadIntoDind(via, TESTBED_IMAGE!));
+    });
+  } catch (err) {
+    await d.stop();
+    throw err;
+  }
 }
