@@ -3,7 +3,7 @@
 //   create deployments · default/hello: 409 AlreadyExists: deployments.apps "hello" already exists
 
 import type { ApiException } from "../../deps.ts";
-import type { CallSlot } from "./http-library.ts";
+import type { CallSlot } from "./call-slot.ts";
 import { describeKubeMeta } from "../recorder.ts";
 
 /** "fetch failed: invalid peer certificate: UnknownIssuer" — runtimes put the real reason in `cause`. */

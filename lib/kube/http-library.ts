@@ -3,23 +3,14 @@
 // `kube` event (or drops discovery plumbing), and leaves the event's sequence
 // number in the caller's async slot so the parsed result can be tagged.
 
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { HttpLibrary, KubernetesClientModule, RequestContext, ResponseContext } from "../../deps.ts";
-import type { KubeMeta, Recorder } from "../recorder.ts";
+import type { Recorder } from "../recorder.ts";
+import { callSlots } from "./call-slot.ts";
 import { describeKubeRequest, isKubeDiscoveryPath } from "./describe.ts";
 import { causeChain } from "./errors.ts";
 import type { Transport } from "./transport.ts";
 import { abortable, currentRequestSignal, KUBE_REQUEST_TIMEOUT_MS } from "./request-scope.ts";
 
-/** Per-API-call scratch space: the last event the call produced. */
-export interface CallSlot {
-  seq?: number;
-  meta?: KubeMeta | null;
-  method?: string;
-  url?: string;
-}
-
-export const callSlots = new AsyncLocalStorage<CallSlot>();
 
 /** Thrown when the API server could not be reached at all (TLS, refused, no answer in time, …). */
 export class KubeTransportError extends Error {

@@ -5,7 +5,7 @@
 
 import type { KubernetesClientModule } from "../../deps.ts";
 import { deepUnwrap, wrap, type Wrapped } from "../inspect.ts";
-import { type CallSlot, callSlots } from "./http-library.ts";
+import { type CallSlot, callSlots } from "./call-slot.ts";
 import { KubeApiError } from "./errors.ts";
 
 /** Same methods as `T`, but each promise resolves to a wrapped value. */
