@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKubeHelpers, loadKubeconfig } from "../lib/kube/client.ts";
-import { run } from "../lib/proc.ts";
+import { run } from "../lib/exec.ts";
 import { runtime } from "../lib/runtime.ts";
 import { startControlPlane } from "../tests/support/controlplane.ts";
 

@@ -12,7 +12,7 @@
 import { docker } from "../lib/docker.ts";
 import { k3s } from "../lib/k3s/k3s.ts";
 import { CONTAINERD_SOCKET } from "../lib/k3s/load-images.ts";
-import { run } from "../lib/proc.ts";
+import { run } from "../lib/exec.ts";
 import { runtime } from "../lib/runtime.ts";
 import { startEnvironment } from "../lib/runner/environment.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../tests/support/images.ts";

@@ -10,7 +10,7 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { run } from "../lib/proc.ts";
+import { run } from "../lib/exec.ts";
 
 const N = Number(process.argv[2] ?? 9);
 const root = fileURLToPath(new URL("..", import.meta.url));

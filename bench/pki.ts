@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { generateCa, issueLeaf, type KeyAlgorithm } from "../lib/pki.ts";
-import { run } from "../lib/proc.ts";
+import { run } from "../lib/exec.ts";
 import { runtime } from "../lib/runtime.ts";
 
 const TARGET_RATIO = 30;

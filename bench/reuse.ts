@@ -7,7 +7,7 @@
 //   K3SBOX_TESTBED_IMAGE=k3sbox-testbed:latest bun bench/reuse.ts [attaches]
 
 import { k3s } from "../lib/k3s/k3s.ts";
-import { run } from "../lib/proc.ts";
+import { run } from "../lib/exec.ts";
 import { runtime } from "../lib/runtime.ts";
 import { startEnvironment } from "../lib/runner/environment.ts";
 import { removeReused } from "../lib/runner/reuse.ts";

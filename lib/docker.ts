@@ -5,9 +5,8 @@
 // Names and references are validated before use, so a value can never be
 // taken for a flag (`-…`) or smuggle a second argument.
 
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { CommandNotFoundError, run, type RunResult } from "./proc.ts";
+import { CommandNotFoundError, run, type RunResult, spawnProcess } from "./exec.ts";
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -652,48 +651,29 @@ export interface WaitHandle {
 export function waitExit(container: string, opts: Pick<DockerOptions, "cli" | "env"> = {}): WaitHandle {
   const args = ["wait", validateName(container, "container")];
   let cancelled = false;
-  const cp = spawn(opts.cli ?? "docker", args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: opts.env ? { ...process.env, ...opts.env } : undefined,
-  });
-  const out: Uint8Array[] = [];
-  const err: Uint8Array[] = [];
-  cp.stdout!.on("data", (c: Uint8Array) => out.push(c));
-  cp.stderr!.on("data", (c: Uint8Array) => err.push(c));
-  const text = (chunks: Uint8Array[]) => {
-    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return new TextDecoder().decode(all);
-  };
-  const exited = new Promise<number>((resolve, reject) => {
-    cp.on("error", (e) => {
-      reject(
-        cancelled ? new WaitCancelledError(container) : new DockerUnavailableError(
-          "cli-missing",
-          `the docker CLI is not installed or not on PATH; install Docker (Debian: apt-get install docker.io) (${e.message})`,
-        ),
+  const started = spawnProcess(opts.cli ?? "docker", args, { env: opts.env });
+  const exited = started.then(
+    async (child) => {
+      const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      if (cancelled) throw new WaitCancelledError(container);
+      if (code === 0 && /^-?\d+$/.test(stdout.trim())) return Number(stdout.trim());
+      if (DAEMON_UNREACHABLE.test(stderr)) throw daemonUnreachable(stderr);
+      throw new DockerError(args, code, stderr || `unexpected output ${JSON.stringify(stdout.trim())}`);
+    },
+    (e: Error) => {
+      throw cancelled ? new WaitCancelledError(container) : new DockerUnavailableError(
+        "cli-missing",
+        `the docker CLI is not installed or not on PATH; install Docker (Debian: apt-get install docker.io) (${e.message})`,
       );
-    });
-    cp.on("close", (code, signal) => {
-      if (cancelled) return reject(new WaitCancelledError(container));
-      const stdout = text(out).trim();
-      const stderr = text(err);
-      if (code === 0 && /^-?\d+$/.test(stdout)) return resolve(Number(stdout));
-      if (DAEMON_UNREACHABLE.test(stderr)) return reject(daemonUnreachable(stderr));
-      reject(new DockerError(args, code ?? (signal ? 128 : -1), stderr || `unexpected output ${JSON.stringify(stdout)}`));
-    });
-  });
+    },
+  );
   exited.catch(() => {}); // a cancelled handle nobody awaits is not an unhandled rejection
   return {
     exited,
     cancel() {
       if (cancelled) return;
       cancelled = true;
-      if (cp.exitCode === null && cp.signalCode === null) cp.kill("SIGKILL");
+      started.then((child) => child.kill("SIGKILL"), () => {});
     },
   };
 }

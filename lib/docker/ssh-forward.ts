@@ -9,7 +9,7 @@
 // this process: when this process dies, however it dies, the pipe closes,
 // the remote `cat` ends and so do the session and its forwards.
 
-import { spawn } from "node:child_process";
+import { spawnProcess } from "../exec.ts";
 import { createServer } from "node:net";
 import { tcpConnect } from "./topology.ts";
 
@@ -53,19 +53,21 @@ export async function startSshForward(dest: string, remotePorts: number[], timeo
   for (const p of remotePorts) ports[p] = await freePort();
   const forwards = remotePorts.flatMap((p) => ["-L", `127.0.0.1:${ports[p]}:127.0.0.1:${p}`]);
   const args = ["-T", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-o", "ServerAliveInterval=15", ...forwards, ...sshDestinationArgs(dest), "cat"];
-  const cp = spawn("ssh", args, { stdio: ["pipe", "ignore", "pipe"] });
+  const ssh = await spawnProcess("ssh", args, { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
   let stderr = "";
-  cp.stderr!.on("data", (c) => (stderr = (stderr + c).slice(-2000)));
-  let exited: number | null | undefined;
-  const exit = new Promise<void>((r) => cp.on("exit", (code) => ((exited = code), r())));
-  cp.on("error", (e) => (stderr += String(e)));
+  const decoder = new TextDecoder();
+  (async () => {
+    for await (const c of ssh.stderr!) stderr = (stderr + decoder.decode(c)).slice(-2000);
+  })().catch(() => {});
+  let exited: number | undefined;
+  const exit = ssh.exited.then((code) => void (exited = code), (e) => void ((exited = -1), (stderr += String(e))));
   const stop = async () => {
     if (exited === undefined) {
-      cp.stdin!.end(); // the remote cat ends, and with it the session
-      cp.kill("SIGTERM");
+      await ssh.stdin!.close().catch(() => {}); // the remote cat ends, and with it the session
+      ssh.kill("SIGTERM");
       await Promise.race([exit, new Promise((r) => setTimeout(r, 5_000))]);
       if (exited === undefined) {
-        cp.kill("SIGKILL"); // a busy machine: do not leave it behind
+        ssh.kill("SIGKILL"); // a busy machine: do not leave it behind
         await Promise.race([exit, new Promise((r) => setTimeout(r, 2_000))]);
       }
     }

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { DockerError, dockerResult, type ImagePullError, pullImage } from "../docker.ts";
 import { createVolume, listVolumes, removeVolumes, type VolumeMount } from "../docker/volumes.ts";
 import { isImageReference } from "../image-ref.ts";
-import { runPipeline } from "../pipeline.ts";
+import { runPipeline } from "../exec.ts";
 
 export const LABEL_CACHE = "k3sbox.cache";
 export const LABEL_IMAGE_REF = "k3sbox.image.ref";

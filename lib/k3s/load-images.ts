@@ -9,7 +9,7 @@
 
 import { docker, dockerResult, imageExists } from "../docker.ts";
 import { hasTagOrDigest, isImageReference, normalizeReference } from "../image-ref.ts";
-import { runPipeline } from "../pipeline.ts";
+import { runPipeline } from "../exec.ts";
 import { mountArgs } from "../docker/volumes.ts";
 import { cacheMount, type CachedImage } from "../images/cache.ts";
 

@@ -5,7 +5,7 @@
 
 import { docker, type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
 import { detectTopology } from "../docker/topology.ts";
-import { isProcessAlive } from "../proc.ts";
+import { isProcessAlive } from "../exec.ts";
 import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir, stateRoot, stateRootFromLabel } from "./state-dir.ts";
 import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
 import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_OWNER_CONTAINER, LABEL_PID, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";

@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { isProcessAlive } from "../proc.ts";
+import { isProcessAlive } from "../exec.ts";
 import { envFlag } from "./env-flags.ts";
 import { runtime } from "../runtime.ts";
 import { docker, dockerResult, DockerUnavailableError, listByLabel, removeLabelled } from "../docker.ts";

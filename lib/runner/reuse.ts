@@ -14,7 +14,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { listByLabel } from "../docker.ts";
 import { type CertificateAuthority, loadCa } from "../pki.ts";
-import { isProcessAlive } from "../proc.ts";
+import { isProcessAlive } from "../exec.ts";
 import type { ServiceDefinition } from "../service.ts";
 import { LABEL_ENV, LABEL_PID, LABEL_SERVICE } from "./labels.ts";
 import { environmentDir } from "./state-dir.ts";

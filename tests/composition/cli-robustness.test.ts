@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { skip, suite } from "../harness.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { leftovers, shellExitCode } from "../support/leftovers.ts";
 import { scriptArgv } from "../support/script.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { rm, stat } from "node:fs/promises";
 import { skip, suite } from "../harness.ts";
 import { listByLabel } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { prune } from "../../lib/runner/prune.ts";
 import { clusterFromFlags } from "../../lib/cli/cluster-flags.ts";

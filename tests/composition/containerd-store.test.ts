@@ -19,7 +19,7 @@ import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { CONTAINERD_SOCKET } from "../../lib/k3s/load-images.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";

@@ -14,7 +14,7 @@ import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { REGISTRY_DEPLOYMENT } from "../../lib/k3s/manifests.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import { dnsName, type ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";

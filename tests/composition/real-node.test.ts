@@ -27,7 +27,7 @@ import { LoadImagesError } from "../../lib/k3s/load-images.ts";
 import { WaitError } from "../../lib/kube/waits.ts";
 import { demoManifest } from "../../lib/cli/smoke.ts";
 import { docker } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";

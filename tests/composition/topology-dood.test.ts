@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
+import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime } from "../support/topology-suite.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 import { runInSocketContainer } from "../support/dood.ts";
 import { runTag } from "../support/child-processes.ts";

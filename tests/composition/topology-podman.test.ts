@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
+import { assertWorkflow, kubectlBin, leftoversOf, LONG, notThisRuntime } from "../support/topology-suite.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "../support/images.ts";
 import { podmanMissing, type PodmanService, startPodman } from "../support/podman.ts";
 import { k3sEndToEnd } from "../support/topology-e2e.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 
 const notHere = notThisRuntime("bun");
 if (!TESTBED_IMAGE) {

@@ -8,12 +8,12 @@
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
-import { assertWorkflow, kubectlBin, leftoversOf, loadTestImages, LONG, notThisRuntime, withDockerEnv } from "../support/topology-suite.ts";
+import { assertWorkflow, kubectlBin, leftoversOf, loadTestImages, LONG, notThisRuntime } from "../support/topology-suite.ts";
 import { type Dind, sharedOrOwnDind } from "../support/dind.ts";
 import { runTag } from "../support/child-processes.ts";
 import { k3sbox } from "../support/cli.ts";
 import { k3sEndToEnd } from "../support/topology-e2e.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 
 const notHere = notThisRuntime("bun");
 if (!TESTBED_IMAGE) {

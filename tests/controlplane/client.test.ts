@@ -15,7 +15,7 @@ import { KubeApiError } from "../../lib/kube/errors.ts";
 import { REGISTRY_DEPLOYMENT, TRAEFIK_DYNAMIC_CONFIGMAP, TRAEFIK_TLS_SECRET } from "../../lib/k3s/manifests.ts";
 import { collectDiagnostics, registerPeersInCoreDns, setupK3sCluster, waitForDeployment } from "../../lib/k3s/setup.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { Recorder } from "../../lib/recorder.ts";
 import { type ControlPlane, NO_TESTBED_REASON, startControlPlane, TESTBED_BIN } from "../support/controlplane.ts";
 

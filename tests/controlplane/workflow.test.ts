@@ -19,7 +19,7 @@ import { KubeApiError } from "../../lib/kube/errors.ts";
 import { UnknownKindError } from "../../lib/kube/kinds.ts";
 import { NAMESPACE_LABEL } from "../../lib/kube/namespaces.ts";
 import { WaitError } from "../../lib/kube/waits.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { Recorder } from "../../lib/recorder.ts";
 import { type ControlPlane, NO_TESTBED_REASON, startControlPlane, TESTBED_BIN } from "../support/controlplane.ts";
 

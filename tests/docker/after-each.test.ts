@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 
 const FIXTURE = new URL("../support/after-each-fixture.ts", import.meta.url).pathname;

@@ -15,7 +15,7 @@ import { k3s } from "../../lib/k3s/k3s.ts";
 import { K3sOptionError } from "../../lib/k3s/options.ts";
 import { loadImages, LoadImagesError } from "../../lib/k3s/load-images.ts";
 import { CaLoadError } from "../../lib/pki.ts";
-import { ArgumentsTooLongError } from "../../lib/proc.ts";
+import { ArgumentsTooLongError } from "../../lib/exec.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_ENV, LABEL_PID, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { EnvironmentOptionError } from "../../lib/runner/validate.ts";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { suite } from "../harness.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { scriptArgv } from "../support/script.ts";
 

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { suite } from "../harness.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";

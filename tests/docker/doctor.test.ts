@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { suite } from "../harness.ts";
 import { docker } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { scriptArgv } from "../support/script.ts";
 

@@ -14,7 +14,7 @@ import { prune } from "../../lib/runner/prune.ts";
 import { ensureMirror, mirrorName } from "../../lib/images/mirror.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { k3sbox } from "../support/cli.ts";
-import { runPipeline } from "../../lib/pipeline.ts";
+import { runPipeline } from "../../lib/exec.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { runTag } from "../support/child-processes.ts";
 import { withEnvVar } from "../support/env-var.ts";

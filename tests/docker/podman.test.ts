@@ -13,7 +13,7 @@ import { LABEL_ENV, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { podmanMissing, type PodmanService, startPodman } from "../support/podman.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { withEnvVar } from "../support/env-var.ts";
 
 const web: ServiceDefinition = {

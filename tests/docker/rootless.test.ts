@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
 import { docker, dockerInfo, listByLabel } from "../../lib/docker.ts";
 import { k3s } from "../../lib/k3s/k3s.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { RootlessCgroupError } from "../../lib/runner/preflight.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";

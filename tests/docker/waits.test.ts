@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { suite } from "../harness.ts";
 import { type KubeConfig, loadKubernetesClient, parseYaml } from "../../deps.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { LABEL_SERVICE, LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { ServiceNotReadyError } from "../../lib/runner/readiness.ts";

@@ -2,7 +2,7 @@
 // their owner exits, is killed, or comes back.
 import { spawn } from "node:child_process";
 import { listByLabel } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { shellExitCode } from "./leftovers.ts";
 import { scriptArgv } from "./script.ts";

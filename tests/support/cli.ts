@@ -1,6 +1,6 @@
 // Runs the k3sbox CLI with the runtime running the tests.
 import { spawn } from "node:child_process";
-import { run, type RunResult } from "../../lib/proc.ts";
+import { run, type RunResult } from "../../lib/exec.ts";
 import { scriptArgv } from "./script.ts";
 import { shellExitCode } from "./leftovers.ts";
 import { runTag } from "./child-processes.ts";

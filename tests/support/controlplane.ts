@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTransport } from "../../lib/kube/transport.ts";
 import { loadKubeconfig, tlsMaterialOf } from "../../lib/kube/client.ts";
-import { type Child, run, spawnChild } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
+import { type Child, spawnChild } from "./spawn-child.ts";
 import { sleep } from "../../lib/sleep.ts";
 
 export const TESTBED_BIN = process.env.K3SBOX_TESTBED_BIN;

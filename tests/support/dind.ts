@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { docker, dockerInfo, dockerResult, privilegeArgs } from "../../lib/docker.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { resolvePrivilege } from "../../lib/runner/privilege.ts";
 import { ensureImageOnce } from "./images.ts";
 

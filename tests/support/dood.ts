@@ -9,7 +9,7 @@
 
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
-import { run, type RunResult } from "../../lib/proc.ts";
+import { run, type RunResult } from "../../lib/exec.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "./images.ts";
 import { scriptArgv } from "./script.ts";
 

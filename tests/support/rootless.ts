@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 
 export const ROOTLESS_USER = process.env.K3SBOX_ROOTLESS_USER ?? "k3sboxrl";
 const SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh";

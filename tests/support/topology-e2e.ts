@@ -8,7 +8,7 @@
 import { k3s } from "../../lib/k3s/k3s.ts";
 import { demoManifest } from "../../lib/cli/smoke.ts";
 import { docker } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { SESSION_ID } from "../../lib/runner/labels.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
 import { BUSYBOX_IMAGE } from "./images.ts";

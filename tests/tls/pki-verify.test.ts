@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { caFromEnv, type CertificateAuthority, generateCa, issueLeaf, type IssuedLeaf } from "../../lib/pki.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { runtime } from "../../lib/runtime.ts";
 import { skip, suite } from "../harness.ts";
 

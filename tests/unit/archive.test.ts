@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "../harness.ts";
 import { archiveOf, ArchivePathError } from "../../lib/docker/archive.ts";
 import { loadTarStream } from "../../deps.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 
 interface Read {
   name: string;

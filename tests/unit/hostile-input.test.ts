@@ -178,7 +178,7 @@ test("hostile input, env.fetch: schemes it cannot route are refused, an already-
 test("hostile input, CA: an expired CA, one not yet valid, and an RSA-1024 key are refused, naming the input", async () => {
   const { loadCaNamed, CaLoadError } = await import("../../lib/pki.ts");
   const { loadX509 } = await import("../../deps.ts");
-  const { run } = await import("../../lib/proc.ts");
+  const { run } = await import("../../lib/exec.ts");
   const x509 = await loadX509();
   const { webcrypto } = await import("node:crypto");
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
@@ -224,7 +224,7 @@ test("hostile input, environment variables: on/off values are understood (yes/of
 });
 
 test("hostile input, processes: a child's timeoutMs is checked (NaN would kill it at once or never), naming the command", async () => {
-  const { run } = await import("../../lib/proc.ts");
+  const { run } = await import("../../lib/exec.ts");
   for (const bad of [NaN, 1e10, -1]) {
     await assert.rejects(run("true", [], { timeoutMs: bad }), /^TypeError: run\(true\): option "timeoutMs" must be a positive, finite number of milliseconds no larger than 2147483647/);
   }

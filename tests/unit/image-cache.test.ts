@@ -10,7 +10,7 @@ import { k3sStartupScript } from "../../lib/k3s/command.ts";
 import { resolveK3sOptions } from "../../lib/k3s/options.ts";
 import { mountArgs } from "../../lib/docker.ts";
 import { ImagePullError } from "../../lib/docker.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { DOCKER_HUB_UPSTREAM, mirrorEndpoint } from "../../lib/images/mirror.ts";
 import { buildRegistriesYaml } from "../../lib/k3s/registries.ts";
 import { parseYaml } from "../../deps.ts";

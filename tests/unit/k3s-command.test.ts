@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "../harness.ts";
 import { k3sServerArgs, k3sStartupScript, RESOLV_CONF_PATH, shellQuote } from "../../lib/k3s/command.ts";
 import { resolveK3sOptions } from "../../lib/k3s/options.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 
 const HOSTILE = [
   "--tls-san=$(touch CANARY)",

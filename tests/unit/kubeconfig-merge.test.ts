@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "../harness.ts";
 import { parseYaml, stringifyYaml } from "../../deps.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { checkKubeconfigTarget, type KubeconfigEntryRecord, removeKubeconfigEntries, writeKubeconfigEntries } from "../../lib/runner/kubeconfig-merge.ts";
 import { recordKubeconfigEntries, removeEnvironmentDir } from "../../lib/runner/state-dir.ts";
 

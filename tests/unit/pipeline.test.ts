@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { runPipeline } from "../../lib/pipeline.ts";
+import { runPipeline } from "../../lib/exec.ts";
 import { LIST_MARKER, loadCommands } from "../../lib/k3s/load-images.ts";
 
 test("runPipeline streams the producer's stdout into the consumer (20 MB, nothing buffered in between)", async () => {

@@ -4,8 +4,8 @@
 // (Bun.spawn's default environment is the startup one.) Real processes.
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { run, spawnChild } from "../../lib/proc.ts";
-import { runPipeline } from "../../lib/pipeline.ts";
+import { run, runPipeline } from "../../lib/exec.ts";
+import { spawnChild } from "../support/spawn-child.ts";
 import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
