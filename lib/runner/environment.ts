@@ -43,6 +43,7 @@ import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
 import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
 import { checkEnvFlags } from "./env-flags.ts";
+import { SWEEP_WAIT_MS, sweepDeadEnvironments } from "./sweep.ts";
 import { checkTimeoutMs } from "../limits.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
@@ -255,9 +256,26 @@ function publishRefused(err: unknown, topology: Topology, key: string): Error {
   );
 }
 
+/**
+ * Starts the services. Beside the start it removes environments whose owner
+ * process is provably dead (sweep.ts; one progress line names them;
+ * K3SBOX_SWEEP=0 turns it off).
+ */
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);
-  checkEnvFlags(); // K3SBOX_REUSE, K3SBOX_REAPER: a value that is neither on nor off fails here, before anything exists
+  checkEnvFlags(); // K3SBOX_REUSE, K3SBOX_REAPER, K3SBOX_SWEEP: a value that is neither on nor off fails here, before anything exists
+  const sweep = sweepDeadEnvironments(opts.onProgress);
+  try {
+    return await start(opts);
+  } finally {
+    // Usually long done: it ran beside the start. Bounded, so a slow daemon cannot hold the start.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([sweep, new Promise((r) => (timer = setTimeout(r, SWEEP_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+}
+
+async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   const services = opts.services;
   const keys = Object.keys(services) as (keyof S & string)[];
   const progress = opts.onProgress ?? (() => {});
@@ -540,7 +558,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       }
       progress(`reused environment ${envId} is not healthy (${(err as Error).message.split("\n")[0]}); replacing it`);
       await removeReused(envId);
-      return await startEnvironment(opts);
+      return await start(opts);
     }
     // Interrupted by SIGINT/SIGTERM: the handler exits with 130/143; rejecting first would make it 1.
     return await unlessExitingOnSignal(Promise.reject(err));
