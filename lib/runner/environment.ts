@@ -41,6 +41,7 @@ import { ensureContainerWatchdog, ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
+import { watchHookFaults } from "./hook-faults.ts";
 import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
 import { checkEnvFlags } from "./env-flags.ts";
 import { SWEEP_WAIT_MS, sweepDeadEnvironments } from "./sweep.ts";
@@ -471,9 +472,14 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
         }
       }))));
 
+    // From here on, a paused or disconnected container fails the start at once (hook-faults.ts).
+    const hookFaults = watchHookFaults(Object.fromEntries(keys.map((k) => [k, running[k].containerId])), res.network, () => currentPhase);
+    res.disposers.push(() => hookFaults.stop());
+    const unlessFaulted = <T>(p: Promise<T>) => Promise.race([p, died, hookFaults.fault]);
+
     const svc = {} as { [K in keyof S]: HelpersOf<S[K]> };
     await phase("helpers", () =>
-      unlessDied(Promise.all(keys.map(async (key) => {
+      unlessFaulted(Promise.all(keys.map(async (key) => {
         const def = services[key];
         const helpers = def.helpers ? await runHook(key, "helpers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.helpers!(contextFor(key, signal))) : undefined;
         svc[key] = helpers as HelpersOf<S[typeof key]>;
@@ -482,20 +488,21 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
 
     // An attached environment was set up (and told its peers) by the run that started it.
     if (!attach) await phase("setup", () =>
-      unlessDied(Promise.all(keys.map(async (key) => {
+      unlessFaulted(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         const def = services[key];
         if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key] }));
       }))));
 
     if (!attach) await phase("peers", () =>
-      unlessDied(Promise.all(keys.map(async (key) => {
+      unlessFaulted(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         const def = services[key];
         if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key] }, peers));
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
+    hookFaults.stop();
     if (reuse) {
       res.keep = true; // from here on, stop() leaves it running for the next run
       res.disposers.push(await markAttached(envId));
