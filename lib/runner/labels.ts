@@ -2,6 +2,7 @@
 // these labels, so `prune` and crash cleanup find exactly k3sbox's objects
 // and can tell a live session's from a dead one's.
 
+import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { stateRootLabel } from "./state-dir.ts";
 
@@ -16,6 +17,13 @@ export const LABEL_PID = "k3sbox.pid";
  * namespace, so elsewhere liveness is the container's.
  */
 export const LABEL_OWNER_CONTAINER = "k3sbox.owner-container";
+/**
+ * The owner's PID namespace (`/proc/self/ns/pid`, "" without /proc): its
+ * pid (LABEL_PID) proves it dead only to a process in the same namespace. A
+ * process in a container sharing the host's name (host networking) would
+ * otherwise take every host process's pid for a dead one (sweep.ts).
+ */
+export const LABEL_PIDNS = "k3sbox.pidns";
 /** Set on environments started with `detached: true` (`k3sbox up --detach`): prune leaves them, `down` removes them. */
 export const LABEL_DETACHED = "k3sbox.detached";
 /** Where the environment's private directory is (state-dir.ts; URI-encoded): `down` and the watchdog find it there. */
@@ -27,6 +35,13 @@ const randomHex = (bytes: number) =>
 /** This process's session: one per process, shared by its environments. */
 export const SESSION_ID = `${process.pid}-${randomHex(4)}`;
 export const HOST_NAME = hostname();
+export const PID_NAMESPACE = (() => {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
+})();
 
 export function newEnvironmentId(): string {
   return randomHex(5);
@@ -39,6 +54,7 @@ export function environmentLabels(envId: string, detached = false): Record<strin
     [LABEL_ENV]: envId,
     [LABEL_HOST]: HOST_NAME,
     [LABEL_PID]: String(process.pid),
+    [LABEL_PIDNS]: PID_NAMESPACE,
     [LABEL_STATE_DIR]: stateRootLabel(),
   };
 }

@@ -8,7 +8,7 @@
 import { docker, type LabelledObject } from "../docker.ts";
 import { detectTopology } from "../docker/topology.ts";
 import { isProcessAlive } from "../proc.ts";
-import { HOST_NAME, LABEL_DETACHED, LABEL_HOST, LABEL_OWNER_CONTAINER, LABEL_PID, LABEL_SESSION, SESSION_ID } from "./labels.ts";
+import { HOST_NAME, LABEL_DETACHED, LABEL_HOST, LABEL_OWNER_CONTAINER, LABEL_PID, LABEL_PIDNS, LABEL_SESSION, PID_NAMESPACE, SESSION_ID } from "./labels.ts";
 
 /** True when the object belongs to a running session, or to a detached environment (removed by `down`). */
 export function isLive(o: LabelledObject, owners: OwnerStates): boolean {
@@ -19,6 +19,20 @@ export function isLive(o: LabelledObject, owners: OwnerStates): boolean {
   if (o.labels[LABEL_HOST] !== HOST_NAME) return false; // another host: judged by age only
   const pid = Number(o.labels[LABEL_PID]);
   return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid);
+}
+
+/**
+ * The owner is provably dead: its owner container stopped, or its pid is
+ * gone in this very PID namespace on this host. Stricter than `!isLive`
+ * (prune's rule, which an operator runs knowingly): what the sweep at start
+ * removes on its own. Objects without LABEL_PIDNS (older versions) are left
+ * to prune.
+ */
+export function isProvablyDead(o: LabelledObject, owners: OwnerStates): boolean {
+  if (isLive(o, owners)) return false;
+  const owner = o.labels[LABEL_OWNER_CONTAINER];
+  if (owner && owner !== owners.self) return true; // its container is not running
+  return o.labels[LABEL_HOST] === HOST_NAME && o.labels[LABEL_PIDNS] === PID_NAMESPACE;
 }
 
 /** Sessions on another host whose liveness cannot be checked (no owner container this daemon knows). */

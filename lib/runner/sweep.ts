@@ -1,10 +1,11 @@
 // The sweep at start: every startEnvironment removes the environments whose
 // owner process is provably dead — what a crash left when its watchdog could
 // not clean up (the Docker daemon restarted mid-run and the watchdog gave up,
-// or K3SBOX_REAPER=0). Provably dead by liveness.ts's rule, the one prune
-// uses: the owner's pid is gone on this host, or its owner container
-// stopped. Never another live process's environment, never a detached one,
-// never one owned on another host (prune judges those by age).
+// or K3SBOX_REAPER=0). Provably dead by liveness.ts (prune's rule, stricter):
+// its owner container stopped, or its pid is gone in this same PID namespace
+// on this host. Never another live process's environment, never a detached
+// one, never one owned on another host or in another PID namespace (prune
+// judges those).
 //
 // It costs one listing of containers and one of networks, run beside the
 // preflight; the start waits for it at its end for at most SWEEP_WAIT_MS.
@@ -15,7 +16,7 @@ import { type LabelledObject, listByLabel, removeContainers, removeNetworks } fr
 import { leaveNetwork, LABEL_JOINED } from "../docker/topology.ts";
 import { envFlag } from "./env-flags.ts";
 import { LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR } from "./labels.ts";
-import { isForeign, isLive, ownerStates } from "./liveness.ts";
+import { isProvablyDead, ownerStates } from "./liveness.ts";
 import { removeEnvironmentDir, stateRootFromLabel } from "./state-dir.ts";
 
 /** How long a start waits, at its end, for a sweep still running (its own Docker calls have deadlines too). */
@@ -53,7 +54,7 @@ async function sweep(): Promise<SweepResult> {
   const [containers, networks] = await Promise.all([listByLabel("container", [LABEL_SESSION]), listByLabel("network", [LABEL_SESSION])]);
   if (containers.length + networks.length === 0) return { removed: [] };
   const owners = await ownerStates([...containers, ...networks]);
-  const dead = (o: LabelledObject) => !isLive(o, owners) && !isForeign(o, owners) && o.labels[LABEL_ENV] !== undefined;
+  const dead = (o: LabelledObject) => isProvablyDead(o, owners) && o.labels[LABEL_ENV] !== undefined;
   const doomedContainers = containers.filter(dead);
   const doomedNetworks = networks.filter(dead);
   if (doomedContainers.length + doomedNetworks.length === 0) return { removed: [] };
