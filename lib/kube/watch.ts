@@ -16,9 +16,10 @@
 //   WATCH_LIVENESS_TIMEOUT_MS ends it with a WatchStalledError naming the
 //   path, how long it was silent and what is wrong with the container (paused,
 //   exited) where the helpers know.
-// - Its own deadline: the server promises to end the stream at
-//   `timeoutSeconds`; one it does not end by then (+ WATCH_END_GRACE_MS)
-//   ends with a WatchStalledError too, within a second of that deadline.
+// - Its own deadline: the server promises to end the stream `timeoutSeconds`
+//   after it answered the watch; one it does not end by then (+
+//   WATCH_END_GRACE_MS) ends with a WatchStalledError too, within a second
+//   of that deadline.
 
 import type { Recorder } from "../recorder.ts";
 import { checkTimeoutMs, checkTimeoutSecs } from "../limits.ts";
@@ -45,7 +46,7 @@ export interface WatchOptions {
    * server still answers (GET /version). Default WATCH_IDLE_TIMEOUT_MS (30 s,
    * client-go's idle time before it pings a connection). A quiet watch on a
    * live server goes on; on a frozen one it ends with a WatchStalledError
-   * after this plus at most WATCH_LIVENESS_TIMEOUT_MS.
+   * after this plus the liveness check's wait (this, kept within 2–5 s).
    */
   idleTimeoutMs?: number;
   /** Ends the watch: it resolves (no error), as a cancelled client-go watch closes its channel. An already-aborted signal sends nothing. */
@@ -54,12 +55,14 @@ export interface WatchOptions {
 
 /** Default `idleTimeoutMs`. */
 export const WATCH_IDLE_TIMEOUT_MS = 30_000;
-/** How long the liveness check of a silent watch waits for the API server's answer (at most `idleTimeoutMs`). */
+/** How long the liveness check of a silent watch waits for the API server's answer: `idleTimeoutMs`, kept within 2–5 s. */
 export const WATCH_LIVENESS_TIMEOUT_MS = 5_000;
+/** A fresh TLS connection to a loaded API server can take a second: a shorter liveness check would call a live server frozen. */
+export const WATCH_LIVENESS_MIN_MS = 2_000;
 /** How long after `timeoutSeconds` the watch waits for the server to end the stream itself. */
-export const WATCH_END_GRACE_MS = 300;
-/** Budget for asking Docker what is wrong when the watch stalls (keeps the 1 s promise at `timeoutSeconds`). */
-const STALL_PROBE_MS = 600;
+export const WATCH_END_GRACE_MS = 500;
+/** Budget for asking Docker what is wrong when the watch stalls (with the grace, keeps the 1 s promise at `timeoutSeconds`). */
+const STALL_PROBE_MS = 400;
 
 /** A watch the API server stopped serving: silent and unanswering, or not ended at its `timeoutSeconds`. */
 export class WatchStalledError extends Error {
@@ -135,16 +138,24 @@ export async function watchPath<T = Record<string, unknown>>(
   const onScope = () => stop({ kind: "error", error: scope!.reason });
   opts.signal?.addEventListener("abort", onCaller, { once: true });
   scope?.addEventListener("abort", onScope, { once: true });
-  const deadline = setTimeout(
-    () => void stall(`the API server did not end the watch at its timeoutSeconds (${timeoutSeconds} s)`),
-    timeoutSeconds * 1000 + WATCH_END_GRACE_MS,
-  );
+  // Counted from the request, then again from the answer: the server starts its
+  // clock when it serves the watch, which a loaded machine may do late.
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const armDeadline = () => {
+    clearTimeout(deadline);
+    deadline = setTimeout(
+      () => void stall(`the API server did not end the watch at its timeoutSeconds (${timeoutSeconds} s)`),
+      timeoutSeconds * 1000 + WATCH_END_GRACE_MS,
+    );
+  };
+  armDeadline();
   let idle: ReturnType<typeof setTimeout> | undefined;
-  const livenessMs = Math.min(WATCH_LIVENESS_TIMEOUT_MS, idleMs);
+  const livenessMs = Math.min(WATCH_LIVENESS_TIMEOUT_MS, Math.max(WATCH_LIVENESS_MIN_MS, idleMs));
   const armIdle = () => {
     clearTimeout(idle);
     idle = setTimeout(async () => {
       if (done) return;
+      if (Date.now() - lastByte < idleMs) return armIdle(); // bytes arrived since it was set: silent for less than idleMs
       if (await answers(transport, `${base}/version`, livenessMs)) return armIdle(); // quiet, not frozen
       if (Date.now() - lastByte < idleMs) return armIdle(); // bytes arrived meanwhile
       await stall(`no event or byte for ${idleMs / 1000} s and the API server did not answer a liveness check (GET /version) within ${livenessMs / 1000} s`);
@@ -177,6 +188,7 @@ export async function watchPath<T = Record<string, unknown>>(
     }
     const res = got.value;
     lastByte = Date.now();
+    armDeadline();
     recorder.end(seq, { status: res.status });
     if (!res.ok || !res.body) throw new Error(`watch ${path}: ${res.status} ${await res.text()}`);
 

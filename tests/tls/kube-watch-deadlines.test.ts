@@ -10,12 +10,18 @@ import assert from "node:assert/strict";
 import { test } from "../harness.ts";
 import { type WatchEvent, WatchStalledError } from "../../lib/kube/watch.ts";
 import { KubeTransportError } from "../../lib/kube/http-library.ts";
+import { DeadlineError, deadlineSignal, withRequestSignal } from "../../lib/kube/request-scope.ts";
 import { standIn, timedFailure } from "../support/standin.ts";
 
 /** What the issue allows beyond a deadline. (Each test's 90 s timeout covers starting the stand-in, slow on a busy machine.) */
 const SLACK_MS = 1_000;
 const PODS = "/api/v1/namespaces/default/pods";
 const PAUSED = 'service "k8s": the container c1 is paused (docker pause)';
+
+/** The first event, or a failure naming how the watch ended before it (so a test never waits for an event that cannot come). */
+function opened(seen: Promise<WatchEvent>, watching: Promise<unknown>): Promise<WatchEvent> {
+  return Promise.race([seen, watching.then((r) => assert.fail(`the watch ended before its first event: ${(r as { err?: Error })?.err?.message ?? r}`))]);
+}
 
 /** Resolves with the first event, once it arrives. */
 function firstEvent(): { seen: Promise<WatchEvent>; onEvent: (e: WatchEvent) => void; events: WatchEvent[] } {
@@ -25,23 +31,23 @@ function firstEvent(): { seen: Promise<WatchEvent>; onEvent: (e: WatchEvent) => 
   return { seen, events, onEvent: (e) => void (events.push(e), resolve(e)) };
 }
 
-test("watch: the stand-in API server frozen (SIGSTOP) mid-watch ends it after idleTimeoutMs and a failed liveness check, naming the path, the silence and the fault", async () => {
+test("watch: the stand-in API server frozen (SIGSTOP) mid-watch ends it after idleTimeoutMs and a failed liveness check (2 s), naming the path, the silence and the fault", async () => {
   const s = await standIn();
   try {
     const h = await s.helpers({ fault: () => Promise.resolve(PAUSED) });
     const ev = firstEvent();
-    const t0 = performance.now();
     const watching = timedFailure(() => h.client.watch(PODS, ev.onEvent, { idleTimeoutMs: 1_000, timeoutSeconds: 60 }));
-    assert.equal((await ev.seen).type, "ADDED");
+    assert.equal((await opened(ev.seen, watching)).type, "ADDED");
+    const t0 = performance.now(); // the last byte came just before
     s.child.kill("SIGSTOP");
     const { err } = await watching;
     const ms = performance.now() - t0;
     assert.ok(err instanceof WatchStalledError, `${err.name}: ${err.message}`);
-    assert.match(err.message, new RegExp(`^watch ${PODS}: no event or byte for 1 s and the API server did not answer a liveness check \\(GET /version\\) within 1 s; nothing arrived for \\d+\\.\\d s: ${PAUSED.replace(/[()]/g, "\\$&")}$`));
-    assert.ok(err.silentMs >= 1_900, `silent ${err.silentMs} ms: idle 1 s, then a 1 s liveness check`);
+    assert.match(err.message, new RegExp(`^watch ${PODS}: no event or byte for 1 s and the API server did not answer a liveness check \\(GET /version\\) within 2 s; nothing arrived for \\d+\\.\\d s: ${PAUSED.replace(/[()]/g, "\\$&")}$`));
+    assert.ok(err.silentMs >= 2_900, `silent ${err.silentMs} ms: idle 1 s, then a liveness check that waits 2 s (its least)`);
     assert.equal(ev.events.length, 1);
-    // idle 1 s + liveness check 1 s + fault probe, from the last byte (at most the start)
-    assert.ok(ms < 2_000 + SLACK_MS, `ended after ${Math.round(ms)} ms`);
+    // idle 1 s + liveness check 2 s + fault probe, from the last byte
+    assert.ok(ms < 3_000 + SLACK_MS, `ended ${Math.round(ms)} ms after the last byte`);
   } finally {
     await s.close();
   }
@@ -68,16 +74,16 @@ test("watch: the stand-in API server frozen, timeoutSeconds is kept within 1 s (
   try {
     const h = await s.helpers({ fault: () => Promise.resolve(PAUSED) });
     const ev = firstEvent();
-    const t0 = performance.now();
     const watching = timedFailure(() => h.client.watch(PODS, ev.onEvent, { timeoutSeconds: 2 })); // idle default 30 s: the deadline comes first
-    await ev.seen;
+    await opened(ev.seen, watching);
+    const t0 = performance.now(); // the server answered (with its first event) just before: its 2 s run from then
     s.child.kill("SIGSTOP");
     const { err } = await watching;
     const ms = performance.now() - t0;
     assert.ok(err instanceof WatchStalledError, `${err.name}: ${err.message}`);
     assert.match(err.message, new RegExp(`^watch ${PODS}: the API server did not end the watch at its timeoutSeconds \\(2 s\\); nothing arrived for \\d\\.\\d s: `));
     assert.equal(err.fault, PAUSED);
-    assert.ok(ms < 2_000 + SLACK_MS, `ended after ${Math.round(ms)} ms, timeoutSeconds 2`);
+    assert.ok(ms < 2_000 + SLACK_MS, `ended ${Math.round(ms)} ms after the server's answer, timeoutSeconds 2`);
   } finally {
     await s.close();
   }
@@ -91,7 +97,7 @@ test("watch: frozen before the watch is sent (no response at all), the idle chec
     const { err, ms } = await timedFailure(() => h.client.watch(PODS, () => {}, { idleTimeoutMs: 800 }));
     assert.ok(err instanceof WatchStalledError, `${err.name}: ${err.message}`);
     assert.match(err.message, /no event or byte for 0\.8 s/);
-    assert.ok(ms < 1_600 + SLACK_MS, `ended after ${Math.round(ms)} ms`);
+    assert.ok(ms < 800 + 2_000 + SLACK_MS, `ended after ${Math.round(ms)} ms: idle 0.8 s + a 2 s liveness check`);
   } finally {
     await s.close();
   }
@@ -103,14 +109,36 @@ test("watch: the caller's signal ends a watch on a frozen stand-in API server wi
     const h = await s.helpers();
     const ev = firstEvent();
     const ctl = new AbortController();
-    const t0 = performance.now();
     const watching = h.client.watch(PODS, ev.onEvent, { signal: ctl.signal });
-    await ev.seen;
+    await opened(ev.seen, watching);
     s.child.kill("SIGSTOP");
-    setTimeout(() => ctl.abort(new Error("caller gave up")), 300);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    ctl.abort(new Error("caller gave up"));
     await watching;
     const ms = performance.now() - t0;
-    assert.ok(ms < 300 + SLACK_MS, `ended after ${Math.round(ms)} ms`);
+    assert.ok(ms < SLACK_MS, `ended ${Math.round(ms)} ms after the abort`);
+  } finally {
+    await s.close();
+  }
+}, { timeoutMs: 90_000 });
+
+test("watch: a wait built on it (an operation's request scope, withRequestSignal) keeps the wait's deadline within 1 s on a frozen stand-in API server, with the wait's error", async () => {
+  const s = await standIn();
+  try {
+    const h = await s.helpers();
+    const ev = firstEvent();
+    const t0 = performance.now();
+    const { signal, clear } = deadlineSignal(Date.now() + 3_000, "pod web-0 Ready");
+    const watching = timedFailure(() => withRequestSignal(signal, () => h.client.watch(PODS, ev.onEvent)));
+    await opened(ev.seen, watching);
+    s.child.kill("SIGSTOP");
+    const { err } = await watching;
+    clear();
+    const ms = performance.now() - t0;
+    assert.ok(err instanceof DeadlineError, `${err.name}: ${err.message}`);
+    assert.match(err.message, /^pod web-0 Ready: deadline reached/);
+    assert.ok(ms < 3_000 + SLACK_MS, `ended after ${Math.round(ms)} ms, deadline 3000 ms`);
   } finally {
     await s.close();
   }
