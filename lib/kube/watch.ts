@@ -156,7 +156,7 @@ export async function watchPath<T = Record<string, unknown>>(
     idle = setTimeout(async () => {
       if (done) return;
       if (Date.now() - lastByte < idleMs) return armIdle(); // bytes arrived since it was set: silent for less than idleMs
-      if (await answers(transport, `${base}/version`, livenessMs)) return armIdle(); // quiet, not frozen
+      if (await answers(transport, `${base}/version`, livenessMs, request.signal)) return armIdle(); // quiet, not frozen
       if (Date.now() - lastByte < idleMs) return armIdle(); // bytes arrived meanwhile
       await stall(`no event or byte for ${idleMs / 1000} s and the API server did not answer a liveness check (GET /version) within ${livenessMs / 1000} s`);
     }, Math.max(0, lastByte + idleMs - Date.now()));
@@ -190,7 +190,10 @@ export async function watchPath<T = Record<string, unknown>>(
     lastByte = Date.now();
     armDeadline();
     recorder.end(seq, { status: res.status });
-    if (!res.ok || !res.body) throw new Error(`watch ${path}: ${res.status} ${await res.text()}`);
+    if (!res.ok || !res.body) {
+      const body = await orStop(res.text());
+      throw new Error(`watch ${path}: ${res.status} ${"value" in body ? body.value : ""}`);
+    }
 
     reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = "";
@@ -231,9 +234,11 @@ export async function watchPath<T = Record<string, unknown>>(
   }
 }
 
-/** The API server answers `url` (any status) within `ms`. */
-async function answers(transport: Transport, url: string, ms: number): Promise<boolean> {
+/** The API server answers `url` (any status) within `ms`; given up when `ended` aborts (the watch is over). */
+async function answers(transport: Transport, url: string, ms: number, ended: AbortSignal): Promise<boolean> {
   const ctl = new AbortController();
+  const onEnded = () => ctl.abort();
+  ended.addEventListener("abort", onEnded, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<boolean>((r) => (timer = setTimeout(() => (ctl.abort(), r(false)), ms)));
   try {
@@ -244,6 +249,7 @@ async function answers(transport: Transport, url: string, ms: number): Promise<b
     return await Promise.race([ok, late]);
   } finally {
     clearTimeout(timer);
+    ended.removeEventListener("abort", onEnded);
     ctl.abort();
   }
 }
