@@ -1,8 +1,8 @@
 // Who the sweep at start may remove (lib/runner/liveness.ts isProvablyDead):
 // only an owner that is provably dead — its owner container stopped, or its
-// pid gone in this very PID namespace on this host. Pure: the labels and the
-// owner containers' states are given; pid liveness is this machine's (a pid
-// above the kernel's maximum is never alive).
+// pid gone in this very PID namespace (of this kernel boot) on this host.
+// Pure: the labels and the owner containers' states are given; pid liveness
+// is this machine's (a pid above the kernel's maximum is never alive).
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
@@ -45,9 +45,14 @@ test("sweep rule: a dead pid in this PID namespace on this host is provably dead
 });
 
 test("sweep rule: the same dead pid recorded in another PID namespace (a container sharing the host's name) is not provably dead, though prune's rule calls it not live", () => {
-  const o = object({ [LABEL_PIDNS]: "pid:[1]" });
+  const o = object({ [LABEL_PIDNS]: `${PID_NAMESPACE.split("/")[0]}/pid:[1]` });
   assert.equal(isLive(o, none), false, "prune (run knowingly) judges it dead");
   assert.equal(isProvablyDead(o, none), false, "the sweep leaves it");
+});
+
+test("sweep rule: the same namespace inode under another kernel boot (another machine of the same name sharing the daemon, or before a reboot) is not provably dead", () => {
+  const ns = PID_NAMESPACE.split("/")[1] ?? "pid:[4026531836]";
+  assert.equal(isProvablyDead(object({ [LABEL_PIDNS]: `00000000-0000-0000-0000-000000000000/${ns}` }), none), false);
 });
 
 test("sweep rule: no PID-namespace label (an older k3sbox) or another host: left to prune", () => {
