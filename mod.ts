@@ -59,6 +59,7 @@ export { PatchStrategy, setHeaderOptions } from "./lib/kube/patch.ts";
 export type { ConfigurationOptions, KubernetesObject } from "./deps.ts";
 export { KubeApiError } from "./lib/kube/errors.ts";
 export { KubeTransportError } from "./lib/kube/http-library.ts";
+export { type WatchEvent, type WatchOptions, WatchStalledError } from "./lib/kube/watch.ts";
 export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";
 
 export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";

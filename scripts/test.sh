@@ -8,8 +8,10 @@
 # each runtime is one, and static, consumers and testbed are one each. A job's
 # output is printed whole when it ends, with its duration, CPU time and end
 # time. Test files named *.serial.test.ts (prune, which removes every dead
-# environment on the daemon) run first, one at a time, beside only the jobs
-# that leave no dead environment (consumers, static, testbed, unit, tls).
+# environment on the daemon, and the tests that keep a dead environment to
+# inspect it: every start sweeps dead environments, lib/runner/sweep.ts)
+# run first, one at a time, beside only the jobs that leave no dead
+# environment (consumers, with the sweep off, static, testbed, unit, tls).
 # Tests keep to their own environments (labels of their process, definitions
 # of their own), so jobs cannot disturb each other.
 #
@@ -120,8 +122,10 @@ count_node() {
 
 # Each "check ok:"/"check FAILED:" line of tests/consumers/run.sh is one check; its test
 # commands' logs are counted by their runner's counter.
+# K3SBOX_SWEEP=0: it runs beside the serial files, whose dead environments
+# its starts would otherwise sweep (lib/runner/sweep.ts).
 run_consumers_tier() {
-  bash tests/consumers/run.sh "$logs/consumers" >"$logs/consumers.log" 2>&1
+  K3SBOX_SWEEP=0 bash tests/consumers/run.sh "$logs/consumers" >"$logs/consumers.log" 2>&1
 }
 count_consumers() {
   local f

@@ -33,7 +33,15 @@ export interface KubeClient {
   apps: Tagged<AppsV1Api>;
   /** Generic object API (create/read/patch/delete of any kind, custom resources included). */
   objects: Tagged<KubernetesObjectApi>;
-  /** Streams watch events of a collection path, e.g. `/api/v1/namespaces/default/pods`. */
+  /**
+   * Streams watch events of a collection path, e.g. `/api/v1/namespaces/default/pods`,
+   * until the server ends the stream (`timeoutSeconds`, default 60), `onEvent`
+   * returns false or `signal` aborts. One watch, not an informer: it never
+   * re-lists. A stream silent for `idleTimeoutMs` (default 30 s) whose API
+   * server then does not answer a liveness check, or one the server does not
+   * end at `timeoutSeconds`, fails with a WatchStalledError naming the path,
+   * the silence and the container's fault (paused, exited) — never hangs.
+   */
   watch<T = Record<string, unknown>>(
     path: string,
     onEvent: (event: WatchEvent<T>) => boolean | void,
@@ -165,7 +173,7 @@ export async function createKubeHelpers(
     core: withTagging(new kube.CoreV1Api(config), kube.ApiException),
     apps: withTagging(new kube.AppsV1Api(config), kube.ApiException),
     objects,
-    watch: (path, onEvent, watchOpts) => watchPath(withHeaders(transport, headers), recorder, server, path, onEvent, watchOpts),
+    watch: (path, onEvent, watchOpts) => watchPath({ transport: withHeaders(transport, headers), recorder, server, fault: opts.fault }, path, onEvent, watchOpts),
   };
   const core = client.core;
   const getText = createGetText(transport, recorder, server, headers, opts.fault);

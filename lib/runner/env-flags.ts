@@ -1,4 +1,4 @@
-// On/off environment variables (K3SBOX_REUSE, K3SBOX_REAPER): a value that
+// On/off environment variables (K3SBOX_REUSE, K3SBOX_REAPER, K3SBOX_SWEEP): a value that
 // is neither on nor off is an error naming the variable and what it
 // accepts, never silently taken as "off" (K3SBOX_REAPER=off used to leave
 // the watchdog on).
@@ -27,4 +27,5 @@ export function envFlag(variable: string, fallback: boolean, env: Record<string,
 export function checkEnvFlags(env: Record<string, string | undefined> = process.env): void {
   envFlag("K3SBOX_REUSE", false, env);
   envFlag("K3SBOX_REAPER", true, env);
+  envFlag("K3SBOX_SWEEP", true, env);
 }

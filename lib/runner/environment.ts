@@ -41,8 +41,10 @@ import { ensureContainerWatchdog, ensureReaper } from "./reaper.ts";
 import { describeContainer, ServiceNotReadyError, waitReady } from "./readiness.ts";
 import { environmentDiagnostics } from "./diagnostics.ts";
 import { containerFault } from "./container-fault.ts";
+import { watchHookFaults } from "./hook-faults.ts";
 import { DISPOSE_TIMEOUT_MS, hookTimeoutMs, runHook } from "./hooks.ts";
 import { checkEnvFlags } from "./env-flags.ts";
+import { SWEEP_WAIT_MS, sweepDeadEnvironments } from "./sweep.ts";
 import { checkTimeoutMs } from "../limits.ts";
 import { LABEL_REUSE, liveAttachments, markAttached, markStarted, removeReused, reusableFor, reuseCa, reuseRequested } from "./reuse.ts";
 import { createEnvFetch, type EnvFetch } from "./routing.ts";
@@ -255,9 +257,26 @@ function publishRefused(err: unknown, topology: Topology, key: string): Error {
   );
 }
 
+/**
+ * Starts the services. Beside the start it removes environments whose owner
+ * process is provably dead (sweep.ts; one progress line names them;
+ * K3SBOX_SWEEP=0 turns it off).
+ */
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);
-  checkEnvFlags(); // K3SBOX_REUSE, K3SBOX_REAPER: a value that is neither on nor off fails here, before anything exists
+  checkEnvFlags(); // K3SBOX_REUSE, K3SBOX_REAPER, K3SBOX_SWEEP: a value that is neither on nor off fails here, before anything exists
+  const sweep = sweepDeadEnvironments(opts.onProgress);
+  try {
+    return await start(opts);
+  } finally {
+    // Usually long done: it ran beside the start. Bounded, so a slow daemon cannot hold the start.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([sweep, new Promise((r) => (timer = setTimeout(r, SWEEP_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+}
+
+async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   const services = opts.services;
   const keys = Object.keys(services) as (keyof S & string)[];
   const progress = opts.onProgress ?? (() => {});
@@ -453,9 +472,14 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         }
       }))));
 
+    // From here on, a paused or disconnected container fails the start at once (hook-faults.ts).
+    const hookFaults = watchHookFaults(Object.fromEntries(keys.map((k) => [k, running[k].containerId])), res.network, () => currentPhase);
+    res.disposers.push(() => hookFaults.stop());
+    const unlessFaulted = <T>(p: Promise<T>) => Promise.race([p, died, hookFaults.fault]);
+
     const svc = {} as { [K in keyof S]: HelpersOf<S[K]> };
     await phase("helpers", () =>
-      unlessDied(Promise.all(keys.map(async (key) => {
+      unlessFaulted(Promise.all(keys.map(async (key) => {
         const def = services[key];
         const helpers = def.helpers ? await runHook(key, "helpers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.helpers!(contextFor(key, signal))) : undefined;
         svc[key] = helpers as HelpersOf<S[typeof key]>;
@@ -464,20 +488,21 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
 
     // An attached environment was set up (and told its peers) by the run that started it.
     if (!attach) await phase("setup", () =>
-      unlessDied(Promise.all(keys.map(async (key) => {
+      unlessFaulted(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         const def = services[key];
         if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key] }));
       }))));
 
     if (!attach) await phase("peers", () =>
-      unlessDied(Promise.all(keys.map(async (key) => {
+      unlessFaulted(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         const def = services[key];
         if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key] }, peers));
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business
+    hookFaults.stop();
     if (reuse) {
       res.keep = true; // from here on, stop() leaves it running for the next run
       res.disposers.push(await markAttached(envId));
@@ -540,7 +565,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       }
       progress(`reused environment ${envId} is not healthy (${(err as Error).message.split("\n")[0]}); replacing it`);
       await removeReused(envId);
-      return await startEnvironment(opts);
+      return await start(opts);
     }
     // Interrupted by SIGINT/SIGTERM: the handler exits with 130/143; rejecting first would make it 1.
     return await unlessExitingOnSignal(Promise.reject(err));

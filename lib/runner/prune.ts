@@ -3,12 +3,11 @@
 // on other hosts sharing the daemon). A live session's objects are never
 // touched, nor this process's own.
 
-import { docker, type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
-import { detectTopology } from "../docker/topology.ts";
-import { isProcessAlive } from "../exec.ts";
+import { type LabelledObject, listByLabel, removeContainers, removeLabelled, removeNetworks } from "../docker.ts";
+import { isForeign, isLive, ownerStates } from "./liveness.ts";
 import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir, stateRoot, stateRootFromLabel } from "./state-dir.ts";
 import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
-import { HOST_NAME, LABEL_DETACHED, LABEL_ENV, LABEL_HOST, LABEL_OWNER_CONTAINER, LABEL_PID, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
+import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR } from "./labels.ts";
 
 export interface PruneOptions {
   /** Only remove objects at least this old. Default 0 (any age). */
@@ -28,43 +27,6 @@ export interface PruneResult {
   dirs: string[];
   /** Reuse environments removed for being idle (see reuse.ts). */
   reused: string[];
-}
-
-/** True when the object belongs to a running session, or to a detached environment (removed by `down`). */
-function isLive(o: LabelledObject, owners: OwnerStates): boolean {
-  if (o.labels[LABEL_SESSION] === SESSION_ID || o.labels[LABEL_DETACHED] === "true") return true;
-  const owner = o.labels[LABEL_OWNER_CONTAINER];
-  // Owned from another container's PID namespace: alive while that container runs.
-  if (owner && owner !== owners.self) return owners.running.has(owner);
-  if (o.labels[LABEL_HOST] !== HOST_NAME) return false; // another host: judged by age only
-  const pid = Number(o.labels[LABEL_PID]);
-  return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid);
-}
-
-/** Sessions on another host whose liveness cannot be checked (no owner container this daemon knows). */
-function isForeign(o: LabelledObject, owners: OwnerStates): boolean {
-  const owner = o.labels[LABEL_OWNER_CONTAINER];
-  if (owner && owner !== owners.self) return false;
-  return o.labels[LABEL_HOST] !== HOST_NAME;
-}
-
-interface OwnerStates {
-  /** The container this process runs in, if the daemon has it. */
-  self?: string;
-  /** Owner containers (LABEL_OWNER_CONTAINER) that are running. */
-  running: Set<string>;
-}
-
-/** Which owner containers named on `objects` are running, and which one is this process's. */
-async function ownerStates(objects: LabelledObject[]): Promise<OwnerStates> {
-  const owners = [...new Set(objects.map((o) => o.labels[LABEL_OWNER_CONTAINER]).filter((id): id is string => !!id && /^[0-9a-f]{12,64}$/.test(id)))];
-  const self = owners.length ? (await detectTopology().catch(() => undefined))?.processContainer : undefined;
-  const running = new Set<string>();
-  if (owners.length) {
-    const out = await docker(["ps", "--quiet", "--no-trunc", ...owners.flatMap((id) => ["--filter", `id=${id}`])]);
-    for (const id of out.split("\n").map((l) => l.trim()).filter(Boolean)) running.add(id);
-  }
-  return { self, running };
 }
 
 // Sessions on another host cannot be checked for liveness: leave them at

@@ -12,6 +12,7 @@ import { readTag } from "../../lib/inspect.ts";
 import { ApplyError } from "../../lib/kube/apply.ts";
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig } from "../../lib/kube/client.ts";
 import { KubeApiError } from "../../lib/kube/errors.ts";
+import { WatchStalledError } from "../../lib/kube/watch.ts";
 import { REGISTRY_DEPLOYMENT, TRAEFIK_DYNAMIC_CONFIGMAP, TRAEFIK_TLS_SECRET } from "../../lib/k3s/manifests.ts";
 import { collectDiagnostics, registerPeersInCoreDns, setupK3sCluster, waitForDeployment } from "../../lib/k3s/setup.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
@@ -281,5 +282,41 @@ spec: { size: 3 }
         await rm(dir, { recursive: true, force: true });
       }
     });
+
+    t("watch: a quiet stream on the real API server outlasts idleTimeoutMs (the liveness check answers) and the server ends it at timeoutSeconds", async ({ h }) => {
+      await h.apply(ns("quiet"));
+      const t0 = performance.now();
+      const seen: string[] = [];
+      await h.client.watch<{ metadata: { name: string } }>("/api/v1/namespaces/quiet/configmaps", (e) => void seen.push(`${e.type} ${e.object.metadata.name}`), {
+        idleTimeoutMs: 500,
+        timeoutSeconds: 3,
+      });
+      const ms = performance.now() - t0;
+      assert.ok(seen.every((s) => s.startsWith("ADDED ")), seen.join(", ")); // the initial state only (kube-root-ca.crt)
+      assert.ok(ms >= 2_900, `ended after ${Math.round(ms)} ms: the server ends it at 3 s, not the client at 0.5 s`);
+      assert.ok(ms < 3_000 + 1_000, `ended after ${Math.round(ms)} ms`);
+    });
+
+    // Last: the control plane is frozen for a moment.
+    t("watch: the real API server frozen (SIGSTOP on the control-plane process tree) ends the watch after idleTimeoutMs and a failed liveness check, naming the path", async ({ cp, h }) => {
+      const path = "/api/v1/namespaces/quiet/configmaps";
+      let first!: () => void;
+      const opened = new Promise<void>((r) => (first = r));
+      const watching = h.client.watch(path, () => first(), { idleTimeoutMs: 1_000 }).then(() => assert.fail("must reject"), (e: Error) => e);
+      await opened; // kube-root-ca.crt's ADDED: the stream is open
+      const t0 = performance.now(); // the last byte came just before
+      cp.signal("SIGSTOP");
+      try {
+        const err = await watching;
+        const ms = performance.now() - t0;
+        assert.ok(err instanceof WatchStalledError, `${err.name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`^watch ${path}: no event or byte for 1 s and the API server did not answer a liveness check \\(GET /version\\) within 2 s`));
+        assert.ok(ms < 3_000 + 1_000, `ended after ${Math.round(ms)} ms: idle 1 s + a 2 s liveness check`);
+      } finally {
+        cp.signal("SIGCONT");
+      }
+      const deadline = Date.now() + 30_000;
+      while (await h.client.core.listNamespace().then(() => false, () => Date.now() < deadline)) await new Promise((r) => setTimeout(r, 200));
+    }, { timeoutMs: 60_000 });
   });
 }

@@ -10,46 +10,13 @@ import { suite } from "../harness.ts";
 import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
-import { runInSocketContainer, startInSocketContainer } from "../support/dood.ts";
+import { leftoversOf, readyLine, runInSocketContainer, siblingsOf, startInSocketContainer, until } from "../support/dood.ts";
 import { ENV_CHILD, runTag } from "../support/child-processes.ts";
 import { deadlineMs } from "../support/load.ts";
 import { docker, dockerResult } from "../../lib/docker.ts";
 import { LABEL_OWNER_CONTAINER } from "../../lib/runner/labels.ts";
-import { LABEL_WATCHDOG } from "../../lib/runner/reaper.ts";
 
 const CHILD = new URL("../support/dood-child.ts", import.meta.url).pathname;
-
-/** The sibling watchdogs still on the daemon for sessions of `container`'s processes. */
-async function siblingsOf(sessionPrefix: string): Promise<string[]> {
-  return (await listByLabel("container", [LABEL_WATCHDOG])).filter((c) => c.labels[LABEL_WATCHDOG].startsWith(sessionPrefix)).map((c) => c.name);
-}
-
-async function until<T>(what: string, withinMs: number, get: () => Promise<T>, done: (v: T) => boolean): Promise<{ value: T; ms: number }> {
-  const t0 = Date.now();
-  while (true) {
-    const value = await get();
-    if (done(value)) return { value, ms: Date.now() - t0 };
-    if (Date.now() - t0 > withinMs) throw new Error(`${what}: not within ${withinMs} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** The container's output once it says READY; fails at once if it ended first. */
-async function readyLine(name: string): Promise<string> {
-  const { value } = await until("READY in the container's output", 60_000, async () => {
-    const logs = await dockerResult(["logs", name]).then((r) => r.stdout + r.stderr);
-    if (/READY \w+/.test(logs)) return logs;
-    const state = (await dockerResult(["inspect", "--format", "{{.State.Status}}", name])).stdout.trim();
-    if (state !== "running" && state !== "created") throw new Error(`container ${name} is ${state || "gone"} before READY; its output: ${logs}`);
-    return logs;
-  }, (l) => /READY \w+/.test(l));
-  return value;
-}
-
-async function leftoversOf(envId: string): Promise<string[]> {
-  const f = [`${LABEL_ENV}=${envId}`];
-  return [...await listByLabel("container", f), ...await listByLabel("network", f)].map((o) => o.name);
-}
 
 suite("a test process in a container with the host's socket mounted (DooD)", {
   setup: async () => {
@@ -113,30 +80,4 @@ suite("a test process in a container with the host's socket mounted (DooD)", {
     assert.match(j.topology.reason, new RegExp(`runs in container ${name} `));
     assert.match(j.topology.address, /joins it/);
   }, { timeoutMs: 90_000 });
-
-  t("liveness across PID namespaces: the host sees an in-container owner as live while its container runs, dead at once after (list, down)", async () => {
-    const { listEnvironments } = await import("../../lib/runner/prune.ts");
-    const { planDown } = await import("../../lib/cli/down.ts");
-    const name = `k3sbox-test-dood-${runTag()}`;
-    // No watchdogs: what is judged here is the label, not a cleanup.
-    await startInSocketContainer(name, ENV_CHILD, { K3SBOX_REAPER: "0" });
-    let envId = "";
-    try {
-      const logs = await readyLine(name);
-      envId = /READY (\w+)/.exec(logs)![1];
-      const session = (await listByLabel("container", [`${LABEL_ENV}=${envId}`]))[0].labels["k3sbox.session"];
-      assert.deepEqual(await siblingsOf(session), [], "K3SBOX_REAPER=0: no sibling watchdog");
-      const live = (await listEnvironments()).find((e) => e.id === envId);
-      assert.equal(live?.owned, true, "owned while its container runs (its pid is another namespace's)");
-      assert.deepEqual(planDown(await listEnvironments(), [envId], {}).spared, [envId]);
-      await docker(["kill", name]);
-      const dead = (await listEnvironments()).find((e) => e.id === envId);
-      assert.equal(dead?.owned, false, "not owned once its container stopped (before: another host's, left alone for an hour)");
-      assert.deepEqual(planDown(await listEnvironments(), [envId], {}).remove, [envId]);
-    } finally {
-      await dockerResult(["rm", "--force", name]);
-      if (envId) await (await import("../../lib/runner/prune.ts")).removeEnvironment(envId);
-    }
-    assert.deepEqual(await leftoversOf(envId), []);
-  }, { timeoutMs: 120_000 });
 });

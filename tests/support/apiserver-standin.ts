@@ -3,7 +3,9 @@
 // pause` freezes a real API server (the kernel still accepts connections;
 // nothing answers). It serves apps/v1 discovery and one Deployment, "web",
 // that never finishes rolling out, and enough of namespaces for namespace();
-// every answer waits DELAY_MS first.
+// every answer waits DELAY_MS first. A watch of pods in "default" sends one
+// ADDED event, then nothing until its timeoutSeconds, when it ends; /version
+// answers (a watch's liveness check).
 // Config as JSON in APISERVER_STANDIN; prints "LISTENING <port>".
 import { createServer } from "node:https";
 
@@ -13,6 +15,15 @@ const json = (res: import("node:http").ServerResponse, status: number, body: unk
 
 const server = createServer({ key: cfg.key, cert: cfg.cert, ca: cfg.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
   const path = (req.url ?? "/").split("?")[0];
+  const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "");
+  if (path === "/version") return json(res, 200, { major: "1", minor: "35", gitVersion: "v1.35.0-standin" });
+  if (path === "/api/v1/namespaces/default/pods" && query.get("watch") === "true") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write(JSON.stringify({ type: "ADDED", object: { kind: "Pod", apiVersion: "v1", metadata: { name: "web-0", namespace: "default" } } }) + "\n");
+    const end = setTimeout(() => res.end(), Number(query.get("timeoutSeconds") ?? 60) * 1000);
+    res.on("close", () => clearTimeout(end));
+    return;
+  }
   if (path === "/apis/apps/v1") {
     return json(res, 200, {
       kind: "APIResourceList",

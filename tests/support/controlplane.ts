@@ -6,6 +6,7 @@
 // The binaries come from testbed/build.sh; scripts/test.sh exports their
 // directory as K3SBOX_TESTBED_BIN.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -32,6 +33,8 @@ export interface ControlPlane {
   readyAfterMs: number;
   stop(): Promise<void>;
   logTail(lines?: number): Promise<string>;
+  /** Signals the control-plane process (SIGSTOP freezes the API server as `docker pause` would; SIGCONT thaws it). */
+  signal(sig: NodeJS.Signals): void;
 }
 
 export function freePort(): Promise<number> {
@@ -44,6 +47,21 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** `root` and its descendants (from /proc: each process's parent is field 4 of its stat line). */
+function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch { /* ended meanwhile */ }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parent) if (ppid === tree[i]) tree.push(pid);
+  return tree;
 }
 
 /** Polls GET /readyz with the admin client certificate until it answers 200. */
@@ -92,7 +110,16 @@ export async function startControlPlane(opts: { timeoutMs?: number } = {}): Prom
     const r = await run("tail", ["-n", String(lines), logPath]);
     return r.stdout;
   };
+  // The whole process tree (the shim starts etcd, kube-apiserver, … as its children), as `docker pause` freezes a container's every process.
+  const signal = (sig: NodeJS.Signals) => {
+    for (const pid of processTree(child.pid)) {
+      try {
+        process.kill(pid, sig);
+      } catch { /* already gone */ }
+    }
+  };
   const stop = async () => {
+    signal("SIGCONT"); // a frozen one would not act on SIGTERM
     child.kill("SIGTERM");
     const done = await Promise.race([child.exited, sleep(15_000).then(() => undefined)]);
     if (done === undefined) {
@@ -111,6 +138,7 @@ export async function startControlPlane(opts: { timeoutMs?: number } = {}): Prom
       readyAfterMs: Math.round(performance.now() - t0),
       stop,
       logTail,
+      signal,
     };
   } catch (err) {
     await stop();

@@ -10,6 +10,9 @@
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { run, type RunResult } from "../../lib/exec.ts";
+import { dockerResult, listByLabel } from "../../lib/docker.ts";
+import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { LABEL_WATCHDOG } from "../../lib/runner/reaper.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "./images.ts";
 import { scriptArgv } from "./script.ts";
 
@@ -65,4 +68,36 @@ export async function startInSocketContainer(name: string, script: string, env: 
   const r = await run("docker", ["run", "--detach", ...containerArgs(name, envArgs), ...scriptArgv(script)]);
   if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** The sibling watchdogs still on the daemon for sessions of `container`'s processes. */
+export async function siblingsOf(sessionPrefix: string): Promise<string[]> {
+  return (await listByLabel("container", [LABEL_WATCHDOG])).filter((c) => c.labels[LABEL_WATCHDOG].startsWith(sessionPrefix)).map((c) => c.name);
+}
+
+export async function until<T>(what: string, withinMs: number, get: () => Promise<T>, done: (v: T) => boolean): Promise<{ value: T; ms: number }> {
+  const t0 = Date.now();
+  while (true) {
+    const value = await get();
+    if (done(value)) return { value, ms: Date.now() - t0 };
+    if (Date.now() - t0 > withinMs) throw new Error(`${what}: not within ${withinMs} ms; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The container's output once it says READY; fails at once if it ended first. */
+export async function readyLine(name: string): Promise<string> {
+  const { value } = await until("READY in the container's output", 60_000, async () => {
+    const logs = await dockerResult(["logs", name]).then((r) => r.stdout + r.stderr);
+    if (/READY \w+/.test(logs)) return logs;
+    const state = (await dockerResult(["inspect", "--format", "{{.State.Status}}", name])).stdout.trim();
+    if (state !== "running" && state !== "created") throw new Error(`container ${name} is ${state || "gone"} before READY; its output: ${logs}`);
+    return logs;
+  }, (l) => /READY \w+/.test(l));
+  return value;
+}
+
+export async function leftoversOf(envId: string): Promise<string[]> {
+  const f = [`${LABEL_ENV}=${envId}`];
+  return [...await listByLabel("container", f), ...await listByLabel("network", f)].map((o) => o.name);
 }

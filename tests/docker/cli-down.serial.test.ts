@@ -3,6 +3,8 @@
 // process was SIGKILLed with the watchdog off. `--all` is not run here — on a
 // shared daemon it would remove other people's detached environments; its
 // selection rule is the same planDown(), tested in tests/unit/cli-down.test.ts.
+// Serial (*.serial.test.ts): the dead environment must survive until `down`
+// removes it, and any other job's start would sweep it (lib/runner/sweep.ts).
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

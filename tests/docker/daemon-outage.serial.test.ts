@@ -5,6 +5,8 @@
 // daemon other jobs share). The child is SIGKILLed while the relay is down;
 // the watchdog cannot remove anything then, keeps trying, and removes the
 // container, network and private directory once the relay is back.
+// Serial (*.serial.test.ts): the dead environment must stay while the relay
+// is down, and any other job's start would sweep it (lib/runner/sweep.ts).
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
