@@ -1,0 +1,363 @@
+// webhooks() options, pure: their validation (each error names the option
+// and the allowed form), the webhook configurations built from handlers,
+// and the rewriting of existing configurations' `clientConfig` (url +
+// caBundle) to the server in this process — envtest's WebhookInstallOptions.
+
+import { Buffer } from "node:buffer";
+import type { AdmissionHandler, ConversionHandler, WebhookType } from "./admission.ts";
+import { type KubeObject, type Manifest, parseManifest } from "./manifest.ts";
+
+/** One rule of an admission webhook (admissionregistration.k8s.io/v1 RuleWithOperations). */
+export interface WebhookRule {
+  operations: ("CREATE" | "UPDATE" | "DELETE" | "CONNECT" | "*")[];
+  apiGroups: string[];
+  apiVersions: string[];
+  resources: string[];
+  scope?: "Cluster" | "Namespaced" | "*";
+}
+
+/** An admission webhook served by a handler in this process. */
+export interface AdmissionWebhook {
+  /** The webhook's name: a DNS name of at least three labels, e.g. "deny-secrets.example.test". */
+  name: string;
+  /** Which requests it sees. */
+  rules: WebhookRule[];
+  handler: AdmissionHandler;
+  /** Default "Fail": a webhook that cannot be called fails the request. */
+  failurePolicy?: "Fail" | "Ignore";
+  /** Default "None". */
+  sideEffects?: "None" | "NoneOnDryRun";
+  /** 1-30 seconds, default 10. */
+  timeoutSeconds?: number;
+  /** Label selectors, as in the configuration. */
+  namespaceSelector?: Record<string, unknown>;
+  objectSelector?: Record<string, unknown>;
+  matchPolicy?: "Exact" | "Equivalent";
+  /** Mutating only. */
+  reinvocationPolicy?: "Never" | "IfNeeded";
+}
+
+/** A CRD's conversion served by a handler in this process. */
+export interface ConversionWebhook {
+  /** The CustomResourceDefinition's name, e.g. "widgets.example.test"; it must exist. */
+  crd: string;
+  convert: ConversionHandler;
+}
+
+/** What `webhooks()` takes. */
+export interface WebhookOptions {
+  /** Validating admission webhooks, each with its handler. */
+  validating?: AdmissionWebhook[];
+  /** Mutating admission webhooks, each with its handler. */
+  mutating?: AdmissionWebhook[];
+  /** CRD conversion webhooks, each with its handler. */
+  conversion?: ConversionWebhook[];
+  /**
+   * Existing ValidatingWebhookConfiguration, MutatingWebhookConfiguration or
+   * CustomResourceDefinition objects (as controller-gen writes them): each
+   * webhook's `clientConfig` is rewritten to this process (its
+   * `service.path`, or "/", selects the handler in `handlers`), then applied.
+   */
+  configurations?: Manifest;
+  /** Path → handler for `configurations`: an AdmissionHandler, or a ConversionHandler for a CRD's path. */
+  handlers?: Record<string, AdmissionHandler | ConversionHandler>;
+  /** Port to listen on at env.hostAddress. Default: a free one. */
+  port?: number;
+  /** How long to wait until the API server demonstrably calls the webhooks (and, at close, stops calling them). Default 30 000. */
+  timeoutMs?: number;
+}
+
+/** An option of webhooks() is malformed; `option` names it. */
+export class WebhookOptionError extends Error {
+  constructor(readonly option: string, allowed: string, got: unknown) {
+    super(`webhooks(): ${option} must be ${allowed}; got ${describe(got)}`);
+    this.name = "WebhookOptionError";
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "function") return "a function";
+  try {
+    const t = JSON.stringify(v) ?? String(v);
+    return t.length > 100 ? `${t.slice(0, 90)}…` : t;
+  } catch {
+    return String(v);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+/** A webhook name: a DNS subdomain with at least three labels (the API server's rule). */
+const WEBHOOK_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?){2,}$/;
+const CRD_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const OPTION_FIELDS = ["validating", "mutating", "conversion", "configurations", "handlers", "port", "timeoutMs"];
+const ADMISSION_FIELDS = ["name", "rules", "handler", "failurePolicy", "sideEffects", "timeoutSeconds", "namespaceSelector", "objectSelector", "matchPolicy", "reinvocationPolicy"];
+
+function known(at: string, obj: Record<string, unknown>, fields: string[]): void {
+  for (const k of Object.keys(obj)) if (!fields.includes(k)) throw new WebhookOptionError(`${at}${at ? "." : ""}${k}`, `one of the known fields (${fields.join(", ")})`, k);
+}
+
+function checkAdmission(at: string, w: unknown, type: "validating" | "mutating"): asserts w is AdmissionWebhook {
+  if (!isObject(w)) throw new WebhookOptionError(at, "{ name, rules, handler }", w);
+  known(at, w, ADMISSION_FIELDS);
+  if (typeof w.name !== "string" || !WEBHOOK_NAME.test(w.name)) {
+    throw new WebhookOptionError(`${at}.name`, 'a lowercase DNS name of at least three labels, e.g. "deny-secrets.example.test"', w.name);
+  }
+  if (typeof w.handler !== "function") throw new WebhookOptionError(`${at}.handler`, "a function (request) => ({ allowed, message?, patch? })", w.handler);
+  if (!Array.isArray(w.rules) || w.rules.length === 0) {
+    throw new WebhookOptionError(`${at}.rules`, 'a non-empty array such as [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }]', w.rules);
+  }
+  w.rules.forEach((r, i) => {
+    if (!isObject(r)) throw new WebhookOptionError(`${at}.rules[${i}]`, "{ operations, apiGroups, apiVersions, resources }", r);
+    for (const f of ["operations", "apiGroups", "apiVersions", "resources"]) {
+      if (!Array.isArray(r[f]) || (r[f] as unknown[]).length === 0 || !(r[f] as unknown[]).every((s) => typeof s === "string")) {
+        throw new WebhookOptionError(`${at}.rules[${i}].${f}`, "a non-empty array of strings", r[f]);
+      }
+    }
+  });
+  if (w.failurePolicy !== undefined && w.failurePolicy !== "Fail" && w.failurePolicy !== "Ignore") throw new WebhookOptionError(`${at}.failurePolicy`, '"Fail" or "Ignore"', w.failurePolicy);
+  if (w.sideEffects !== undefined && w.sideEffects !== "None" && w.sideEffects !== "NoneOnDryRun") throw new WebhookOptionError(`${at}.sideEffects`, '"None" or "NoneOnDryRun"', w.sideEffects);
+  if (w.timeoutSeconds !== undefined && !(Number.isInteger(w.timeoutSeconds) && (w.timeoutSeconds as number) >= 1 && (w.timeoutSeconds as number) <= 30)) {
+    throw new WebhookOptionError(`${at}.timeoutSeconds`, "an integer from 1 to 30", w.timeoutSeconds);
+  }
+  for (const f of ["namespaceSelector", "objectSelector"]) if (w[f] !== undefined && !isObject(w[f])) throw new WebhookOptionError(`${at}.${f}`, "a label selector object ({ matchLabels })", w[f]);
+  if (w.matchPolicy !== undefined && w.matchPolicy !== "Exact" && w.matchPolicy !== "Equivalent") throw new WebhookOptionError(`${at}.matchPolicy`, '"Exact" or "Equivalent"', w.matchPolicy);
+  if (w.reinvocationPolicy !== undefined) {
+    if (type !== "mutating") throw new WebhookOptionError(`${at}.reinvocationPolicy`, "left out (validating webhooks are not reinvoked)", w.reinvocationPolicy);
+    if (w.reinvocationPolicy !== "Never" && w.reinvocationPolicy !== "IfNeeded") throw new WebhookOptionError(`${at}.reinvocationPolicy`, '"Never" or "IfNeeded"', w.reinvocationPolicy);
+  }
+}
+
+/** Checks webhooks() options; throws a WebhookOptionError naming the first bad one. */
+export function validateWebhookOptions(opts: unknown): asserts opts is WebhookOptions {
+  if (!isObject(opts)) throw new WebhookOptionError("options", "an object such as { validating: [...] }", opts);
+  known("", opts, OPTION_FIELDS);
+  const names = new Set<string>();
+  for (const type of ["validating", "mutating"] as const) {
+    const list = opts[type];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) throw new WebhookOptionError(type, "an array of { name, rules, handler }", list);
+    list.forEach((w, i) => {
+      checkAdmission(`${type}[${i}]`, w, type);
+      if (names.has(`${type}/${w.name}`)) throw new WebhookOptionError(`${type}[${i}].name`, "unique among the " + type + " webhooks", w.name);
+      names.add(`${type}/${w.name}`);
+    });
+  }
+  if (opts.conversion !== undefined) {
+    if (!Array.isArray(opts.conversion)) throw new WebhookOptionError("conversion", "an array of { crd, convert }", opts.conversion);
+    const crds = new Set<string>();
+    opts.conversion.forEach((c, i) => {
+      if (!isObject(c)) throw new WebhookOptionError(`conversion[${i}]`, "{ crd, convert }", c);
+      known(`conversion[${i}]`, c, ["crd", "convert"]);
+      if (typeof c.crd !== "string" || !CRD_NAME.test(c.crd)) throw new WebhookOptionError(`conversion[${i}].crd`, 'a CustomResourceDefinition name such as "widgets.example.test"', c.crd);
+      if (typeof c.convert !== "function") throw new WebhookOptionError(`conversion[${i}].convert`, "a function (object, desiredAPIVersion) => object", c.convert);
+      if (crds.has(c.crd)) throw new WebhookOptionError(`conversion[${i}].crd`, "unique among the conversion webhooks", c.crd);
+      crds.add(c.crd);
+    });
+  }
+  if (opts.handlers !== undefined) {
+    if (!isObject(opts.handlers)) throw new WebhookOptionError("handlers", 'an object of path → handler, e.g. { "/validate": (request) => ({ allowed: true }) }', opts.handlers);
+    for (const [path, h] of Object.entries(opts.handlers)) {
+      if (!path.startsWith("/")) throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, 'keyed by a path starting with "/"', path);
+      if (typeof h !== "function") throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, "a function", h);
+    }
+  }
+  if (opts.configurations !== undefined && opts.handlers === undefined) {
+    throw new WebhookOptionError("handlers", "given with `configurations` (one handler per webhook path)", undefined);
+  }
+  if (opts.port !== undefined && !(Number.isInteger(opts.port) && (opts.port as number) >= 0 && (opts.port as number) <= 65535)) {
+    throw new WebhookOptionError("port", "an integer from 0 (a free port) to 65535", opts.port);
+  }
+  if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === "number" && Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0 && opts.timeoutMs <= 2 ** 31 - 1)) {
+    throw new WebhookOptionError("timeoutMs", "a positive number of milliseconds, such as 30000", opts.timeoutMs);
+  }
+  const o = opts as WebhookOptions;
+  if (!o.validating?.length && !o.mutating?.length && !o.conversion?.length && o.configurations === undefined) {
+    throw new WebhookOptionError("options", "at least one of validating, mutating, conversion or configurations", opts);
+  }
+}
+
+/** What the server answers at a path. */
+export type WebhookRoute =
+  | { type: "validating" | "mutating"; name: string; handler: AdmissionHandler }
+  | { type: "conversion"; name: string; handler: ConversionHandler };
+
+/** A CRD whose conversion goes to this process. */
+export interface ConversionTarget {
+  crd: string;
+  /** `spec.conversion` to set (strategy Webhook, this process's clientConfig). */
+  conversion: Record<string, unknown>;
+  /** The full CRD to apply, when it came from `configurations` (else the existing CRD is patched). */
+  object?: KubeObject;
+}
+
+/** Everything to install: admission configurations to create, CRDs to point here, and the routes the server answers. */
+export interface WebhookPlan {
+  /** Each configuration with the id of its probe webhook (see probeWebhook). */
+  admission: { object: KubeObject; probeId: string }[];
+  conversions: ConversionTarget[];
+  routes: Map<string, WebhookRoute>;
+}
+
+export const PROBE_LABEL = "webhooks.k3sbox.io/probe";
+export const PROBE_PATH_PREFIX = "/k3sbox-probe/";
+
+/** clientConfig pointing at `baseUrl` + `path`, trusting `caPem`. */
+export function clientConfigFor(baseUrl: string, path: string, caPem: string): { url: string; caBundle: string } {
+  return { url: `${baseUrl}${path}`, caBundle: Buffer.from(caPem).toString("base64") };
+}
+
+/**
+ * The probe webhook added (first) to each admission configuration: it sees
+ * only ConfigMaps labelled with `probeId`, so a dry-run create of one proves
+ * the API server calls this configuration, and once it is no longer called,
+ * that the configuration is gone. `probeId`: a label value, unique per configuration.
+ */
+export function probeWebhook(probeId: string, baseUrl: string, caPem: string, type: "validating" | "mutating"): Record<string, unknown> {
+  return {
+    name: `${probeId}.probe.k3sbox.io`,
+    clientConfig: clientConfigFor(baseUrl, `${PROBE_PATH_PREFIX}${probeId}`, caPem),
+    rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }],
+    objectSelector: { matchLabels: { [PROBE_LABEL]: probeId } },
+    failurePolicy: "Fail",
+    sideEffects: "None",
+    admissionReviewVersions: ["v1"],
+    timeoutSeconds: 5,
+    ...(type === "mutating" ? { reinvocationPolicy: "Never" } : {}),
+  };
+}
+
+function admissionWebhookObject(w: AdmissionWebhook, type: "validating" | "mutating", clientConfig: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: w.name,
+    clientConfig,
+    rules: w.rules,
+    failurePolicy: w.failurePolicy ?? "Fail",
+    sideEffects: w.sideEffects ?? "None",
+    admissionReviewVersions: ["v1"],
+    timeoutSeconds: w.timeoutSeconds ?? 10,
+    ...(w.namespaceSelector ? { namespaceSelector: w.namespaceSelector } : {}),
+    ...(w.objectSelector ? { objectSelector: w.objectSelector } : {}),
+    ...(w.matchPolicy ? { matchPolicy: w.matchPolicy } : {}),
+    ...(type === "mutating" ? { reinvocationPolicy: w.reinvocationPolicy ?? "Never" } : {}),
+  };
+}
+
+const KIND_TYPE: Record<string, "validating" | "mutating"> = {
+  ValidatingWebhookConfiguration: "validating",
+  MutatingWebhookConfiguration: "mutating",
+};
+
+/** A path as a webhook configuration names it: `service.path` or the URL's path, else "/". */
+function pathOf(clientConfig: unknown): string {
+  if (!isObject(clientConfig)) return "/";
+  if (isObject(clientConfig.service) && typeof clientConfig.service.path === "string") return clientConfig.service.path;
+  if (typeof clientConfig.url === "string") {
+    try {
+      return new URL(clientConfig.url).pathname || "/";
+    } catch {
+      return "/";
+    }
+  }
+  return "/";
+}
+
+/**
+ * Copies of existing configurations with each webhook's clientConfig
+ * rewritten to `baseUrl` (service replaced by url, caBundle set), the
+ * route each path serves, and a probe webhook per admission configuration.
+ * Throws a WebhookOptionError for a webhook whose path has no handler.
+ */
+export function rewriteConfigurations(
+  manifest: Manifest,
+  handlers: Record<string, AdmissionHandler | ConversionHandler>,
+  baseUrl: string,
+  caPem: string,
+  probePrefix: string,
+): WebhookPlan {
+  const plan: WebhookPlan = { admission: [], conversions: [], routes: new Map() };
+  const handlerFor = (at: string, path: string) => {
+    const h = Object.hasOwn(handlers, path) ? handlers[path] : undefined;
+    if (!h) throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, `a handler for ${at} (its clientConfig path); known paths: ${Object.keys(handlers).join(", ") || "none"}`, undefined);
+    return h;
+  };
+  const route = (path: string, r: WebhookRoute, at: string) => {
+    const had = plan.routes.get(path);
+    if (had && had.type !== r.type) throw new WebhookOptionError(`configurations: ${at}`, `a path not also used by a ${had.type} webhook (${path})`, path);
+    plan.routes.set(path, r);
+  };
+  for (const { index, object } of parseManifest(manifest, "webhooks")) {
+    const o = structuredClone(object) as KubeObject;
+    const name = o.metadata?.name;
+    const at = `${o.kind} ${name} (document ${index})`;
+    const type = KIND_TYPE[o.kind ?? ""];
+    if (type) {
+      if (!Array.isArray(o.webhooks) || o.webhooks.length === 0) throw new WebhookOptionError(`configurations: ${at}.webhooks`, "a non-empty array", o.webhooks);
+      for (const w of o.webhooks as Record<string, unknown>[]) {
+        const path = pathOf(w.clientConfig);
+        route(path, { type, name: String(w.name), handler: handlerFor(`${type} webhook ${w.name}`, path) as AdmissionHandler }, at);
+        w.clientConfig = clientConfigFor(baseUrl, path, caPem);
+      }
+      const probeId = `${probePrefix}-c${plan.admission.length}`;
+      o.webhooks = [probeWebhook(probeId, baseUrl, caPem, type), ...o.webhooks];
+      plan.admission.push({ object: o, probeId });
+    } else if (o.kind === "CustomResourceDefinition") {
+      const conv = o.spec?.conversion;
+      if (!isObject(conv) || conv.strategy !== "Webhook") throw new WebhookOptionError(`configurations: ${at}.spec.conversion.strategy`, '"Webhook" (a CRD without a conversion webhook has nothing to rewrite)', conv?.strategy);
+      const webhook = isObject(conv.webhook) ? conv.webhook : {};
+      const path = pathOf(webhook.clientConfig);
+      route(path, { type: "conversion", name: String(name), handler: handlerFor(`the conversion webhook of ${name}`, path) as ConversionHandler }, at);
+      const conversion = { strategy: "Webhook", webhook: { ...webhook, clientConfig: clientConfigFor(baseUrl, path, caPem), conversionReviewVersions: ["v1"] } };
+      o.spec.conversion = conversion;
+      plan.conversions.push({ crd: String(name), conversion, object: o });
+    } else {
+      throw new WebhookOptionError(`configurations: document ${index}`, "a ValidatingWebhookConfiguration, MutatingWebhookConfiguration or CustomResourceDefinition", o.kind);
+    }
+  }
+  return plan;
+}
+
+/** The configurations for webhooks given with handlers, named `<prefix>-validating` / `-mutating`. */
+export function planFromHandlers(opts: WebhookOptions, prefix: string, baseUrl: string, caPem: string): WebhookPlan {
+  const plan: WebhookPlan = { admission: [], conversions: [], routes: new Map() };
+  const kinds = { validating: "ValidatingWebhookConfiguration", mutating: "MutatingWebhookConfiguration" } as const;
+  for (const type of ["validating", "mutating"] as const) {
+    const list = opts[type] ?? [];
+    if (list.length === 0) continue;
+    const configName = `${prefix}-${type}`;
+    const webhooks = list.map((w) => {
+      const path = `/${type}/${w.name}`;
+      plan.routes.set(path, { type, name: w.name, handler: w.handler });
+      return admissionWebhookObject(w, type, clientConfigFor(baseUrl, path, caPem));
+    });
+    plan.admission.push({
+      object: {
+        apiVersion: "admissionregistration.k8s.io/v1",
+        kind: kinds[type],
+        metadata: { name: configName, labels: { "app.kubernetes.io/managed-by": "k3sbox" } },
+        webhooks: [probeWebhook(configName, baseUrl, caPem, type), ...webhooks],
+      },
+      probeId: configName,
+    });
+  }
+  for (const c of opts.conversion ?? []) {
+    const path = `/conversion/${c.crd}`;
+    plan.routes.set(path, { type: "conversion", name: c.crd, handler: c.convert });
+    plan.conversions.push({
+      crd: c.crd,
+      conversion: { strategy: "Webhook", webhook: { clientConfig: clientConfigFor(baseUrl, path, caPem), conversionReviewVersions: ["v1"] } },
+    });
+  }
+  return plan;
+}
+
+/** Both plans in one (names must not clash: the API server would refuse the second object anyway). */
+export function mergePlans(a: WebhookPlan, b: WebhookPlan): WebhookPlan {
+  const routes = new Map(a.routes);
+  for (const [path, r] of b.routes) {
+    if (routes.has(path)) throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, "a path no webhook given with a handler uses as well", path);
+    routes.set(path, r);
+  }
+  return { admission: [...a.admission, ...b.admission], conversions: [...a.conversions, ...b.conversions], routes };
+}
+
+export type { WebhookType };
