@@ -56,7 +56,7 @@ async function answer(opts: HttpsServerOptions, request: Request): Promise<Respo
   }
 }
 
-async function serveBun(opts: HttpsServerOptions): Promise<HttpsServer> {
+function serveBun(opts: HttpsServerOptions): Promise<HttpsServer> {
   const server = g.Bun.serve({
     hostname: opts.hostname,
     port: opts.port,
@@ -64,13 +64,13 @@ async function serveBun(opts: HttpsServerOptions): Promise<HttpsServer> {
     maxRequestBodySize: opts.maxBodyBytes,
     fetch: (request: Request) => answer(opts, request),
   });
-  return {
+  return Promise.resolve({
     hostname: opts.hostname,
     port: server.port,
     close: async () => {
       await server.stop(true);
     },
-  };
+  });
 }
 
 async function serveDeno(opts: HttpsServerOptions): Promise<HttpsServer> {

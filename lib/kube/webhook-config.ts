@@ -56,11 +56,14 @@ export interface WebhookOptions {
    * Existing ValidatingWebhookConfiguration, MutatingWebhookConfiguration or
    * CustomResourceDefinition objects (as controller-gen writes them): each
    * webhook's `clientConfig` is rewritten to this process (its
-   * `service.path`, or "/", selects the handler in `handlers`), then applied.
+   * `service.path`, or "/", selects the handler in `handlers`, or for a
+   * CRD in `converters`), then applied.
    */
   configurations?: Manifest;
-  /** Path → handler for `configurations`: an AdmissionHandler, or a ConversionHandler for a CRD's path. */
-  handlers?: Record<string, AdmissionHandler | ConversionHandler>;
+  /** Path → admission handler, for the webhooks of `configurations`. */
+  handlers?: Record<string, AdmissionHandler>;
+  /** Path → conversion handler, for the CRDs of `configurations`. */
+  converters?: Record<string, ConversionHandler>;
   /** Port to listen on at env.hostAddress. Default: a free one. */
   port?: number;
   /** How long to wait until the API server demonstrably calls the webhooks (and, at close, stops calling them). Default 30 000. */
@@ -89,7 +92,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** A webhook name: a DNS subdomain with at least three labels (the API server's rule). */
 const WEBHOOK_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?){2,}$/;
 const CRD_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
-const OPTION_FIELDS = ["validating", "mutating", "conversion", "configurations", "handlers", "port", "timeoutMs"];
+const OPTION_FIELDS = ["validating", "mutating", "conversion", "configurations", "handlers", "converters", "port", "timeoutMs"];
 const ADMISSION_FIELDS = ["name", "rules", "handler", "failurePolicy", "sideEffects", "timeoutSeconds", "namespaceSelector", "objectSelector", "matchPolicy", "reinvocationPolicy"];
 
 function known(at: string, obj: Record<string, unknown>, fields: string[]): void {
@@ -154,15 +157,18 @@ export function validateWebhookOptions(opts: unknown): asserts opts is WebhookOp
       crds.add(c.crd);
     });
   }
-  if (opts.handlers !== undefined) {
-    if (!isObject(opts.handlers)) throw new WebhookOptionError("handlers", 'an object of path → handler, e.g. { "/validate": (request) => ({ allowed: true }) }', opts.handlers);
-    for (const [path, h] of Object.entries(opts.handlers)) {
-      if (!path.startsWith("/")) throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, 'keyed by a path starting with "/"', path);
-      if (typeof h !== "function") throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, "a function", h);
+  for (const field of ["handlers", "converters"] as const) {
+    const map = opts[field];
+    if (map === undefined) continue;
+    if (!isObject(map)) throw new WebhookOptionError(field, `an object of path → handler, e.g. { "/validate": ${field === "handlers" ? "(request) => ({ allowed: true })" : "(object, version) => object"} }`, map);
+    if (opts.configurations === undefined) throw new WebhookOptionError(field, "left out unless `configurations` is given (webhooks given with a handler carry their own)", "(set)");
+    for (const [path, h] of Object.entries(map)) {
+      if (!path.startsWith("/")) throw new WebhookOptionError(`${field}[${JSON.stringify(path)}]`, 'keyed by a path starting with "/"', path);
+      if (typeof h !== "function") throw new WebhookOptionError(`${field}[${JSON.stringify(path)}]`, "a function", h);
     }
   }
-  if (opts.configurations !== undefined && opts.handlers === undefined) {
-    throw new WebhookOptionError("handlers", "given with `configurations` (one handler per webhook path)", undefined);
+  if (opts.configurations !== undefined && opts.handlers === undefined && opts.converters === undefined) {
+    throw new WebhookOptionError("handlers", "given with `configurations` (one handler per webhook path; `converters` for CRDs)", undefined);
   }
   if (opts.port !== undefined && !(Number.isInteger(opts.port) && (opts.port as number) >= 0 && (opts.port as number) <= 65535)) {
     throw new WebhookOptionError("port", "an integer from 0 (a free port) to 65535", opts.port);
@@ -269,15 +275,15 @@ function pathOf(clientConfig: unknown): string {
  */
 export function rewriteConfigurations(
   manifest: Manifest,
-  handlers: Record<string, AdmissionHandler | ConversionHandler>,
+  handlers: { admission?: Record<string, AdmissionHandler>; conversion?: Record<string, ConversionHandler> },
   baseUrl: string,
   caPem: string,
   probePrefix: string,
 ): WebhookPlan {
   const plan: WebhookPlan = { admission: [], conversions: [], routes: new Map() };
-  const handlerFor = (at: string, path: string) => {
-    const h = Object.hasOwn(handlers, path) ? handlers[path] : undefined;
-    if (!h) throw new WebhookOptionError(`handlers[${JSON.stringify(path)}]`, `a handler for ${at} (its clientConfig path); known paths: ${Object.keys(handlers).join(", ") || "none"}`, undefined);
+  const handlerFor = <H>(field: "handlers" | "converters", map: Record<string, H> = {}, at: string, path: string): H => {
+    const h = Object.hasOwn(map, path) ? map[path] : undefined;
+    if (!h) throw new WebhookOptionError(`${field}[${JSON.stringify(path)}]`, `a handler for ${at} (its clientConfig path); known paths: ${Object.keys(map).join(", ") || "none"}`, undefined);
     return h;
   };
   const route = (path: string, r: WebhookRoute, at: string) => {
@@ -294,7 +300,7 @@ export function rewriteConfigurations(
       if (!Array.isArray(o.webhooks) || o.webhooks.length === 0) throw new WebhookOptionError(`configurations: ${at}.webhooks`, "a non-empty array", o.webhooks);
       for (const w of o.webhooks as Record<string, unknown>[]) {
         const path = pathOf(w.clientConfig);
-        route(path, { type, name: String(w.name), handler: handlerFor(`${type} webhook ${w.name}`, path) as AdmissionHandler }, at);
+        route(path, { type, name: String(w.name), handler: handlerFor("handlers", handlers.admission, `${type} webhook ${w.name}`, path) }, at);
         w.clientConfig = clientConfigFor(baseUrl, path, caPem);
       }
       const probeId = `${probePrefix}-c${plan.admission.length}`;
@@ -305,7 +311,7 @@ export function rewriteConfigurations(
       if (!isObject(conv) || conv.strategy !== "Webhook") throw new WebhookOptionError(`configurations: ${at}.spec.conversion.strategy`, '"Webhook" (a CRD without a conversion webhook has nothing to rewrite)', conv?.strategy);
       const webhook = isObject(conv.webhook) ? conv.webhook : {};
       const path = pathOf(webhook.clientConfig);
-      route(path, { type: "conversion", name: String(name), handler: handlerFor(`the conversion webhook of ${name}`, path) as ConversionHandler }, at);
+      route(path, { type: "conversion", name: String(name), handler: handlerFor("converters", handlers.conversion, `the conversion webhook of ${name}`, path) }, at);
       const conversion = { strategy: "Webhook", webhook: { ...webhook, clientConfig: clientConfigFor(baseUrl, path, caPem), conversionReviewVersions: ["v1"] } };
       o.spec.conversion = conversion;
       plan.conversions.push({ crd: String(name), conversion, object: o });

@@ -150,7 +150,7 @@ export async function startWebhooks(ctx: WebhookContext, opts: WebhookOptions): 
   try {
     const fromHandlers = planFromHandlers(opts, prefix, url, ctx.caPem);
     plan = opts.configurations !== undefined
-      ? mergePlans(fromHandlers, rewriteConfigurations(opts.configurations, opts.handlers ?? {}, url, ctx.caPem, prefix))
+      ? mergePlans(fromHandlers, rewriteConfigurations(opts.configurations, { admission: opts.handlers, conversion: opts.converters }, url, ctx.caPem, prefix))
       : fromHandlers;
     await installed.install(plan);
     await installed.prove(plan, probesSeen, counts);

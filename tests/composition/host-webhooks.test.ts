@@ -16,7 +16,7 @@ import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { eventually } from "../support/eventually.ts";
-import { shellPod } from "../support/streams.ts";
+import { openSocket, shellPod } from "../support/streams.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 const LONG = { timeoutMs: 180_000 };
@@ -72,11 +72,21 @@ if (!TESTBED_IMAGE) {
       const ns: KubeNamespace = await k8s.namespace("hooks");
       await ns.apply(shellPod("shell"));
       await ns.waitFor("pod/shell", "Ready", { timeoutMs: 120_000 });
-      return { env, k8s, ns };
+      // Never closed by the tests: the environment's stop must uninstall it and stop its server.
+      const leftOpen = await k8s.webhooks({
+        validating: [{
+          name: "left-open.hooks.k3sbox.test",
+          rules: [{ operations: ["DELETE"], apiGroups: [""], apiVersions: ["v1"], resources: ["secrets"] }],
+          objectSelector: { matchLabels: { "left-open": "yes" } },
+          handler: () => ({ allowed: true }),
+        }],
+      });
+      return { env, k8s, ns, leftOpen };
     },
-    teardown: async ({ env }) => {
+    teardown: async ({ env, leftOpen }) => {
       await env.stop();
       assert.deepEqual(await leftovers(env.id), [], "stop() leaves no container or network");
+      await assert.rejects(openSocket(leftOpen.port, leftOpen.address), /ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH|EHOSTUNREACH/, "stop() closed the webhook server nobody closed");
     },
   }, (t) => {
     t("env.hostAddress is the network's gateway (not all interfaces); a pod's HTTP GET of host.k3sbox.internal (CoreDNS) reaches a server bound there", async ({ env, ns }) => {
@@ -174,8 +184,47 @@ if (!TESTBED_IMAGE) {
       const def = (await k8s.client.objects.read({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: CRD_NAME } })).unwrap() as KubeObject;
       assert.equal(def.spec.conversion?.strategy, "None");
       const left = await k8s.client.objects.list("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration");
-      assert.deepEqual(left.unwrap().items.map((i) => i.metadata?.name).filter((n) => n?.startsWith("k3sbox-wh-")), []);
+      const mine = hooks.configurations.map((c) => c.metadata?.name);
+      assert.equal(mine.length, 2, "a validating and a mutating configuration");
+      assert.deepEqual(left.unwrap().items.map((i) => i.metadata?.name).filter((n) => mine.includes(n)), []);
       await hooks.close(); // twice is fine
+    }, LONG);
+
+    t("webhooks({ configurations, handlers }): an existing configuration's service clientConfig is rewritten to this process and served by its path's handler", async ({ env, k8s, ns }) => {
+      const name = `existing-${ns.name}`;
+      const hooks = await k8s.webhooks({
+        configurations: `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: { name: ${name} }
+webhooks:
+- name: vconfigmap.kb.io
+  clientConfig: { service: { name: webhook-service, namespace: system, path: /validate-v1-configmap } }
+  rules: [{ operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [configmaps] }]
+  namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${ns.name} } }
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  failurePolicy: Fail
+`,
+        handlers: { "/validate-v1-configmap": (req) => ({ allowed: req.name !== "nope", message: "controller-gen style webhook says nope" }) },
+      });
+      try {
+        const live = (await k8s.client.objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name } })).unwrap() as KubeObject;
+        const hook = live.webhooks.find((w: { name: string }) => w.name === "vconfigmap.kb.io");
+        assert.equal(hook.clientConfig.url, `${hooks.url}/validate-v1-configmap`);
+        assert.equal(hook.clientConfig.service, undefined);
+        assert.equal(atob(hook.clientConfig.caBundle), env.caPem);
+        await assert.rejects(ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "nope" } }), /controller-gen style webhook says nope/);
+        await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "yes" } });
+        assert.equal(hooks.calls("vconfigmap.kb.io"), 2);
+      } finally {
+        await hooks[Symbol.asyncDispose]();
+      }
+      await assert.rejects(
+        k8s.client.objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name } }),
+        /404/,
+      );
+      await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "nope" } });
     }, LONG);
   });
 }

@@ -18,6 +18,7 @@ import {
   validateWebhookOptions,
   WebhookOptionError,
 } from "../../lib/kube/webhook-config.ts";
+import type { KubeObject } from "../../lib/kube/manifest.ts";
 import { mergeNodeHosts, nodeHostsEntries } from "../../lib/k3s/setup.ts";
 import { describeEvent, Recorder } from "../../lib/recorder.ts";
 import { createContainer, DockerNameError } from "../../lib/docker.ts";
@@ -28,6 +29,7 @@ const ID = "b".repeat(64);
 const BASE = "https://host.k3sbox.internal:8443";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const allow = () => ({ allowed: true });
+const same = (o: KubeObject) => o;
 
 // ---------------------------------------------------------------------------
 // host address per topology
@@ -173,7 +175,7 @@ test("conversion: each object converted, apiVersion filled in; a wrong apiVersio
     kind: "ConversionReview",
     response: { uid: "c-1", result: { status: "Success" }, convertedObjects: [{ apiVersion: "ex.test/v2", kind: "W", metadata: { name: "a" }, spec: { colour: "red" } }] },
   });
-  const wrong = await handleConversion("ws.ex.test", (o) => o, body);
+  const wrong = await handleConversion("ws.ex.test", same, body);
   assert.equal(wrong.failure, 'k3sbox: conversion webhook of ws.ex.test: the handler returned apiVersion "ex.test/v1" for a; expected ex.test/v2');
   assert.deepEqual((wrong.review.response as Record<string, unknown>).result, { status: "Failure", message: wrong.failure });
   const threw = await handleConversion("ws.ex.test", () => {
@@ -188,7 +190,7 @@ test("conversion: each object converted, apiVersion filled in; a wrong apiVersio
 test("config: handlers become one configuration per type, each webhook's url/caBundle here, a probe webhook first", () => {
   const plan = planFromHandlers({
     validating: [{ name: "v.example.test", rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }], handler: allow }],
-    conversion: [{ crd: "ws.ex.test", convert: (o) => o }],
+    conversion: [{ crd: "ws.ex.test", convert: same }],
   }, "k3sbox-wh-1", BASE, CA);
   assert.equal(plan.admission.length, 1);
   const cfg = plan.admission[0].object;
@@ -231,7 +233,7 @@ spec:
       clientConfig: { service: { name: webhook-service, namespace: system, path: /convert } }
       conversionReviewVersions: [v1]
 `;
-  const plan = rewriteConfigurations(manifest, { "/mutate-v1-pod": allow, "/convert": (o) => o }, BASE, CA, "p");
+  const plan = rewriteConfigurations(manifest, { admission: { "/mutate-v1-pod": allow }, conversion: { "/convert": same } }, BASE, CA, "p");
   const cfg = plan.admission[0].object;
   assert.equal(cfg.webhooks.length, 2, "the probe is added");
   assert.deepEqual(cfg.webhooks[1].clientConfig, { url: `${BASE}/mutate-v1-pod`, caBundle: Buffer.from(CA).toString("base64") });
@@ -242,12 +244,12 @@ spec:
   assert.deepEqual(plan.conversions[0].object?.spec.conversion.webhook.clientConfig, { url: `${BASE}/convert`, caBundle: Buffer.from(CA).toString("base64") });
   assert.equal(plan.routes.get("/convert")?.type, "conversion");
   // A webhook whose path has no handler is named.
-  assert.throws(() => rewriteConfigurations(manifest, { "/convert": (o) => o }, BASE, CA, "p"), /handlers\["\/mutate-v1-pod"\] must be a handler for mutating webhook mpod\.kb\.io/);
+  assert.throws(() => rewriteConfigurations(manifest, { conversion: { "/convert": same } }, BASE, CA, "p"), /handlers\["\/mutate-v1-pod"\] must be a handler for mutating webhook mpod\.kb\.io/);
   // Other kinds are refused.
   assert.throws(() => rewriteConfigurations({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } }, {}, BASE, CA, "p"), /a ValidatingWebhookConfiguration, MutatingWebhookConfiguration or CustomResourceDefinition/);
   // The same path from handlers and from configurations clashes, naming it.
-  const fromHandlers = planFromHandlers({ conversion: [{ crd: "ws.ex.test", convert: (o) => o }] }, "k", BASE, CA);
-  const clashing = rewriteConfigurations(manifest.replace("path: /convert", "path: /conversion/ws.ex.test"), { "/mutate-v1-pod": allow, "/conversion/ws.ex.test": (o) => o }, BASE, CA, "p");
+  const fromHandlers = planFromHandlers({ conversion: [{ crd: "ws.ex.test", convert: same }] }, "k", BASE, CA);
+  const clashing = rewriteConfigurations(manifest.replace("path: /convert", "path: /conversion/ws.ex.test"), { admission: { "/mutate-v1-pod": allow }, conversion: { "/conversion/ws.ex.test": same } }, BASE, CA, "p");
   assert.throws(() => mergePlans(fromHandlers, clashing), /handlers\["\/conversion\/ws\.ex\.test"\] must be a path no webhook given with a handler uses as well/);
 });
 
@@ -268,6 +270,8 @@ test("options: each malformed option is named with its allowed form", () => {
     [{ conversion: [{ crd: "ws.ex.test" }] }, "conversion[0].convert", /a function/],
     [{ configurations: [] }, "handlers", /given with `configurations`/],
     [{ configurations: [], handlers: { "x": allow } }, 'handlers["x"]', /starting with "\/"/],
+    [{ configurations: [], converters: { "/c": 1 } }, 'converters["/c"]', /a function/],
+    [{ validating: [{ name: "a.b.c", rules: [rule], handler: allow }], handlers: { "/x": allow } }, "handlers", /left out unless `configurations`/],
     [{ conversion: [{ crd: "ws.ex.test", convert: allow }], port: 70000 }, "port", /0 \(a free port\) to 65535/],
     [{ conversion: [{ crd: "ws.ex.test", convert: allow }], timeoutMs: -1 }, "timeoutMs", /positive number of milliseconds/],
   ];
