@@ -2,7 +2,7 @@
 // test process on the daemon's host (the network's gateway), in a container
 // with the socket mounted (DooD: its own address on the environment's
 // network), and rootful Podman through its Docker API (its gateway). A server
-// in the test process bound to env.hostAddress answers a container's wget.
+// in the test process bound to env.hostAddress answers a container's HTTP GET (busybox nc).
 
 import assert from "node:assert/strict";
 import { skip, suite } from "../harness.ts";
@@ -38,7 +38,7 @@ suite("host.k3sbox.internal from containers, per topology", {
   },
   teardown: async () => {},
 }, (t) => {
-  t("on the daemon's host: env.hostAddress is the environment network's gateway; a container's wget of host.k3sbox.internal reaches the server bound there", async () => {
+  t("on the daemon's host: env.hostAddress is the environment network's gateway; a container's HTTP GET of host.k3sbox.internal reaches the server bound there", async () => {
     const r = await run(process.execPath, [...scriptArgv(CHILD).slice(1)], { timeoutMs: 90_000 });
     const out = outcome(r);
     assert.ok(out.ok, out.message);
@@ -76,7 +76,7 @@ if (missing) {
       await podman.stop();
     },
   }, (t) => {
-    t("env.hostAddress is the Podman network's gateway; a container's wget of host.k3sbox.internal reaches the server bound there", async ({ podman }) => {
+    t("env.hostAddress is the Podman network's gateway; a container's HTTP GET of host.k3sbox.internal reaches the server bound there", async ({ podman }) => {
       const env = { DOCKER_HOST: podman.dockerHost };
       const out = outcome(await run(process.execPath, [...scriptArgv(CHILD).slice(1)], { env, timeoutMs: 90_000 }));
       assert.ok(out.ok, out.message);
