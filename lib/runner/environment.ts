@@ -588,7 +588,10 @@ async function hostAddressFor(topology: Topology, network: string, option: strin
     const own = await inspectContainer(topology.ownContainer);
     return decideHostAddress(topology, { ownIp: own.networks[network]?.ip });
   }
-  return decideHostAddress(topology, { gateway: await networkGateway(network) });
+  // A failed inspect costs host.k3sbox.internal (said when it is asked for), not the start.
+  const gateway = await networkGateway(network).catch((err: Error) => err);
+  if (gateway instanceof Error) return { ok: false, reason: `docker network inspect ${network} failed: ${gateway.message.split("\n")[0]}` };
+  return decideHostAddress(topology, { gateway });
 }
 
 async function writeKubeconfig(res: Resources, key: string, helpers: unknown): Promise<string> {
