@@ -277,9 +277,31 @@ class Installed {
     for (const c of plan.conversions) await this.#proveConversion(c.crd, counts, deadline);
   }
 
-  /** Reads one existing object at a version other than the storage one until the conversion webhook is called; no objects: nothing to prove. */
+  /**
+   * Waits for the CRD to be Established (one applied from `configurations`
+   * may be new), then reads one stored object at a version other than the
+   * storage one until the conversion webhook is called; no objects: nothing
+   * the API server would convert yet, so nothing to prove.
+   */
   async #proveConversion(crd: string, counts: Map<string, number>, deadline: number): Promise<void> {
-    const def = (await this.ctx.objects.read({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: crd } } as never)).unwrap() as KubeObject;
+    const ref = { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: crd } };
+    let last: string | undefined;
+    const retry = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => {
+      while (true) {
+        const v = await fn().catch((err) => (last = (err as Error).message, undefined));
+        if (v !== undefined) return v;
+        if (Date.now() >= deadline) {
+          throw new WebhookNotReadyError(`webhooks(): ${what} (conversion webhook of ${crd}) within ${this.timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
+        }
+        await sleep(PROBE_POLL_MS);
+      }
+    };
+    const def = await retry("the CustomResourceDefinition was not Established", async () => {
+      const d = (await this.ctx.objects.read(ref as never)).unwrap() as KubeObject;
+      // deno-lint-ignore no-explicit-any
+      const established = (d.status?.conditions ?? []).some((c: any) => c.type === "Established" && c.status === "True");
+      return established ? d : (last = "not Established yet", undefined);
+    });
     const group = def.spec.group as string;
     const kind = def.spec.names.kind as string;
     // deno-lint-ignore no-explicit-any
@@ -287,20 +309,17 @@ class Installed {
     const storage = versions.find((v) => v.storage)?.name;
     const other = versions.find((v) => v.served && !v.storage)?.name;
     if (!storage || !other) return;
-    const list = (await this.ctx.objects.list(`${group}/${storage}`, kind, undefined, undefined, undefined, undefined, undefined, undefined, 1)).unwrap();
+    // Discovery of a new group or version may lag its Established condition.
+    const list = await retry(`${group}/${storage} ${kind} could not be listed`, async () =>
+      (await this.ctx.objects.list(`${group}/${storage}`, kind, undefined, undefined, undefined, undefined, undefined, undefined, 1)).unwrap());
     const sample = list.items?.[0];
-    if (!sample?.metadata?.name) return; // nothing stored yet: the API server calls the webhook with the first object
+    if (!sample?.metadata?.name) return;
     const before = counts.get(crd) ?? 0;
-    let last: string | undefined;
-    while ((counts.get(crd) ?? 0) === before) {
-      await this.ctx.objects.read({ apiVersion: `${group}/${other}`, kind, metadata: { name: sample.metadata.name, namespace: sample.metadata.namespace } } as never)
+    await retry(`reading ${kind} ${sample.metadata.name} at ${group}/${other} did not call the webhook`, async () => {
+      await this.ctx.objects.read({ apiVersion: `${group}/${other}`, kind, metadata: { name: sample.metadata!.name, namespace: sample.metadata!.namespace } } as never)
         .catch((err) => (last = (err as Error).message));
-      if ((counts.get(crd) ?? 0) !== before) return;
-      if (Date.now() >= deadline) {
-        throw new WebhookNotReadyError(`webhooks(): reading ${kind} ${sample.metadata.name} at ${group}/${other} did not call the conversion webhook of ${crd} within ${this.timeoutMs / 1000} s${last ? ` (last read: ${last})` : ""}`);
-      }
-      await sleep(PROBE_POLL_MS);
-    }
+      return (counts.get(crd) ?? 0) !== before ? true : undefined;
+    });
   }
 
   /** Deletes the configurations, points CRDs back, and waits until no probe is called any more. */

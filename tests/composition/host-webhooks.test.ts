@@ -190,10 +190,27 @@ if (!TESTBED_IMAGE) {
       await hooks.close(); // twice is fine
     }, LONG);
 
-    t("webhooks({ configurations, handlers }): an existing configuration's service clientConfig is rewritten to this process and served by its path's handler", async ({ env, k8s, ns }) => {
+    t("webhooks({ configurations, handlers, converters }): existing manifests' service clientConfig is rewritten to this process and served by each path's handler", async ({ env, k8s, ns }) => {
       const name = `existing-${ns.name}`;
+      const gadgets = `gadgets.${GROUP}`;
       const hooks = await k8s.webhooks({
         configurations: `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: ${gadgets} }
+spec:
+  group: ${GROUP}
+  scope: Namespaced
+  names: { plural: gadgets, singular: gadget, kind: Gadget }
+  conversion:
+    strategy: Webhook
+    webhook:
+      clientConfig: { service: { name: webhook-service, namespace: system, path: /convert } }
+      conversionReviewVersions: [v1]
+  versions:
+  - { name: v1, served: true, storage: true, schema: ${JSON.stringify(schema)} }
+  - { name: v2, served: true, storage: false, schema: ${JSON.stringify(schema)} }
+---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
 metadata: { name: ${name} }
@@ -207,6 +224,7 @@ webhooks:
   failurePolicy: Fail
 `,
         handlers: { "/validate-v1-configmap": (req) => ({ allowed: req.name !== "nope", message: "controller-gen style webhook says nope" }) },
+        converters: { "/convert": convertWidget },
       });
       try {
         const live = (await k8s.client.objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name } })).unwrap() as KubeObject;
@@ -217,6 +235,13 @@ webhooks:
         await assert.rejects(ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "nope" } }), /controller-gen style webhook says nope/);
         await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "yes" } });
         assert.equal(hooks.calls("vconfigmap.kb.io"), 2);
+        // The CRD was applied with its conversion pointed here: a v2 object is stored as v1 and reads back in both shapes.
+        const crdLive = (await k8s.client.objects.read({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: gadgets } })).unwrap() as KubeObject;
+        assert.equal(crdLive.spec.conversion.webhook.clientConfig.url, `${hooks.url}/convert`);
+        await ns.apply({ apiVersion: `${GROUP}/v2`, kind: "Gadget", metadata: { name: "g" }, spec: { colour: "green" } });
+        const g1 = (await k8s.client.objects.read({ apiVersion: `${GROUP}/v1`, kind: "Gadget", metadata: { name: "g", namespace: ns.name } })).unwrap() as KubeObject;
+        assert.deepEqual(g1.spec, { color: "green" });
+        assert.ok(hooks.calls(gadgets) >= 1);
       } finally {
         await hooks[Symbol.asyncDispose]();
       }
@@ -225,6 +250,9 @@ webhooks:
         /404/,
       );
       await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "nope" } });
+      // The CRD stays (it is the user's), converting no more through a server that is gone.
+      const crdAfter = (await k8s.client.objects.read({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: gadgets } })).unwrap() as KubeObject;
+      assert.equal(crdAfter.spec.conversion?.strategy, "None");
     }, LONG);
   });
 }
