@@ -64,7 +64,7 @@ export {
   type WebhookOptions,
   WebhookOptionError,
   type WebhookRule,
-} from "./lib/kube/webhook-config.ts";
+} from "./lib/kube/webhook-options.ts";
 export type {
   AdmissionDecision,
   AdmissionHandler,

@@ -3,7 +3,7 @@
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig, pointKubeconfigAt } from "../kube/client.ts";
 import { withRequestSignal } from "../kube/request-scope.ts";
 import { startWebhooks, type WebhookContext, type Webhooks } from "../kube/webhooks.ts";
-import type { WebhookOptions } from "../kube/webhook-config.ts";
+import type { WebhookOptions } from "../kube/webhook-options.ts";
 import { dnsName, type HelperContext, hostPortOf, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
 import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
 import { type K3sOptions, resolveK3sOptions } from "./options.ts";

@@ -23,12 +23,10 @@ import {
   PROBE_LABEL,
   PROBE_PATH_PREFIX,
   rewriteConfigurations,
-  validateWebhookOptions,
-  WebhookOptionError,
-  type WebhookOptions,
   type WebhookPlan,
   type WebhookRoute,
 } from "./webhook-config.ts";
+import { validateWebhookOptions, WebhookOptionError, type WebhookOptions } from "./webhook-options.ts";
 
 /** Webhooks being served; `await using` or close() uninstalls them, then stops the server. */
 export interface Webhooks extends AsyncDisposable {

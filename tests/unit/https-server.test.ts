@@ -10,7 +10,7 @@ import { nodeRequest } from "../../lib/node-request.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
 import { startWebhooks } from "../../lib/kube/webhooks.ts";
 import { HostAddressError } from "../../lib/docker/host-address.ts";
-import { WebhookOptionError } from "../../lib/kube/webhook-config.ts";
+import { WebhookOptionError } from "../../lib/kube/webhook-options.ts";
 
 const refused = (port: number) =>
   new Promise<string>((resolve) => {

@@ -15,9 +15,8 @@ import {
   PROBE_LABEL,
   PROBE_PATH_PREFIX,
   rewriteConfigurations,
-  validateWebhookOptions,
-  WebhookOptionError,
 } from "../../lib/kube/webhook-config.ts";
+import { validateWebhookOptions, WebhookOptionError } from "../../lib/kube/webhook-options.ts";
 import type { KubeObject } from "../../lib/kube/manifest.ts";
 import { mergeNodeHosts, nodeHostsEntries } from "../../lib/k3s/setup.ts";
 import { describeEvent, Recorder } from "../../lib/recorder.ts";
