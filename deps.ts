@@ -18,8 +18,13 @@ export function loadX509(): Promise<X509Module> {
 export type * as KubernetesClient from "@kubernetes/client-node";
 export type KubernetesClientModule = typeof import("@kubernetes/client-node");
 let kubernetesClientModule: Promise<KubernetesClientModule> | undefined;
+let kubernetesClientLoaded: KubernetesClientModule | undefined;
 export function loadKubernetesClient(): Promise<KubernetesClientModule> {
-  return kubernetesClientModule ??= import("@kubernetes/client-node");
+  return kubernetesClientModule ??= import("@kubernetes/client-node").then((m) => (kubernetesClientLoaded = m));
+}
+/** The client module once loadKubernetesClient() resolved (e.g. inside a request it makes), else undefined. */
+export function loadedKubernetesClient(): KubernetesClientModule | undefined {
+  return kubernetesClientLoaded;
 }
 export type {
   ApiException,
@@ -38,3 +43,11 @@ export type {
 } from "@kubernetes/client-node";
 
 export { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
+
+// tar-stream writes the archives handed to `docker cp -` (files written into
+// a container before it starts); it loads on first use, like the above.
+export type TarStreamModule = typeof import("tar-stream");
+let tarStreamModule: Promise<TarStreamModule> | undefined;
+export function loadTarStream(): Promise<TarStreamModule> {
+  return tarStreamModule ??= import("tar-stream");
+}

@@ -5,8 +5,6 @@
 //   await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
 //   await env.svc.k8s.apply(manifest);
 
-import { type KubernetesClient, type KubernetesClientModule, loadKubernetesClient } from "./deps.ts";
-
 export { k3s, type K3sHelpers, K3S_API_PORT, K3S_KUBECONFIG_PATH } from "./lib/k3s/k3s.ts";
 export { DEFAULT_K3S_IMAGE, DEFAULT_K3S_VERSION, K3sOptionError, type K3sOptions } from "./lib/k3s/options.ts";
 export { type LoadedImage, LoadImagesError } from "./lib/k3s/load-images.ts";
@@ -72,13 +70,7 @@ export type {
   ConversionHandler,
   JsonPatchOperation,
 } from "./lib/kube/admission.ts";
-// For patch calls: `client.core.patchNamespacedConfigMap({ name, namespace, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch))`.
-// The library loads the Kubernetes client only when it builds one (deps.ts);
-// importing "k3sbox" is for using clusters, so it loads the client here.
-const kubernetesClient = await loadKubernetesClient();
-export const PatchStrategy: KubernetesClientModule["PatchStrategy"] = kubernetesClient.PatchStrategy;
-export type PatchStrategy = KubernetesClient.PatchStrategy;
-export const setHeaderOptions: KubernetesClientModule["setHeaderOptions"] = kubernetesClient.setHeaderOptions;
+export { PatchStrategy, setHeaderOptions } from "./lib/kube/patch.ts";
 export type { ConfigurationOptions, KubernetesObject } from "./deps.ts";
 export { KubeApiError } from "./lib/kube/errors.ts";
 export { KubeTransportError } from "./lib/kube/http-library.ts";

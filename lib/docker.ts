@@ -404,7 +404,7 @@ export async function createContainer(spec: ContainerSpec): Promise<string> {
 }
 
 /**
- * Unpacks a tar archive (see lib/tar.ts) into `destDir` of a created or
+ * Unpacks a tar archive (see lib/docker/archive.ts) into `destDir` of a created or
  * running container. `destDir` must exist; directories below it that the
  * archive's paths need are created (0755, root). Modes are kept.
  */

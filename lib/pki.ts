@@ -9,20 +9,10 @@
 // An existing CA (e.g. k3s's server-ca.crt/.key, or one from openssl) loads
 // with `loadCa`, or from the environment with `caFromEnv`.
 
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { loadX509, type X509, type X509Module } from "../deps.ts";
-import {
-  type Bytes,
-  curveByOid,
-  decodeEcParameters,
-  DerError,
-  pkcs1ToPkcs8,
-  pkcs8KeyKind,
-  readChildren,
-  readTlv,
-  sec1ToPkcs8,
-} from "./der.ts";
 
 // @peculiar/x509 loads on the first certificate operation (see deps.ts); the
 // exported async functions await ready() before any helper here uses it.
@@ -190,8 +180,7 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
     throw new CaLoadError("cert", `CA certificate "${cert.subject}" is not valid until ${cert.notBefore.toISOString()}; give a CA that is valid now (is the clock right?)`);
   }
 
-  const pkcs8 = inPart("key", () => privateKeyToPkcs8(keyPem));
-  const kind = inPart("key", () => wrapDer(() => pkcs8KeyKind(pkcs8)));
+  const { pkcs8, kind } = inPart("key", () => readPrivateKey(keyPem));
   const importAlg: RsaHashedImportParams | EcKeyImportParams = kind.kind === "rsa"
     ? { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }
     : { name: "ECDSA", namedCurve: kind.curve };
@@ -500,14 +489,10 @@ async function authorityKeyId(ca: CertificateAuthority): Promise<X509.AuthorityK
   return new x509.AuthorityKeyIdentifierExtension(await keyIdentifier(ca.cert.publicKey.rawData), false);
 }
 
-/**
- * RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's
- * bits, as hex (what @peculiar/x509 and openssl compute too).
- */
+/** RFC 5280 4.2.1.2 method 1 (SHA-1 of the subjectPublicKey bits), as hex: what openssl computes too. */
 async function keyIdentifier(spki: ArrayBuffer): Promise<string> {
-  const [, bits] = readChildren(readTlv(new Uint8Array(spki)).value);
-  const hash = await webcrypto.subtle.digest("SHA-1", bits.value.slice(1)); // skip the unused-bits byte
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  const id = await new x509.PublicKey(spki).getKeyIdentifier(webcrypto);
+  return Array.from(new Uint8Array(id), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Compares a private key's public half (via JWK) with a public key. */
@@ -521,8 +506,21 @@ async function samePublicKey(privateKey: CryptoKey, publicKey: CryptoKey): Promi
     : priv.crv === pub.crv && priv.x === pub.x && priv.y === pub.y;
 }
 
-/** Any supported private-key PEM → PKCS#8 DER. */
-function privateKeyToPkcs8(pem: string): Bytes {
+/** Bytes backed by a plain ArrayBuffer: what WebCrypto's BufferSource accepts. */
+type Bytes = Uint8Array<ArrayBuffer>;
+
+/** The curves WebCrypto signs with, by OpenSSL's name for them. */
+const CURVES: Record<string, "P-256" | "P-384" | "P-521"> = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };
+
+type KeyKind = { kind: "rsa" } | { kind: "ec"; curve: "P-256" | "P-384" | "P-521" };
+
+/**
+ * A private key in any PEM form openssl and k3s write (PKCS#8 `PRIVATE KEY`,
+ * PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`) → PKCS#8 DER, the one
+ * form WebCrypto imports, and its algorithm. node:crypto does the converting
+ * in Bun, Deno and Node alike.
+ */
+function readPrivateKey(pem: string): { pkcs8: Bytes; kind: KeyKind } {
   const blocks = parsePem(pem);
   const key = blocks.find((b) => b.label.endsWith("PRIVATE KEY"));
   const unsupported = new Error(
@@ -531,29 +529,20 @@ function privateKeyToPkcs8(pem: string): Bytes {
   );
   if (!key) throw unsupported;
   if (key.encrypted) throw new Error(`unsupported private key PEM: ${key.label} is encrypted; decrypt it first`);
-  switch (key.label) {
-    case "PRIVATE KEY":
-      return key.der;
-    case "RSA PRIVATE KEY":
-      return wrapDer(() => pkcs1ToPkcs8(key.der));
-    case "EC PRIVATE KEY": {
-      const params = blocks.find((b) => b.label === "EC PARAMETERS");
-      const curve = params ? wrapDer(() => decodeEcParameters(params.der)) : undefined;
-      if (curve && !curveByOid[curve]) throw new Error(`unsupported private key PEM: EC curve ${curve}`);
-      return wrapDer(() => sec1ToPkcs8(key.der, curve));
-    }
-    default:
-      throw unsupported; // e.g. ENCRYPTED PRIVATE KEY, OPENSSH PRIVATE KEY
-  }
-}
-
-function wrapDer<T>(fn: () => T): T {
+  if (!["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"].includes(key.label)) throw unsupported; // e.g. ENCRYPTED PRIVATE KEY, OPENSSH PRIVATE KEY
+  let object: KeyObject;
   try {
-    return fn();
+    object = createPrivateKey({ key: x509.PemConverter.encode(key.der.buffer, key.label), format: "pem" });
   } catch (err) {
-    if (err instanceof DerError) throw new Error(`malformed private key: ${err.message}`);
-    throw err;
+    const hint = key.label === "EC PRIVATE KEY" ? " (an EC PRIVATE KEY must name its curve; `openssl pkcs8 -topk8 -nocrypt` converts a key to PKCS#8)" : "";
+    throw new Error(`malformed private key: ${(err as Error).message}${hint}`);
   }
+  const pkcs8 = new Uint8Array(object.export({ format: "der", type: "pkcs8" }));
+  if (object.asymmetricKeyType === "rsa") return { pkcs8, kind: { kind: "rsa" } };
+  const curve = object.asymmetricKeyType === "ec" ? CURVES[object.asymmetricKeyDetails?.namedCurve ?? ""] : undefined;
+  if (curve) return { pkcs8, kind: { kind: "ec", curve } };
+  const what = object.asymmetricKeyType === "ec" ? `EC curve ${object.asymmetricKeyDetails?.namedCurve}` : `a ${object.asymmetricKeyType} key`;
+  throw new Error(`unsupported private key PEM: ${what}; give an RSA key or an ECDSA P-256/P-384/P-521 key`);
 }
 
 interface PemBlock {
@@ -563,24 +552,20 @@ interface PemBlock {
   encrypted: boolean;
 }
 
-/** Every `-----BEGIN X-----` … `-----END X-----` block in `text`. */
+/** Every PEM block in `text` (@peculiar/x509's reader), with whether openssl encrypted it. */
 function parsePem(text: string): PemBlock[] {
   if (typeof text !== "string") throw new Error("expected PEM text");
-  const blocks: PemBlock[] = [];
-  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-  for (const m of text.matchAll(re)) {
-    const lines = m[2].split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    const headers = lines.filter((l) => l.includes(":"));
-    const body = lines.filter((l) => !l.includes(":")).join("");
-    let der: Bytes;
-    try {
-      der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-    } catch {
-      throw new Error(`PEM block ${m[1]}: invalid base64`);
-    }
-    blocks.push({ label: m[1], der, encrypted: headers.some((h) => /ENCRYPTED/i.test(h)) });
+  let structs: ReturnType<typeof x509.PemConverter.decodeWithHeaders>;
+  try {
+    structs = x509.PemConverter.decodeWithHeaders(text);
+  } catch (err) {
+    throw new Error(`PEM: ${(err as Error).message}`);
   }
-  return blocks;
+  return structs.map((b) => ({
+    label: b.type,
+    der: new Uint8Array(b.rawData),
+    encrypted: b.headers.some((h) => /ENCRYPTED/i.test(`${h.key}: ${h.value}`)),
+  }));
 }
 
 function pkcs8Pem(der: ArrayBuffer): string {

@@ -288,7 +288,7 @@ failure_digest() {
     echo "== failed: $name"
     # The failing tests' names and the first lines of each error (bun, deno and node spell them differently).
     sed 's/\x1b\[[0-9;]*m//g' "$logs/$name.log" \
-      | grep -E -A3 '^\(fail\) |^ *✖ |FAILED|^check FAILED: |^ *(error: )?[A-Za-z]*Error( \[[A-Z_]+\])?: ' \
+      | grep -E -A3 '^\(fail\) |^ *✖ |FAILED|^check FAILED: |^ *(error: )?[A-Za-z]*Error( \[[A-Z_]+\])?: |\[ERROR\]: |^error\[' \
       | grep -vE '^ *(at |[0-9]+ \| |ℹ )|^\(pass\) |✔ | ok \(|^--$' | cut -c1-300 | tail -n 24
   done
 }

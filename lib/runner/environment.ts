@@ -37,7 +37,7 @@ import {
   type PeerAddress,
   type ServiceDefinition,
 } from "../service.ts";
-import { tar } from "../tar.ts";
+import { archiveOf } from "../docker/archive.ts";
 import { containerName, environmentLabels, LABEL_OWNER_CONTAINER, LABEL_SERVICE, networkName, newEnvironmentId } from "./labels.ts";
 import { preflight, type PreflightResult } from "./preflight.ts";
 import { ensureContainerWatchdog, ensureReaper } from "./reaper.ts";
@@ -377,7 +377,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
         validateFiles(key, files, typeof def.files === "function" ? "files (the function's result)" : "files");
         if (files.length > 0) {
-          await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key, reachHosts), mode: fileMode(f) }))));
+          await copyInto(id, await archiveOf(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key, reachHosts), mode: fileMode(f) }))));
         }
         res.checkNotStopping();
         await startContainer(id).catch((e) => Promise.reject(publishRefused(e, topology, key)));

@@ -266,7 +266,11 @@ spec:
       await using ns = await k8s.namespace("load");
       await ns.apply(deployment("tok", tags.one, "cat /token; echo started; exec sleep 3600"));
       await ns.rollout("deployment/tok", { timeoutMs: 120_000 });
-      const log = await ns.logs("app=tok");
+      // Ready (no probe) can come before the container's first lines reach its log file: read until "started" is there.
+      const log = await eventually("the container's log to say started", async () => {
+        const l = await ns.logs("app=tok");
+        return l.endsWith("started\n") ? l : undefined;
+      });
       assert.equal(log, `token-one-${runId}\nstarted\n`);
       const pod = (await k8s.client.core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=tok" })).unwrap().items[0];
       assert.equal(await ns.logs(pod.metadata!.name!, { tail: 1 }), "started\n");
@@ -285,7 +289,7 @@ spec:
       const pods = (await k8s.client.core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=web" })).unwrap().items
         .filter((p) => !p.metadata?.deletionTimestamp);
       assert.deepEqual(pods.map((p) => p.spec?.containers[0].image), [tags.two]);
-      assert.equal(await ns.logs(pods[0]), `token-two-${runId}\n`);
+      assert.equal(await eventually("the new pod's token in its log", async () => (await ns.logs(pods[0])) || undefined), `token-two-${runId}\n`);
     }, LONG);
 
     t("a rollout that can never finish (crash loop) times out with the failing container's log tail", async ({ env }) => {

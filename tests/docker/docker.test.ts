@@ -34,7 +34,7 @@ import {
   WaitCancelledError,
   waitExit,
 } from "../../lib/docker.ts";
-import { tar } from "../../lib/tar.ts";
+import { archiveOf } from "../../lib/docker/archive.ts";
 import { eventually } from "../support/eventually.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 
@@ -172,7 +172,7 @@ if (unavailable) {
         });
         assert.match(id, /^[0-9a-f]{64}$/);
         const page = `<h1>k3sbox ${c.id}</h1>\n`;
-        await copyInto(id, tar([{ path: "/www/index.html", content: page }])); // /www does not exist yet
+        await copyInto(id, await archiveOf([{ path: "/www/index.html", content: page }])); // /www does not exist yet
         const created = await inspectContainer(id);
         assert.equal(created.state.status, "created");
         assert.equal(created.state.startedAt, null);
@@ -218,12 +218,12 @@ if (unavailable) {
       withCase(async (c) => {
         const id = await createContainer({ name: c.name("cp"), image, labels: c.labels, command: ["sleep", "600"] });
         const binary = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) % 256);
-        await copyInto(id, tar([
+        await copyInto(id, await archiveOf([
           { path: "/etc/rancher/k3s/k3s.yaml", content: "kube: config\n", mode: 0o600 },
           { path: "/var/lib/k3sbox/deep/er/still/blob.bin", content: binary, mode: 0o640 },
         ]));
         await startContainer(id);
-        await copyInto(id, tar([{ path: "later/run.sh", content: "#!/bin/sh\necho ran\n", mode: 0o755 }]), "/tmp");
+        await copyInto(id, await archiveOf([{ path: "later/run.sh", content: "#!/bin/sh\necho ran\n", mode: 0o755 }]), "/tmp");
         const stat = async (path: string) => (await execIn(id, ["stat", "-c", "%a %u:%g %F", path])).stdout.trim();
         assert.equal(await stat("/etc/rancher/k3s/k3s.yaml"), "600 0:0 regular file");
         assert.equal(await stat("/etc/rancher/k3s"), "755 0:0 directory", "missing parents are created 0755");
@@ -235,7 +235,7 @@ if (unavailable) {
         assert.equal(sum.stdout.split(" ")[0], await sha256(binary));
         assert.equal((await execIn(id, ["/tmp/later/run.sh"])).stdout, "ran\n");
         // A destination directory that does not exist is Docker's error, surfaced as DockerError.
-        await assert.rejects(copyInto(id, tar([{ path: "x", content: "" }]), "/no/such/dir"), (err: unknown) => {
+        await assert.rejects(copyInto(id, await archiveOf([{ path: "x", content: "" }]), "/no/such/dir"), (err: unknown) => {
           assert.ok(err instanceof DockerError, String(err));
           assert.match(err.message, /^docker cp: /);
           return true;

@@ -115,7 +115,8 @@ export async function startDind(opts: { tls?: boolean; ssh?: boolean } = {}): Pr
     // With TLS the server certificate names the container's address, known once it runs: wait for it.
     const script = `${opts.tls ? "while [ ! -f /certs/ready ]; do sleep 0.1; done; " : ""}exec dockerd "$@" >/var/log/dockerd.log 2>&1`;
     await docker([
-      "run", "--detach", "--name", name, "--label", "k3sbox.test=dind", "--cgroupns", "host",
+      // --init: dockerd as PID 1 reaps nothing, and each ssh connection left a zombie sshd (over a thousand in a test run).
+      "run", "--detach", "--init", "--name", name, "--label", "k3sbox.test=dind", "--cgroupns", "host",
       ...privilegeArgs(priv.privilege, "host"), "--volume", `${volume}:/var/lib/docker`, "--tmpfs", "/run", "--tmpfs", "/var/log",
       "--entrypoint", "/bin/sh", DIND_IMAGE, "-c", script, "dind", ...flags,
     ], { timeoutMs: 60_000 });
@@ -215,13 +216,16 @@ export async function stopDind(name: string, certDir?: string): Promise<void> {
  * with TLS K3SBOX_DIND_TLS_HOST + K3SBOX_DIND_TLS_CERT_PATH), whose stop()
  * leaves it running; else one of this process's own.
  */
-export async function sharedOrOwnDind(opts: { tls?: boolean } = {}): Promise<Dind> {
-  const host = opts.tls ? process.env.K3SBOX_DIND_TLS_HOST : process.env.K3SBOX_DIND_HOST;
+export async function sharedOrOwnDind(opts: { tls?: boolean; ssh?: boolean } = {}): Promise<Dind> {
+  const variable = opts.tls ? "K3SBOX_DIND_TLS_HOST" : opts.ssh ? "K3SBOX_DIND_SSH_HOST" : "K3SBOX_DIND_HOST";
+  const host = process.env[variable];
   if (!host) return await startDind(opts);
-  const ip = /^tcp:\/\/([0-9.]+):\d+$/.exec(host)?.[1];
-  if (!ip) throw new Error(`K3SBOX_DIND_${opts.tls ? "TLS_" : ""}HOST: expected tcp://<ip>:<port>; got ${host}`);
+  const ip = /^(?:tcp|ssh):\/\/(?:root@)?([0-9.]+)(?::\d+)?$/.exec(host)?.[1];
+  if (!ip) throw new Error(`${variable}: expected tcp://<ip>:<port> or ssh://root@<ip>; got ${host}`);
   const env: Record<string, string> = { DOCKER_HOST: host };
   if (opts.tls) Object.assign(env, { DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: process.env.K3SBOX_DIND_TLS_CERT_PATH ?? "" });
+  // ssh: the configured `ssh` (key, known_hosts) first on PATH.
+  if (opts.ssh) env.PATH = `${process.env.K3SBOX_DIND_SSH_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`;
   return { name: "(shared)", ip, dockerHost: host, env, stop: async () => {} };
 }
 
@@ -252,14 +256,22 @@ export async function loadIntoDind(dind: Dind, image: string): Promise<void> {
 if (import.meta.main) {
   const cmd = process.argv[2];
   if (cmd === "start") {
-    const [plain, tls] = await Promise.all([startDind(), startDind({ tls: true })]);
+    // The plain daemon also runs sshd where this machine has it, for the ssh:// tests.
+    const ssh = (await sshMissing()) === undefined;
+    const [plain, tls] = await Promise.all([startDind({ ssh }), startDind({ tls: true })]);
     console.log(`K3SBOX_DIND_NAMES=${plain.name},${tls.name}`);
-    console.log(`K3SBOX_DIND_HOST=${plain.dockerHost}`);
+    console.log(`K3SBOX_DIND_HOST=tcp://${plain.ip}:2375`);
+    if (ssh) {
+      console.log(`K3SBOX_DIND_SSH_HOST=${plain.env.DOCKER_HOST}`);
+      console.log(`K3SBOX_DIND_SSH_BIN=${plain.env.PATH.split(":")[0]}`);
+    }
     console.log(`K3SBOX_DIND_TLS_HOST=${tls.dockerHost}`);
     console.log(`K3SBOX_DIND_TLS_CERT_PATH=${tls.env.DOCKER_CERT_PATH}`);
   } else if (cmd === "stop") {
     for (const n of (process.env.K3SBOX_DIND_NAMES ?? "").split(",").filter(Boolean)) await stopDind(n);
-    if (process.env.K3SBOX_DIND_TLS_CERT_PATH?.includes("k3sbox-dind-certs-")) await rm(process.env.K3SBOX_DIND_TLS_CERT_PATH, { recursive: true, force: true });
+    for (const dir of [process.env.K3SBOX_DIND_TLS_CERT_PATH, process.env.K3SBOX_DIND_SSH_BIN && dirname(process.env.K3SBOX_DIND_SSH_BIN)]) {
+      if (dir?.includes("k3sbox-dind-certs-")) await rm(dir, { recursive: true, force: true });
+    }
   } else {
     console.error("usage: dind.ts start | stop");
     process.exit(2);

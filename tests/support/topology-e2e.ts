@@ -1,4 +1,4 @@
-// k3s() end to end on the node image, for each topology (tests/composition/topology.test.ts):
+// k3s() end to end on the node image, for each topology (tests/composition/topology-*.test.ts):
 // boot, apply, rollout, env.fetch over HTTPS through Traefik, kubectl through
 // kubeconfigPath, loadImages, docker push to the in-cluster registry and a pod
 // pulling from it, stop. Runs in this process against whatever daemon

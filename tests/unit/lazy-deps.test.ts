@@ -2,8 +2,8 @@
 // command that talks to no API server (a usage error, `down`, `list`,
 // `prune`) and a process that only runs containers never pay for
 // @kubernetes/client-node or @peculiar/x509. Two things keep that true:
-// deps.ts imports them only dynamically, and nothing the CLI or the runner
-// imports statically reaches mod.ts (which loads the client at import).
+// deps.ts imports them only dynamically, and mod.ts has no top-level await
+// (it once awaited the client for PatchStrategy and setHeaderOptions).
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
@@ -47,7 +47,19 @@ test("deps.ts loads @kubernetes/client-node, @peculiar/x509 and reflect-metadata
   assert.ok(imports.some((i) => i.from === "yaml"));
 });
 
-test("the CLI and the runner never import mod.ts (it loads the Kubernetes client at import)", async () => {
+test("mod.ts loads nothing at import: no top-level await, and no module it reaches statically imports a heavy package", async () => {
+  const graph = await staticGraph("mod.ts");
+  assert.ok(graph.has("deps.ts") && graph.has("lib/kube/patch.ts"), "the walk reached deps.ts and the patch helpers");
+  for (const file of graph) {
+    const source = withoutComments(await readFile(join(root, file), "utf8"));
+    assert.doesNotMatch(source, /^(?:export )?(?:const|let) [^=]+= await /m, `${file}: a top-level await`);
+    for (const { statement, from } of valueImports(source)) {
+      assert.ok(!["@kubernetes/client-node", "@peculiar/x509", "reflect-metadata"].includes(from), `${file}: ${statement}`);
+    }
+  }
+});
+
+test("the CLI and the runner never import mod.ts (the public surface stays out of their start)", async () => {
   for (const entry of ["cli.ts", "lib/runner/environment.ts", "lib/runner/reaper-main.ts"]) {
     const graph = await staticGraph(entry);
     assert.ok(graph.has("deps.ts") || entry.endsWith("reaper-main.ts"), `${entry}: the walk reached deps.ts`);
