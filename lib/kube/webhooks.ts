@@ -145,22 +145,12 @@ export async function startWebhooks(ctx: WebhookContext, opts: WebhookOptions): 
   });
   const url = `https://${HOST_ALIAS}:${server.port}`;
   const installed = new Installed(ctx, timeoutMs);
-  try {
-    const fromHandlers = planFromHandlers(opts, prefix, url, ctx.caPem);
-    plan = opts.configurations !== undefined
-      ? mergePlans(fromHandlers, rewriteConfigurations(opts.configurations, { admission: opts.handlers, conversion: opts.converters }, url, ctx.caPem, prefix))
-      : fromHandlers;
-    await installed.install(plan);
-    await installed.prove(plan, probesSeen, counts);
-  } catch (err) {
-    await installed.uninstall(probesSeen).catch(() => {});
-    await server.close();
-    throw err;
-  }
-
+  // Tracked from here on: an environment stopping while this installs closes it too (after the install settles).
+  let setup: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
+      await setup?.catch(() => {});
       try {
         await installed.uninstall(probesSeen);
       } finally {
@@ -172,12 +162,28 @@ export async function startWebhooks(ctx: WebhookContext, opts: WebhookOptions): 
     url,
     address,
     port: server.port,
-    configurations: plan.admission.map((a) => a.object),
+    get configurations() {
+      return plan?.admission.map((a) => a.object) ?? [];
+    },
     calls: (name) => counts.get(name) ?? 0,
     close,
     [Symbol.asyncDispose]: close,
   };
   ctx.live.add(handle);
+  setup = (async () => {
+    const fromHandlers = planFromHandlers(opts, prefix, url, ctx.caPem);
+    plan = opts.configurations !== undefined
+      ? mergePlans(fromHandlers, rewriteConfigurations(opts.configurations, { admission: opts.handlers, conversion: opts.converters }, url, ctx.caPem, prefix))
+      : fromHandlers;
+    await installed.install(plan);
+    await installed.prove(plan, probesSeen, counts);
+  })();
+  try {
+    await setup;
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
   return handle;
 }
 
