@@ -146,11 +146,10 @@ export async function startWebhooks(ctx: WebhookContext, opts: WebhookOptions): 
   const url = `https://${HOST_ALIAS}:${server.port}`;
   const installed = new Installed(ctx, timeoutMs);
   // Tracked from here on: an environment stopping while this installs closes it too (after the install settles).
-  let setup: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
-      await setup?.catch(() => {});
+      await setup.catch(() => {}); // assigned below, before anything can call close()
       try {
         await installed.uninstall(probesSeen);
       } finally {
@@ -170,7 +169,7 @@ export async function startWebhooks(ctx: WebhookContext, opts: WebhookOptions): 
     [Symbol.asyncDispose]: close,
   };
   ctx.live.add(handle);
-  setup = (async () => {
+  const setup = (async () => {
     const fromHandlers = planFromHandlers(opts, prefix, url, ctx.caPem);
     plan = opts.configurations !== undefined
       ? mergePlans(fromHandlers, rewriteConfigurations(opts.configurations, { admission: opts.handlers, conversion: opts.converters }, url, ctx.caPem, prefix))
