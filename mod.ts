@@ -28,7 +28,7 @@ export {
   type SetupContext,
 } from "./lib/service.ts";
 export { readRaw, readTag, type Tag, wrap, type Wrapped } from "./lib/inspect.ts";
-export { describeEvent, type KubeMeta, type RecordedEvent, Recorder } from "./lib/recorder.ts";
+export { describeEvent, type KubeMeta, type RecordedEvent, Recorder, type WebhookMeta } from "./lib/recorder.ts";
 
 export {
   createKubeHelpers,
@@ -55,6 +55,21 @@ export type { LogsOptions } from "./lib/kube/logs.ts";
 export { ExecError, type ExecOptions, type ExecResult } from "./lib/kube/exec.ts";
 export { type PortForward, PortForwardError, type PortForwardOptions } from "./lib/kube/portforward.ts";
 export type { DiagnosticsOptions } from "./lib/kube/diagnostics.ts";
+export { WebhookNotReadyError, type Webhooks } from "./lib/kube/webhooks.ts";
+export {
+  type AdmissionWebhook,
+  type ConversionWebhook,
+  type WebhookOptions,
+  WebhookOptionError,
+  type WebhookRule,
+} from "./lib/kube/webhook-options.ts";
+export type {
+  AdmissionDecision,
+  AdmissionHandler,
+  AdmissionRequest,
+  ConversionHandler,
+  JsonPatchOperation,
+} from "./lib/kube/admission.ts";
 export { PatchStrategy, setHeaderOptions } from "./lib/kube/patch.ts";
 export type { ConfigurationOptions, KubernetesObject } from "./deps.ts";
 export { KubeApiError } from "./lib/kube/errors.ts";
@@ -64,3 +79,4 @@ export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts
 
 export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";
 export { DockerError, DockerUnavailableError } from "./lib/docker.ts";
+export { HOST_ALIAS, HostAddressError } from "./lib/docker/host-address.ts";

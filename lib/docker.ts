@@ -290,6 +290,15 @@ export async function removeNetworks(names: readonly string[]): Promise<void> {
   }
 }
 
+/** The IPAM gateway of a network (IPv4 first): the daemon host's address on that bridge; undefined when it has none. */
+export async function networkGateway(name: string): Promise<string | undefined> {
+  const out = await docker(["network", "inspect", "--format", "{{json .IPAM.Config}}", validateName(name, "network name")]);
+  // deno-lint-ignore no-explicit-any
+  const configs: any[] = JSON.parse(out.trim() || "null") ?? [];
+  const gateways = configs.map((c) => String(c?.Gateway ?? "")).filter((g) => g !== "");
+  return gateways.find((g) => !g.includes(":")) ?? gateways[0];
+}
+
 /** Connects a container (created or running) to another network, with DNS aliases there. */
 export async function connectNetwork(network: string, container: string, aliases: readonly string[] = []): Promise<void> {
   const args = ["network", "connect", ...aliases.flatMap((a) => ["--alias", validateName(a, "network alias")])];
@@ -326,6 +335,8 @@ export interface ContainerSpec {
   mounts?: VolumeMount[];
   /** Also publish them on this address of the daemon's host (see docker/topology.ts); 127.0.0.1 stays. */
   publishHost?: string;
+  /** Extra /etc/hosts lines as `name:ip` (`--add-host`). */
+  addHosts?: string[];
   entrypoint?: string;
   command?: string[];
 }
@@ -380,6 +391,10 @@ export async function createContainer(spec: ContainerSpec): Promise<string> {
     }
   }
   for (const m of spec.mounts ?? []) args.push(...mountArgs(m));
+  for (const h of spec.addHosts ?? []) {
+    if (!/^[A-Za-z0-9.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new DockerNameError("extra host", h, "must be name:ip-address");
+    args.push("--add-host", h);
+  }
   if (spec.entrypoint !== undefined) args.push("--entrypoint", validateText("entrypoint", spec.entrypoint));
   args.push(validateImage(spec.image), ...(spec.command ?? []).map((c) => validateText("command argument", c)));
   const out = await docker(args);

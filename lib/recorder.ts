@@ -16,9 +16,20 @@ export interface KubeMeta {
   namespace?: string;
 }
 
+/** A call the API server made to a webhook served by this process (kube/webhooks.ts). */
+export interface WebhookMeta {
+  type: "validating" | "mutating" | "conversion";
+  /** The webhook's name (admission) or the CRD's (conversion). */
+  webhook: string;
+  /** What the request was about: `CREATE configmaps · ns/name`, or `to example.test/v2 (1 object)`. */
+  about: string;
+  /** `allowed`, `denied: <message>`, `patched (2 ops)`, `converted`, `failed: <message>`. */
+  verdict?: string;
+}
+
 export interface RecordedEvent {
   seq: number;
-  kind: "http" | "kube";
+  kind: "http" | "kube" | "webhook";
   method: string;
   url: string;
   /** HTTP status, once the response head arrived. */
@@ -29,6 +40,7 @@ export interface RecordedEvent {
   startedAtMs: number;
   durationMs?: number;
   kube?: KubeMeta;
+  webhook?: WebhookMeta;
 }
 
 /** The timeline keeps this many newest events (a ring buffer: a long test run must not grow it without end). */
@@ -85,6 +97,14 @@ export class Recorder {
     e.kube = kube;
   }
 
+  /** Marks an event as a webhook call received (its verdict may follow in a later call). */
+  annotateWebhook(seq: number, meta: WebhookMeta): void {
+    const e = this.#events.get(seq);
+    if (!e) return;
+    e.kind = "webhook";
+    e.webhook = { ...meta };
+  }
+
   /** Retracts an event (library plumbing the user never asked for). */
   remove(seq: number): void {
     this.#events.delete(seq);
@@ -92,7 +112,7 @@ export class Recorder {
 
   /** Events in the order they started. */
   events(): RecordedEvent[] {
-    return [...this.#events.values()].map((e) => ({ ...e, kube: e.kube && { ...e.kube } }));
+    return [...this.#events.values()].map((e) => ({ ...e, kube: e.kube && { ...e.kube }, webhook: e.webhook && { ...e.webhook } }));
   }
 
   /** One readable line per event. */
@@ -136,6 +156,11 @@ export function describeKubeMeta(k: KubeMeta): string {
 export function describeEvent(e: RecordedEvent): string {
   const outcome = e.error !== undefined ? `failed: ${e.error}` : e.status !== undefined ? String(e.status) : "pending";
   const took = e.durationMs !== undefined ? ` ${Math.round(e.durationMs)}ms` : "";
+  if (e.kind === "webhook" && e.webhook) {
+    const w = e.webhook;
+    const verdict = e.error !== undefined ? `failed: ${e.error}` : w.verdict ?? outcome;
+    return `webhook ${w.type} ${w.webhook} ← ${w.about} ${verdict}${took}`;
+  }
   if (e.kind === "kube" && e.kube) return `${describeKubeMeta(e.kube)} ${outcome}${took}`;
   return `${e.method} ${e.url} ${outcome}${took}`;
 }

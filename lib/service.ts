@@ -98,6 +98,12 @@ export interface HelperContext {
    * when this process runs in a container. Use it with `hostPort`.
    */
   host: string;
+  /**
+   * The address a server in this process binds to so that containers and
+   * pods reach it as `host.k3sbox.internal` (docker/host-address.ts); throws
+   * a HostAddressError naming the topology where there is none (remote daemons).
+   */
+  hostAddress?(): string;
   /** Whether the container runs privileged (`privileged: true`: --privileged or its capability fallback). */
   privileged?: boolean;
   /** Runs argv inside the container (no shell unless you pass one). */

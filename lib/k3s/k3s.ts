@@ -1,12 +1,15 @@
 // The k3s() service factory: a single-node k3s cluster as a ServiceDefinition.
 
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig, pointKubeconfigAt } from "../kube/client.ts";
-import { dnsName, hostPortOf, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
+import { withRequestSignal } from "../kube/request-scope.ts";
+import { startWebhooks, type WebhookContext, type Webhooks } from "../kube/webhooks.ts";
+import type { WebhookOptions } from "../kube/webhook-options.ts";
+import { dnsName, type HelperContext, hostPortOf, provides, SELF_SERVICE_TOKEN, type ServiceDefinition } from "../service.ts";
 import { K3S_READY_COMMAND, k3sStartupScript } from "./command.ts";
 import { type K3sOptions, resolveK3sOptions } from "./options.ts";
 import { buildRegistriesYaml, REGISTRY_PORT } from "./registries.ts";
 import { apiServerReadyProbe, kubeconfigReader } from "./ready-probe.ts";
-import { registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
+import { nodeHostsEntries, registerPeersInCoreDns, setupK3sCluster } from "./setup.ts";
 import { type LoadedImage, loadImages } from "./load-images.ts";
 import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
 import { mirrorEndpoint } from "../images/mirror.ts";
@@ -23,6 +26,37 @@ export interface K3sHelpers extends KubeHelpers {
    * so pods run them with `imagePullPolicy: Never` or `IfNotPresent`.
    */
   loadImages(...refs: string[]): Promise<LoadedImage[]>;
+  /**
+   * Serves admission (validating, mutating) and CRD conversion webhooks from
+   * this process over HTTPS (a certificate from the environment's CA for
+   * `host.k3sbox.internal`, listening on env.hostAddress), points each
+   * configuration's clientConfig at it (url + caBundle), and returns once
+   * the API server demonstrably calls it. `await using` / close() (and the
+   * environment's stop) removes the configurations before the server stops.
+   *
+   * ```ts
+   * await using hooks = await env.svc.k8s.webhooks({
+   *   validating: [{
+   *     name: "no-secrets.example.test",
+   *     rules: [{ operations: ["CREATE", "UPDATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }],
+   *     handler: (req) => "password" in (req.object?.data ?? {}) ? { allowed: false, message: "no passwords in ConfigMaps" } : { allowed: true },
+   *   }],
+   * });
+   * ```
+   */
+  webhooks(options: WebhookOptions): Promise<Webhooks>;
+}
+
+/** How long the environment's stop gives each open webhook server to uninstall its configurations. */
+const WEBHOOK_CLOSE_MS = 10_000;
+
+/** The address the containers reach this process at, or undefined where there is none (remote daemons). */
+function reachableHost(ctx: HelperContext): string | undefined {
+  try {
+    return ctx.hostAddress?.();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -68,7 +102,32 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       pointKubeconfigAt(kubeconfig, `https://${hostPortOf(ctx.host, ctx.hostPort(K3S_API_PORT))}`);
       // A request that gets no answer names the node's fault (paused, exited, off its network).
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder, fault: ctx.fault });
-      return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
+      const live = new Set<Webhooks>();
+      const hooks: WebhookContext = {
+        core: kube.client.core,
+        objects: kube.client.objects,
+        recorder: ctx.recorder,
+        caPem: ctx.caPem,
+        issueCertificate: ctx.issueCertificate,
+        hostAddress: () => {
+          if (!ctx.hostAddress) throw new Error(`k3s(${ctx.name}).webhooks(): the runner gives no host address`);
+          return ctx.hostAddress();
+        },
+        live,
+      };
+      return {
+        ...kube,
+        loadImages: (...refs: string[]) => loadImages(ctx.container, refs),
+        webhooks: (options) => startWebhooks(hooks, options),
+        // Webhook configurations go first, while the API is there to remove them and the servers still answer.
+        close: async () => {
+          // Bounded: a node already gone must not hold the stop for request timeouts.
+          const open = await Promise.allSettled([...live].map((w) => withRequestSignal(AbortSignal.timeout(WEBHOOK_CLOSE_MS), () => w.close())));
+          await kube.close();
+          const failed = open.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+          if (failed.length) throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => (f.reason as Error).message).join("; "));
+        },
+      };
     },
     setup: async (ctx) => {
       // Privileged means a real node: never a silent fake one (see node-check.ts).
@@ -76,7 +135,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       await ensureNodeImages(opts, ctx);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
     },
-    peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
+    // Pods resolve peers (`<key>.internal`) and the test process (`host.k3sbox.internal`, where it is reachable).
+    peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, nodeHostsEntries(peers, reachableHost(ctx))),
     dispose: (helpers) => helpers.close(),
     diagnostics: (helpers) => helpers.diagnostics(),
   };

@@ -17,6 +17,7 @@ import {
   traefikManifest,
 } from "./manifests.ts";
 import { sleep } from "../sleep.ts";
+import { HOST_ALIAS } from "../docker/host-address.ts";
 
 export const ROLLOUT_TIMEOUT_MS = 120_000;
 export const ROLLOUT_POLL_MS = 250;
@@ -98,27 +99,44 @@ export function collectDiagnostics(helpers: KubeHelpers, namespace: string): Pro
 const COREDNS_CONFIGMAP = "coredns";
 const NODE_HOSTS_KEY = "NodeHosts";
 
+/** A hosts-file line for CoreDNS's NodeHosts: an address and its names. */
+export interface HostsEntry {
+  ip: string;
+  names: string[];
+}
+
+/** NodeHosts lines for peers (`<ip> <key>.internal <key>`) and, when known, the test process (`<ip> host.k3sbox.internal`). */
+export function nodeHostsEntries(peers: PeerAddress[], hostAddress?: string): HostsEntry[] {
+  const entries = peers.map((p) => ({ ip: p.ip, names: [p.host, p.key] }));
+  return hostAddress ? [...entries, { ip: hostAddress, names: [HOST_ALIAS] }] : entries;
+}
+
+/** `current` NodeHosts with each entry's line added once. */
+export function mergeNodeHosts(current: string, entries: HostsEntry[]): string {
+  const lines = current.split("\n").filter((l) => l.trim() !== "");
+  for (const e of entries) {
+    const entry = `${e.ip} ${e.names.join(" ")}`;
+    if (!lines.includes(entry)) lines.push(entry);
+  }
+  return lines.join("\n") + "\n";
+}
+
 /**
- * Adds `<ip> <key>.internal <key>` lines for peer containers to CoreDNS's
- * NodeHosts (the hosts file k3s's CoreDNS serves), so pods resolve peers.
+ * Adds hosts lines (peer containers, `host.k3sbox.internal`) to CoreDNS's
+ * NodeHosts (the hosts file k3s's CoreDNS serves), so pods resolve them.
  * Waits up to `timeoutMs` for k3s to create the ConfigMap.
  */
 export async function registerPeersInCoreDns(
   helpers: KubeHelpers,
-  peers: PeerAddress[],
+  entries: HostsEntry[],
   opts: { timeoutMs?: number } = {},
 ): Promise<void> {
-  if (peers.length === 0) return;
+  if (entries.length === 0) return;
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (true) {
     try {
       const cm = (await helpers.client.core.readNamespacedConfigMap({ name: COREDNS_CONFIGMAP, namespace: SYSTEM_NAMESPACE })).unwrap();
-      const current = cm.data?.[NODE_HOSTS_KEY] ?? "";
-      const lines = current.split("\n").filter((l) => l.trim() !== "");
-      for (const p of peers) {
-        const entry = `${p.ip} ${p.host} ${p.key}`;
-        if (!lines.includes(entry)) lines.push(entry);
-      }
+      const merged = mergeNodeHosts(cm.data?.[NODE_HOSTS_KEY] ?? "", entries);
       // JSON Patch guarded by the resourceVersion: if k3s rewrote NodeHosts
       // meanwhile, the test op fails (422) and we merge again.
       await helpers.client.core.patchNamespacedConfigMap({
@@ -126,7 +144,7 @@ export async function registerPeersInCoreDns(
         namespace: SYSTEM_NAMESPACE,
         body: [
           { op: "test", path: "/metadata/resourceVersion", value: cm.metadata?.resourceVersion },
-          { op: "add", path: "/data", value: { ...cm.data, [NODE_HOSTS_KEY]: lines.join("\n") + "\n" } },
+          { op: "add", path: "/data", value: { ...cm.data, [NODE_HOSTS_KEY]: merged } },
         ],
       });
       return;

@@ -5,6 +5,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import process from "node:process";
 import {
   connectNetwork,
   copyInto,
@@ -12,6 +13,7 @@ import {
   createNetwork,
   execIn,
   inspectContainer,
+  networkGateway,
   removeContainers,
   removeNetworks,
   startContainer,
@@ -21,6 +23,7 @@ import {
   waitExit,
 } from "../docker.ts";
 import { detectTopology, joinNetwork, LABEL_JOINED, leaveNetwork, type Topology, TopologyError } from "../docker/topology.ts";
+import { addHostEntry, decideHostAddress, type HostAddressDecision, hostAddressOf } from "../docker/host-address.ts";
 import { proveReachable, type ReachTarget } from "./reach.ts";
 import { startSshForward } from "../docker/ssh-forward.ts";
 import { type CertificateAuthority, caFromEnv, generateCa, issueLeaf, loadCaNamed } from "../pki.ts";
@@ -81,6 +84,13 @@ export interface EnvironmentOptions<S extends Services> {
    * Docker publish on `publish` (when a NAT or forward sits between them).
    */
   host?: string;
+  /**
+   * The address containers reach this process at (`host.k3sbox.internal`,
+   * `env.hostAddress`), overriding K3SBOX_HOST_ADDRESS and the decision from
+   * the topology (docker/host-address.ts): for a remote daemon with a route
+   * back to this machine (a VPN, a shared LAN), where none is decided.
+   */
+  hostAddress?: string;
 }
 
 export interface RunningService {
@@ -113,6 +123,16 @@ export interface Environment<S extends Services> extends AsyncDisposable {
   hostPort(key: keyof S & string, containerPort: number): number;
   /** How this process reaches the containers, and why (docker/topology.ts). */
   readonly topology: Topology;
+  /**
+   * The address a server in this process binds to so that every container
+   * and pod reaches it as `host.k3sbox.internal`: the environment network's
+   * gateway for a local daemon (not all interfaces), this process's
+   * container's address when it runs in one (docker/host-address.ts).
+   * Throws a HostAddressError naming the topology where containers cannot
+   * reach this process (tcp:// and ssh:// daemons) unless `hostAddress` /
+   * K3SBOX_HOST_ADDRESS says where.
+   */
+  readonly hostAddress: string;
   /**
    * The service's port on 127.0.0.1 of the Docker daemon's host: what the
    * daemon itself reaches, e.g. `docker push 127.0.0.1:<daemonPort(k, 5000)>/app`
@@ -322,12 +342,15 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
 
     if (!attach) res.network = networkName(envId); // set first: a stop racing the create still removes it
     const networkLabels = topology.ownContainer ? { ...labels, [LABEL_JOINED]: topology.ownContainer } : labels;
+    let hostAddress: HostAddressDecision = { ok: false, reason: "not decided" };
     await phase("network", async () => {
       if (!attach) await res.creating(createNetwork(res.network!, networkLabels));
+      const net = attach ? networkName(envId) : res.network!;
       if (topology.mode === "network" && topology.ownContainer) {
         res.joined = topology.ownContainer;
-        await joinNetwork(attach ? networkName(envId) : res.network!, topology.ownContainer);
+        await joinNetwork(net, topology.ownContainer);
       }
+      hostAddress = await hostAddressFor(topology, net, opts.hostAddress);
     });
     res.checkNotStopping();
 
@@ -365,6 +388,7 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
           publish: def.ports,
           mounts: prepared.mounts,
           publishHost: topology.mode === "published" ? topology.publishHost : undefined,
+          addHosts: [addHostEntry(hostAddress)].filter((h): h is string => h !== undefined),
           ...commandOf(def, key, reachHosts),
         }));
         await res.adoptContainer(id);
@@ -422,6 +446,7 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
       image: services[key].image.reference,
       hostPort: (p) => hostPort(key, p),
       host: running[key as keyof S & string].host,
+      hostAddress: () => hostAddressOf(hostAddress, topology, `service "${key}": ctx.hostAddress()`),
       privileged: services[key].privileged === true,
       exec: async (argv, o) => {
         if (o?.timeoutMs !== undefined) checkTimeoutMs(o.timeoutMs, `service "${key}": ctx.exec(): option "timeoutMs"`, 10_000);
@@ -527,6 +552,9 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
       fetch: createEnvFetch(routes, ca.certPem, recorder),
       hostPort,
       topology,
+      get hostAddress() {
+        return hostAddressOf(hostAddress, topology, "env.hostAddress");
+      },
       daemonPort(key, port) {
         const p = running[key]?.daemonPorts[port];
         if (p === undefined) throw new Error(`service "${key}" does not publish port ${port} on the daemon host's 127.0.0.1`);
@@ -570,6 +598,25 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
     // Interrupted by SIGINT/SIGTERM: the handler exits with 130/143; rejecting first would make it 1.
     return await unlessExitingOnSignal(Promise.reject(err));
   }
+}
+
+/** Where the containers reach this process (docker/host-address.ts): the override, else from the topology and `network`. */
+async function hostAddressFor(topology: Topology, network: string, option: string | undefined): Promise<HostAddressDecision> {
+  const fromEnv = process.env.K3SBOX_HOST_ADDRESS;
+  const override = option !== undefined
+    ? { address: option, source: "startEnvironment({ hostAddress })" }
+    : fromEnv
+    ? { address: fromEnv.trim(), source: "K3SBOX_HOST_ADDRESS" }
+    : undefined;
+  if (override || topology.kind === "tcp" || topology.kind === "ssh") return decideHostAddress(topology, { override });
+  if (topology.mode === "network" && topology.ownContainer) {
+    const own = await inspectContainer(topology.ownContainer);
+    return decideHostAddress(topology, { ownIp: own.networks[network]?.ip });
+  }
+  // A failed inspect costs host.k3sbox.internal (said when it is asked for), not the start.
+  const gateway = await networkGateway(network).catch((err: Error) => err);
+  if (gateway instanceof Error) return { ok: false, reason: `docker network inspect ${network} failed: ${gateway.message.split("\n")[0]}` };
+  return decideHostAddress(topology, { gateway });
 }
 
 async function writeKubeconfig(res: Resources, key: string, helpers: unknown): Promise<string> {

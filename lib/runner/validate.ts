@@ -5,6 +5,7 @@
 import { matchesDnsName, SELF_SERVICE_TOKEN, type ServiceDefinition, type ServiceFile } from "../service.ts";
 import { MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
+import { isIP } from "node:net";
 
 export class EnvironmentOptionError extends Error {
   /** The option at fault, e.g. `services.web.readyCheck.timeoutSecs`. */
@@ -247,7 +248,7 @@ export function validateServices(services: unknown): asserts services is Record<
 /** The options besides `services`. */
 export function validateEnvironmentOptions(opts: unknown): void {
   if (!isPlainObject(opts)) throw new EnvironmentOptionError("options", "an object such as { services: { k8s: k3s() } }", opts);
-  knownFields((k) => k, opts, ["services", "ca", "onProgress", "detached", "reuse", "host"], "startEnvironment's options");
+  knownFields((k) => k, opts, ["services", "ca", "onProgress", "detached", "reuse", "host", "hostAddress"], "startEnvironment's options");
   validateServices(opts.services);
   if (opts.ca !== undefined) {
     const ca = opts.ca as Record<string, unknown>;
@@ -259,6 +260,9 @@ export function validateEnvironmentOptions(opts: unknown): void {
   if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw new EnvironmentOptionError("onProgress", "a function", opts.onProgress);
   if (opts.detached !== undefined && typeof opts.detached !== "boolean") throw new EnvironmentOptionError("detached", "true or false", opts.detached);
   if (opts.reuse !== undefined && typeof opts.reuse !== "boolean") throw new EnvironmentOptionError("reuse", "true or false", opts.reuse);
+  if (opts.hostAddress !== undefined && (typeof opts.hostAddress !== "string" || isIP(opts.hostAddress) === 0)) {
+    throw new EnvironmentOptionError("hostAddress", 'an IP address of this machine that the containers reach, e.g. "10.0.0.5"', opts.hostAddress);
+  }
   if (opts.host !== undefined && (typeof opts.host !== "string" || !opts.host.trim())) {
     throw new EnvironmentOptionError("host", 'an IP address or host name of the Docker daemon\'s host, e.g. "192.168.1.10" (or "dial,publish")', opts.host);
   }

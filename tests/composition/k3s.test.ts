@@ -94,9 +94,10 @@ spec:
       assert.equal(await env.kubeconfigPath("k8s"), path, "one file per service");
     });
 
-    t("peer containers are registered in CoreDNS NodeHosts as <key>.internal", async ({ env }) => {
+    t("peer containers are registered in CoreDNS NodeHosts as <key>.internal, and the test process as host.k3sbox.internal", async ({ env }) => {
       const cm = await env.svc.k8s.client.core.readNamespacedConfigMap({ name: "coredns", namespace: "kube-system" });
       assert.ok(cm.data?.NodeHosts.split("\n").includes(`${env.services.db.ip} db.internal db`), cm.data?.NodeHosts);
+      assert.ok(cm.data?.NodeHosts.split("\n").includes(`${env.hostAddress} host.k3sbox.internal`), cm.data?.NodeHosts);
     });
 
     t("registries.yaml in the container trusts the in-cluster registry under the service's own name", async ({ env }) => {

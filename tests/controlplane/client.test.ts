@@ -14,7 +14,7 @@ import { createKubeHelpers, type KubeHelpers, loadKubeconfig } from "../../lib/k
 import { KubeApiError } from "../../lib/kube/errors.ts";
 import { WatchStalledError } from "../../lib/kube/watch.ts";
 import { REGISTRY_DEPLOYMENT, TRAEFIK_DYNAMIC_CONFIGMAP, TRAEFIK_TLS_SECRET } from "../../lib/k3s/manifests.ts";
-import { collectDiagnostics, registerPeersInCoreDns, setupK3sCluster, waitForDeployment } from "../../lib/k3s/setup.ts";
+import { collectDiagnostics, nodeHostsEntries, registerPeersInCoreDns, setupK3sCluster, waitForDeployment } from "../../lib/k3s/setup.ts";
 import { generateCa, issueLeaf } from "../../lib/pki.ts";
 import { run } from "../../lib/exec.ts";
 import { Recorder } from "../../lib/recorder.ts";
@@ -249,8 +249,8 @@ spec: { size: 3 }
 
     t("peers are added to CoreDNS NodeHosts, once, keeping k3s's own entry", async ({ h }) => {
       const peers = [{ key: "db", host: "db.internal", ip: "172.30.0.5" }];
-      await registerPeersInCoreDns(h, peers);
-      await registerPeersInCoreDns(h, peers);
+      await registerPeersInCoreDns(h, nodeHostsEntries(peers));
+      await registerPeersInCoreDns(h, nodeHostsEntries(peers));
       const cm = await h.client.core.readNamespacedConfigMap({ name: "coredns", namespace: "kube-system" });
       const lines = cm.data!.NodeHosts.trim().split("\n");
       assert.ok(lines.some((l) => l.endsWith(" k3sbox-node")), lines.join(" | "));

@@ -13,8 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../lib/exec.ts";
 import { suite } from "../harness.ts";
-import { docker, listByLabel } from "../../lib/docker.ts";
+import { docker, execIn, listByLabel } from "../../lib/docker.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
+import { HostAddressError } from "../../lib/docker/host-address.ts";
 import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
@@ -68,6 +69,9 @@ async function runnerOnDaemon(d: Dind): Promise<void> {
       assert.equal((await direct.text()).trim(), "hello-from-web");
       // The daemon-side port is on the DinD host's loopback: not reachable from here.
       assert.notEqual(env.daemonPort("web", 8080), undefined);
+      // Its containers have no route back to this process: no host.k3sbox.internal, and env.hostAddress says why.
+      assert.throws(() => env.hostAddress, (e: Error) => e instanceof HostAddressError && /the Docker daemon is remote \(tcp: tcp:\/\//.test(e.message));
+      assert.doesNotMatch((await execIn(env.services.web.containerId, ["cat", "/etc/hosts"])).stdout, /host\.k3sbox\.internal/);
     } finally {
       await env.stop();
     }

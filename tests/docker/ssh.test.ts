@@ -9,6 +9,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { skip, suite } from "../harness.ts";
 import { docker, listByLabel } from "../../lib/docker.ts";
 import { startEnvironment } from "../../lib/runner/environment.ts";
+import { HostAddressError } from "../../lib/docker/host-address.ts";
 import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { type Dind, loadIntoDind, sshMissing, startDind } from "../support/dind.ts";
@@ -78,6 +79,8 @@ if (missing) {
           // The remote port is not reachable from here directly (it is on the remote loopback).
           const direct = await fetch(`http://${d.ip}:${remote}/`).then(() => "answered", () => "refused");
           assert.equal(direct, "refused");
+          // The remote containers have no route back to this process: env.hostAddress says so, naming the topology.
+          assert.throws(() => env.hostAddress, (e: Error) => e instanceof HostAddressError && /the Docker daemon is remote \(ssh: ssh:\/\//.test(e.message));
         } finally {
           await env.stop();
         }
