@@ -3,7 +3,7 @@
 // directly (no copy through web streams).
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { Readable, Writable } from "node:stream";
+import { PassThrough, Readable, Writable } from "node:stream";
 import { childEnv, exitCode, type SpawnOptions, spawnError, type Subprocess } from "./subprocess.ts";
 
 /** The node stream behind each child's stdout, for `{ from }` pipes. */
@@ -33,21 +33,25 @@ export async function spawnNode(cmd: string, args: readonly string[], opts: Spaw
   cp.stdin?.on("error", () => {}); // EPIPE when the child exits before reading its input: its exit code says so
   if (input instanceof Uint8Array) cp.stdin!.end(input);
   else if (typeof input === "object") (nodeStdout.get(input.from) ?? Readable.fromWeb(input.from.stdout! as never)).pipe(cp.stdin!);
-  // Web streams only when asked for: a stdout piped into another child stays a node stream.
+  // Read from the start: when a child exits, Node drains and drops whatever
+  // of its output nobody is reading yet. Web streams only when asked for, so
+  // a stdout piped into another child stays a node stream.
+  const stdout = cp.stdout ? cp.stdout.pipe(new PassThrough()) : null;
+  const stderr = cp.stderr ? cp.stderr.pipe(new PassThrough()) : null;
   let out: ReadableStream<Uint8Array> | null | undefined, err: ReadableStream<Uint8Array> | null | undefined;
   const web = (s: Readable | null) => (s ? (Readable.toWeb(s) as unknown as ReadableStream<Uint8Array>) : null);
   const child: Subprocess = {
     pid: cp.pid!,
     stdin: input === "pipe" ? (Writable.toWeb(cp.stdin!) as WritableStream<Uint8Array>) : null,
     get stdout() {
-      return out === undefined ? (out = web(cp.stdout)) : out;
+      return out === undefined ? (out = web(stdout)) : out;
     },
     get stderr() {
-      return err === undefined ? (err = web(cp.stderr)) : err;
+      return err === undefined ? (err = web(stderr)) : err;
     },
     exited,
     kill: (signal = "SIGTERM") => void cp.kill(signal),
   };
-  if (cp.stdout) nodeStdout.set(child, cp.stdout);
+  if (stdout) nodeStdout.set(child, stdout);
   return child;
 }

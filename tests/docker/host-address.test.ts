@@ -12,7 +12,7 @@ import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { runInSocketContainer } from "../support/dood.ts";
 import { runTag } from "../support/child-processes.ts";
 import { podmanMissing, type PodmanService, startPodman } from "../support/podman.ts";
-import { run } from "../../lib/proc.ts";
+import { run } from "../../lib/exec.ts";
 import { scriptArgv } from "../support/script.ts";
 
 const CHILD = new URL("../support/host-address-child.ts", import.meta.url).pathname;

@@ -14,10 +14,14 @@ export interface Child {
 
 /** Starts a process without waiting for it; its output goes to `logPath` (0600) when given, else nowhere. */
 export async function spawnChild(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; logPath?: string; cwd?: string } = {}): Promise<Child> {
-  const child = await spawnProcess(cmd, args, { env: opts.env, cwd: opts.cwd, stdout: opts.logPath ? "pipe" : "ignore", stderr: opts.logPath ? "pipe" : "ignore" });
+  // The file is open before the child starts: its pipes are read from the start.
+  const file = opts.logPath ? await open(opts.logPath, "a", 0o600) : undefined;
+  const child = await spawnProcess(cmd, args, { env: opts.env, cwd: opts.cwd, stdout: file ? "pipe" : "ignore", stderr: file ? "pipe" : "ignore" }).catch(async (err) => {
+    await file?.close();
+    throw err;
+  });
   let pumped: Promise<unknown> = Promise.resolve();
-  if (opts.logPath) {
-    const file = await open(opts.logPath, "a", 0o600);
+  if (file) {
     const pump = async (s: ReadableStream<Uint8Array> | null) => {
       if (s) for await (const chunk of s) await file.write(chunk);
     };

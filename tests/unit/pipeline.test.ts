@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { runPipeline } from "../../lib/exec.ts";
+import { runPipeline, spawnProcess } from "../../lib/exec.ts";
 import { LIST_MARKER, loadCommands } from "../../lib/k3s/load-images.ts";
 
 test("runPipeline streams the producer's stdout into the consumer (20 MB, nothing buffered in between)", async () => {
@@ -44,4 +44,25 @@ test("loadCommands: docker save (host platform when the CLI can) into ctr images
   assert.deepEqual(c.importer.args.slice(6), ["sh", "/run/k3s/containerd/containerd.sock", "k8s.io", "linux/amd64", LIST_MARKER]);
   assert.equal(c.importer.args[5], 'ctr --address "$1" --namespace "$2" images import --platform "$3" - && echo "$4" && exec ctr --address "$1" --namespace "$2" images list --quiet');
   assert.deepEqual(loadCommands("abc123", ["app:dev"], "linux/arm64", false).save.args, ["save", "app:dev"]);
+});
+
+test("spawnProcess: output read only after the child exited is all there (Node drops what nobody reads at exit)", async () => {
+  for (let i = 0; i < 3; i++) {
+    const c = await spawnProcess("sh", ["-c", "printf out; printf err >&2; exit 5"]);
+    await new Promise((r) => setTimeout(r, 150)); // long past its exit
+    const [out, err, code] = await Promise.all([new Response(c.stdout).text(), new Response(c.stderr).text(), c.exited]);
+    assert.deepEqual([out, err, code], ["out", "err", 5]);
+  }
+});
+
+test("spawnProcess: a child killed by a signal reports 128 + its number; stdin \"pipe\" is a writable stream", async () => {
+  const sleeper = await spawnProcess("sleep", ["30"], { stdout: "ignore", stderr: "ignore" });
+  sleeper.kill("SIGKILL");
+  assert.equal(await sleeper.exited, 137);
+  const cat = await spawnProcess("cat", [], { stdin: "pipe" });
+  const writer = cat.stdin!.getWriter();
+  await writer.write(new TextEncoder().encode("through stdin"));
+  await writer.close();
+  assert.equal(await new Response(cat.stdout).text(), "through stdin");
+  assert.equal(await cat.exited, 0);
 });
