@@ -12,12 +12,12 @@ import { envFlag } from "./env-flags.ts";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { listByLabel } from "../docker.ts";
+import { listByLabel, removeLabelled } from "../docker.ts";
 import { type CertificateAuthority, loadCa } from "../pki.ts";
 import { isProcessAlive } from "../exec.ts";
 import type { ServiceDefinition } from "../service.ts";
 import { LABEL_ENV, LABEL_PID, LABEL_SERVICE } from "./labels.ts";
-import { environmentDir } from "./state-dir.ts";
+import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
 
 export const LABEL_REUSE = "k3sbox.reuse";
 
@@ -146,9 +146,7 @@ export async function reusableFor(services: Definitions, keys: string[], caCertP
 
 /** Removes a reuse environment: its containers, network and private directory. */
 export async function removeReused(envId: string): Promise<void> {
-  const { removeEnvironment } = await import("./prune.ts");
-  const { removeEnvironmentDir } = await import("./state-dir.ts");
-  await removeEnvironment(envId);
+  await removeLabelled([`${LABEL_ENV}=${envId}`]);
   await removeEnvironmentDir(envId);
 }
 
