@@ -2,6 +2,7 @@
 // error names the service, the field and the allowed form; no bad value may
 // surface later as a TypeError or as a Docker/OS error.
 
+import { isImageReference } from "../image-ref.ts";
 import { matchesDnsName, SELF_SERVICE_TOKEN, type ServiceDefinition, type ServiceFile } from "../service.ts";
 import { MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
@@ -108,8 +109,8 @@ function validateReadyCheck(at: (f: string) => string, rc: unknown, ports: numbe
   knownFields((k) => at(`readyCheck.${k}`), rc, READY_CHECK_FIELDS[rc.type], `a readyCheck of type "${rc.type}"`);
   if (!isTimeoutSecs(rc.timeoutSecs)) throw new EnvironmentOptionError(at("readyCheck.timeoutSecs"), TIMEOUT_SECS_FORM, rc.timeoutSecs);
   if (rc.type === "exec") {
-    if (typeof rc.command !== "string" || !rc.command.trim() || bytes(rc.command) > MAX_ARG_BYTES) {
-      throw new EnvironmentOptionError(at("readyCheck.command"), `a non-empty shell command of at most ${MAX_ARG_BYTES} bytes`, rc.command);
+    if (typeof rc.command !== "string" || !rc.command.trim() || bytes(rc.command) > MAX_ARG_BYTES || rc.command.includes("\0")) {
+      throw new EnvironmentOptionError(at("readyCheck.command"), `a non-empty shell command of at most ${MAX_ARG_BYTES} bytes, without NUL bytes`, rc.command);
     }
     return;
   }
@@ -142,6 +143,9 @@ function validateService(key: string, def: unknown, keys: string[]): void {
   if (!isPlainObject(image) || image.type !== "registry" || typeof image.reference !== "string" || image.reference === "") {
     throw new EnvironmentOptionError(at("image"), '{ type: "registry", reference: "<image>:<tag>" }', def.image);
   }
+  if (!isImageReference(image.reference)) {
+    throw new EnvironmentOptionError(at("image.reference"), 'an image reference such as "busybox:1.36" or "registry.example.com:5000/team/app@sha256:…"', image.reference);
+  }
   let total = 0;
   const cmd = def.command;
   if (cmd !== undefined) {
@@ -152,6 +156,8 @@ function validateService(key: string, def: unknown, keys: string[]): void {
       throw new EnvironmentOptionError(at("command"), "a non-empty shell string or a non-empty argv array of strings whose first element (the program) is not empty", cmd);
     }
     argv.forEach((c: string, i: number) => {
+      // No process argument can hold a NUL byte: spawning `docker create` would fail with an unrelated error.
+      if (c.includes("\0")) throw new EnvironmentOptionError(at(typeof cmd === "string" ? "command" : `command[${i}]`), "text without NUL bytes (no process argument can hold one)", c);
       if (bytes(c) > MAX_ARG_BYTES) {
         throw new EnvironmentOptionError(at(typeof cmd === "string" ? "command" : `command[${i}]`), `at most ${MAX_ARG_BYTES} bytes (the OS limit for one argument)`, c);
       }
