@@ -37,7 +37,20 @@ type pki struct {
 	// The apiserver's client certificate toward kubelets (real node only).
 	KubeletClient certPair
 	CAPEM         []byte
+	// The front proxy (API aggregation), as in k3s: a CA of its own
+	// (request-header-ca) that only signs the apiserver's client
+	// certificate toward aggregated API servers (client-auth-proxy, CN
+	// system:auth-proxy). Aggregated servers read the CA and the allowed
+	// name from kube-system/extension-apiserver-authentication and trust
+	// the X-Remote-* identity headers only on connections that present it.
+	RequestHeaderCACert string
+	RequestHeaderCAKey  string
+	AuthProxy           certPair
 }
+
+// authProxyName is the front proxy's client certificate CN, the only name
+// aggregated API servers accept identity headers from (k3s uses the same).
+const authProxyName = "system:auth-proxy"
 
 type certPair struct{ Cert, Key string }
 
@@ -66,7 +79,7 @@ func ensurePKI(dir string, dnsSANs []string, ipSANs []net.IP) (*pki, error) {
 		CAKey:  filepath.Join(dir, "server-ca.key"),
 		SAKey:  filepath.Join(dir, "service.key"),
 	}
-	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey)
+	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey, "k3s-server-ca")
 	if err != nil {
 		return nil, fmt.Errorf("cluster CA: %w", err)
 	}
@@ -96,7 +109,27 @@ func ensurePKI(dir string, dnsSANs []string, ipSANs []net.IP) (*pki, error) {
 			return nil, fmt.Errorf("client certificate %s: %w", id.cn, err)
 		}
 	}
+	if err := p.ensureFrontProxy(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// ensureFrontProxy loads or creates the request-header CA and issues the
+// front proxy's client certificate with it.
+func (p *pki) ensureFrontProxy() error {
+	p.RequestHeaderCACert = filepath.Join(p.Dir, "request-header-ca.crt")
+	p.RequestHeaderCAKey = filepath.Join(p.Dir, "request-header-ca.key")
+	ca, caKey, err := loadOrCreateCA(p.RequestHeaderCACert, p.RequestHeaderCAKey, "k3s-request-header-ca")
+	if err != nil {
+		return fmt.Errorf("request-header CA: %w", err)
+	}
+	p.AuthProxy = certPair{filepath.Join(p.Dir, "client-auth-proxy.crt"), filepath.Join(p.Dir, "client-auth-proxy.key")}
+	tmpl := newClientTemplate(authProxyName, "")
+	if err := issue(p.AuthProxy, &tmpl, ca, caKey); err != nil {
+		return fmt.Errorf("front proxy client certificate: %w", err)
+	}
+	return nil
 }
 
 // x509Template is a certificate to be issued by the CA.
@@ -121,7 +154,9 @@ func newServingTemplate(cn string, dns []string, ips []net.IP) x509Template {
 	}
 }
 
-func loadOrCreateCA(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// loadOrCreateCA reuses the CA in certPath/keyPath or creates one whose CN
+// is cnPrefix@<unix time>, like k3s's CAs.
+func loadOrCreateCA(certPath, keyPath, cnPrefix string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certPEM, certErr := os.ReadFile(certPath)
 	keyPEM, keyErr := os.ReadFile(keyPath)
 	if certErr == nil && keyErr == nil {
@@ -134,7 +169,7 @@ func loadOrCreateCA(certPath, keyPath string) (*x509.Certificate, *ecdsa.Private
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("k3s-server-ca@%d", now.Unix())},
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("%s@%d", cnPrefix, now.Unix())},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

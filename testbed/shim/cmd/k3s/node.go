@@ -352,7 +352,7 @@ type nodeCredentials struct {
 // kubelet's serving certificate (the apiserver verifies it for logs/exec),
 // and the apiserver's client certificate toward the kubelet.
 func issueNodeCredentials(p *pki, nodeName, nodeIP string) (*nodeCredentials, error) {
-	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey)
+	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey, "k3s-server-ca")
 	if err != nil {
 		return nil, err
 	}
