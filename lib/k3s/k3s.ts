@@ -11,6 +11,7 @@ import { type LoadedImage, loadImages } from "./load-images.ts";
 import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
 import { mirrorEndpoint } from "../images/mirror.ts";
 import { refuseFakeNode } from "./node-check.ts";
+import { startAgentNodes, waitForAgentNodes } from "./agents.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -26,7 +27,8 @@ export interface K3sHelpers extends KubeHelpers {
 }
 
 /**
- * A throwaway single-node Kubernetes cluster (k3s) with Traefik on the
+ * A throwaway Kubernetes cluster (k3s): one server node, plus `agents`
+ * agent nodes when asked (docs/multi-node.md), with Traefik on the
  * container's :80/:443 (hostNetwork), an optional in-cluster registry at
  * `<key>.internal:5000`, and HTTPS for `*.<domain>` of each ingress domain.
  *
@@ -74,7 +76,13 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       // Privileged means a real node: never a silent fake one (see node-check.ts).
       await refuseFakeNode(ctx.name, ctx.container, ctx.privileged === true);
       await ensureNodeImages(opts, ctx);
+      // Agents join while the server's add-ons roll out.
+      const agents = await startAgentNodes(ctx, opts.agents, K3S_API_PORT);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
+      if (agents.length) {
+        const readyAfter = await waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000);
+        ctx.progress(`service "${ctx.name}": agent nodes Ready: ${Object.entries(readyAfter).map(([n, ms]) => `${n} ${ms}ms`).join(", ")}`);
+      }
     },
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, peers),
     dispose: (helpers) => helpers.close(),

@@ -209,9 +209,23 @@ func parseCA(certPEM, keyPEM []byte) (*x509.Certificate, *ecdsa.PrivateKey, erro
 
 // issue signs tmpl with the CA and writes the certificate and a new key.
 func issue(pair certPair, tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
-	key, err := newKey()
+	chain, keyPEM, err := issuePEM(tmpl, ca, caKey)
 	if err != nil {
 		return err
+	}
+	if err := writeFile(pair.Key, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFile(pair.Cert, chain, 0o644)
+}
+
+// issuePEM signs tmpl with the CA and returns the chain (leaf + CA, which
+// lets clients that only trust the CA verify it, like k3s's serving
+// certificate bundle) and a new key, in memory.
+func issuePEM(tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (chain, keyPEM []byte, err error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
 	}
 	now := time.Now()
 	tmpl.SerialNumber = serial()
@@ -220,15 +234,14 @@ func issue(pair certPair, tmpl *x509.Certificate, ca *x509.Certificate, caKey *e
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := writeKey(pair.Key, key); err != nil {
-		return err
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
 	}
-	// The chain (leaf + CA) lets clients that only trust the CA verify it,
-	// like k3s's serving certificate bundle.
-	chain := append(pemEncode("CERTIFICATE", der), pemEncode("CERTIFICATE", ca.Raw)...)
-	return writeFile(pair.Cert, chain, 0o644)
+	chain = append(pemEncode("CERTIFICATE", der), pemEncode("CERTIFICATE", ca.Raw)...)
+	return chain, pemEncode("EC PRIVATE KEY", keyDER), nil
 }
 
 func newKey() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }

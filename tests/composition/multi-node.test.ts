@@ -1,0 +1,136 @@
+// k3s({ agents: 2 }) end to end on the node image: a server and two agent
+// containers (companions of the k8s service) that joined with the server's
+// token; a DaemonSet runs a pod on each node; pods on different nodes reach
+// each other by pod IP over the node entry's host-gw routes, keeping their
+// source addresses; stop() leaves nothing.
+//
+// The pods run the busybox the node image carries for local-path's helper
+// pods (every node imports it at start), so nothing is pulled or loaded.
+
+import assert from "node:assert/strict";
+import { skip, suite } from "../harness.ts";
+import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
+import { AGENT_TOKEN_PATH } from "../../lib/k3s/agents.ts";
+import { docker, listByLabel } from "../../lib/docker.ts";
+import { run } from "../../lib/proc.ts";
+import { LABEL_ENV } from "../../lib/runner/labels.ts";
+import { LABEL_COMPANION } from "../../lib/runner/companions.ts";
+import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
+import type { ServiceDefinition } from "../../lib/service.ts";
+import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { eventually } from "../support/eventually.ts";
+import { leftovers } from "../support/leftovers.ts";
+
+type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
+
+const LONG = { timeoutMs: 180_000 };
+const AGENT_NODES = ["k8s-agent-1", "k8s-agent-2"];
+
+/** The busybox reference the node image bakes in (image.sh records it in the image's env). */
+async function bakedBusybox(image: string): Promise<string> {
+  const env: string[] = JSON.parse(await docker(["image", "inspect", "--format", "{{json .Config.Env}}", image]));
+  const ref = env.find((e) => e.startsWith("K3SBOX_LOCAL_PATH_HELPER_IMAGE="))?.split("=")[1];
+  assert.ok(ref, `${image} names its busybox in K3SBOX_LOCAL_PATH_HELPER_IMAGE`);
+  return ref;
+}
+
+function echoDaemonSet(image: string): string {
+  // Each pod answers on :8080 with its own name, then the caller's address
+  // as it saw it (nc -e runs the script with the connection as stdio).
+  return `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: { name: echo, namespace: default }
+spec:
+  selector: { matchLabels: { app: echo } }
+  template:
+    metadata: { labels: { app: echo } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations: [{ operator: Exists }]
+      containers:
+      - name: echo
+        image: ${image}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "printf '#!/bin/sh\\\\nhostname\\\\n' > /tmp/who && chmod +x /tmp/who && exec nc -ll -p 8080 -e /tmp/who"]
+`;
+}
+
+if (!TESTBED_IMAGE) {
+  skip("multi-node clusters (agents)", NO_IMAGE_REASON);
+} else {
+  const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
+  suite("composition: k3s({ agents: 2 }) — a server and two agent nodes, host-gw pod network", {
+    setupTimeoutMs: 420_000,
+    setup: async () => {
+      const progress: string[] = [];
+      const env: Env = await startEnvironment({
+        services: { k8s: { ...k3s({ agents: 2 }), image: { type: "registry", reference: TESTBED_IMAGE! } } },
+        onProgress: (m) => progress.push(m),
+      });
+      console.error(`  environment ${env.id} ready: ${JSON.stringify(env.timings)}`);
+      const kubeconfig = await env.kubeconfigPath("k8s");
+      const kubectl = async (...args: string[]) => {
+        const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 60_000 });
+        if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
+        return r.stdout;
+      };
+      return { env, kubectl, progress };
+    },
+    teardown: async ({ env }) => {
+      await env.stop();
+      assert.deepEqual(await leftovers(env.id), [], "stop() leaves no container (server or agent) and no network");
+    },
+  }, (t) => {
+    t("three nodes are Ready: the server and two agents with readable names and k3sbox's labels", async ({ env, progress }) => {
+      const nodes = (await env.svc.k8s.client.core.listNode()).unwrap().items;
+      assert.equal(nodes.length, 3, nodes.map((n) => n.metadata?.name).join(", "));
+      for (const n of nodes) {
+        assert.equal(n.status?.conditions?.find((c) => c.type === "Ready")?.status, "True", `${n.metadata?.name} Ready`);
+        assert.match(n.status?.nodeInfo?.containerRuntimeVersion ?? "", /^containerd:\/\//);
+      }
+      const agents = nodes.filter((n) => n.metadata?.labels?.["k3sbox.io/role"] === "agent");
+      assert.deepEqual(agents.map((n) => n.metadata?.name).sort(), AGENT_NODES);
+      for (const a of agents) {
+        assert.equal(a.metadata?.labels?.["node-role.kubernetes.io/control-plane"], undefined, "an agent is no control-plane node");
+        assert.ok(a.spec?.podCIDR, `${a.metadata?.name} has a podCIDR`);
+      }
+      const server = nodes.find((n) => n.metadata?.labels?.["node-role.kubernetes.io/control-plane"] === "true");
+      assert.ok(server, "the server's node is the control-plane node");
+      assert.equal(new Set(nodes.map((n) => n.spec?.podCIDR)).size, 3, "each node has a podCIDR of its own");
+      assert.ok(progress.some((m) => /agent nodes Ready: k8s-agent-1 \d+ms, k8s-agent-2 \d+ms|agent nodes Ready: k8s-agent-2 \d+ms, k8s-agent-1 \d+ms/.test(m)), progress.join("\n"));
+
+      // The agents are companions of the k8s service: labelled with the environment, named after it.
+      const containers = await listByLabel("container", [`${LABEL_ENV}=${env.id}`, LABEL_COMPANION]);
+      assert.deepEqual(containers.map((c) => c.name).sort(), [`k3sbox-${env.id}-k8s-agent-1`, `k3sbox-${env.id}-k8s-agent-2`]);
+      // The join token is a 0600 file, not on the command line.
+      for (const c of containers) {
+        const cmd = await docker(["inspect", "--format", "{{json .Config.Cmd}}", c.name]);
+        assert.ok(!cmd.includes("K10"), "the token is not in the agent's command");
+        const mode = await docker(["exec", c.name, "stat", "-c", "%a", AGENT_TOKEN_PATH]);
+        assert.equal(mode.trim(), "600");
+      }
+    });
+
+    t("a DaemonSet runs one pod on each node; pods on different nodes reach each other by pod IP", async ({ env, kubectl }) => {
+      await env.svc.k8s.apply(echoDaemonSet(await bakedBusybox(TESTBED_IMAGE!)));
+      type Pod = { name: string; node: string; ip: string };
+      const pods = await eventually("the echo DaemonSet's pods Running on three nodes", async () => {
+        const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=echo" })).unwrap().items;
+        const running = list.filter((p) => p.status?.phase === "Running" && p.status?.podIP);
+        return running.length === 3 ? running.map((p): Pod => ({ name: p.metadata!.name!, node: p.spec!.nodeName!, ip: p.status!.podIP! })) : undefined;
+      }, 120_000, 500);
+      assert.equal(new Set(pods.map((p) => p.node)).size, 3, `one pod per node: ${JSON.stringify(pods)}`);
+      for (const from of pods) {
+        for (const to of pods) {
+          if (from === to) continue;
+          const answer = await eventually(`${from.name} (${from.node}) → ${to.ip}:8080 (${to.node})`, async () => {
+            const out = await kubectl("exec", from.name, "--", "nc", "-w", "3", to.ip, "8080");
+            return out.trim() ? out.trim() : undefined;
+          }, 30_000, 500);
+          assert.equal(answer, to.name, `${from.node} → ${to.node} by pod IP reached ${to.name}`);
+        }
+      }
+    }, LONG);
+  });
+}
