@@ -118,6 +118,11 @@ export interface HelperContext {
    * when it looks healthy. For error messages of requests that got no answer.
    */
   fault?(opts?: { withinMs?: number }): Promise<string | undefined>;
+  /**
+   * The companion containers this service started (ctx.startCompanion in
+   * setup), found by their labels: also those of a reused environment.
+   */
+  companions?(): Promise<{ name: string; containerId: string; containerName: string }[]>;
 }
 
 /** What the runner hands to `prepare`, before the container exists. */

@@ -12,6 +12,7 @@ import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
 import { mirrorEndpoint } from "../images/mirror.ts";
 import { refuseFakeNode } from "./node-check.ts";
 import { startAgentNodes, waitForAgentNodes } from "./agents.ts";
+import { type NodeHandle, nodeHandles } from "./nodes.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -24,6 +25,12 @@ export interface K3sHelpers extends KubeHelpers {
    * so pods run them with `imagePullPolicy: Never` or `IfNotPresent`.
    */
   loadImages(...refs: string[]): Promise<LoadedImage[]>;
+  /**
+   * The cluster's nodes as containers — the server's first, then the agents
+   * (`agents` option) — each with stop/start/pause/unpause/kill, to take a
+   * node away in a test and bring it back (docs/multi-node.md).
+   */
+  nodes(): Promise<NodeHandle[]>;
 }
 
 /**
@@ -70,7 +77,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       pointKubeconfigAt(kubeconfig, `https://${hostPortOf(ctx.host, ctx.hostPort(K3S_API_PORT))}`);
       // A request that gets no answer names the node's fault (paused, exited, off its network).
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder, fault: ctx.fault });
-      return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs) };
+      return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs), nodes: () => nodeHandles(ctx) };
     },
     setup: async (ctx) => {
       // Privileged means a real node: never a silent fake one (see node-check.ts).

@@ -6,12 +6,12 @@
 // environment's resources, so stop(), prune and the crash watchdog remove
 // them exactly like service containers.
 
-import { type ContainerSpec, copyInto, createContainer, inspectContainer, startContainer } from "../docker.ts";
+import { type ContainerSpec, copyInto, createContainer, inspectContainer, listByLabel, startContainer } from "../docker.ts";
 import type { Privilege } from "../docker.ts";
 import type { VolumeMount } from "../docker/volumes.ts";
 import { type CompanionSpec, expandServiceToken, fileMode, type RunningCompanion, type ServiceDefinition, type ServiceFile } from "../service.ts";
 import { tar } from "../tar.ts";
-import { containerName, LABEL_SERVICE } from "./labels.ts";
+import { containerName, LABEL_ENV, LABEL_SERVICE } from "./labels.ts";
 import { validateFiles } from "./validate.ts";
 
 /** Label naming a companion container within its service. */
@@ -88,4 +88,12 @@ export async function startCompanion(owner: CompanionOwner, spec: CompanionSpec)
   await startContainer(id);
   const info = await inspectContainer(id);
   return { name: spec.name, containerId: id, containerName: container.name, host: `${owner.key}-${spec.name}.internal`, ip: info.networks[owner.network]?.ip ?? "" };
+}
+
+/** The companions of service `key` in environment `envId`, by their labels, sorted by name. */
+export async function listCompanions(envId: string, key: string): Promise<{ name: string; containerId: string; containerName: string }[]> {
+  const found = await listByLabel("container", [`${LABEL_ENV}=${envId}`, `${LABEL_SERVICE}=${key}`, LABEL_COMPANION]);
+  return found
+    .map((c) => ({ name: c.labels[LABEL_COMPANION] ?? "", containerId: c.id, containerName: c.name }))
+    .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
 }

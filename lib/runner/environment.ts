@@ -50,7 +50,7 @@ import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./s
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
 import { environmentDir, removeEnvironmentDir, stateDirError } from "./state-dir.ts";
 import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
-import { checkCompanionName, startCompanion } from "./companions.ts";
+import { checkCompanionName, listCompanions, startCompanion } from "./companions.ts";
 import type { CompanionSpec, PreparedContainer, RunningCompanion, ServiceFile } from "../service.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -424,6 +424,7 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       progress,
       signal,
       fault: (o) => containerFault(key, running[key as keyof S & string].containerId, res.network, o?.withinMs),
+      companions: () => listCompanions(envId, key),
     });
 
     /** ctx.startCompanion for a service's setup and peers hooks (companions.ts). */

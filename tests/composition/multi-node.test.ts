@@ -25,6 +25,21 @@ type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 
 const LONG = { timeoutMs: 180_000 };
 const AGENT_NODES = ["k8s-agent-1", "k8s-agent-2"];
+const GRACE_SECS = 20;
+
+type Pod = { name: string; node: string; ip: string };
+
+/** A node's Ready condition status ("True", "False", "Unknown"). */
+async function readyStatus(env: Env, name: string): Promise<string | undefined> {
+  const node = (await env.svc.k8s.client.core.readNode({ name })).unwrap();
+  return node.status?.conditions?.find((c) => c.type === "Ready")?.status;
+}
+
+async function echoPods(env: Env): Promise<Pod[] | undefined> {
+  const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=echo" })).unwrap().items;
+  const running = list.filter((p) => p.status?.phase === "Running" && p.status?.podIP && p.status?.containerStatuses?.every((c) => c.ready));
+  return running.length === 3 ? running.map((p): Pod => ({ name: p.metadata!.name!, node: p.spec!.nodeName!, ip: p.status!.podIP! })) : undefined;
+}
 
 /** The busybox reference the node image bakes in (image.sh records it in the image's env). */
 async function bakedBusybox(image: string): Promise<string> {
@@ -65,7 +80,13 @@ if (!TESTBED_IMAGE) {
     setup: async () => {
       const progress: string[] = [];
       const env: Env = await startEnvironment({
-        services: { k8s: { ...k3s({ agents: 2 }), image: { type: "registry", reference: TESTBED_IMAGE! } } },
+        services: {
+          k8s: {
+            // A short grace period, so a node taken away goes NotReady within seconds.
+            ...k3s({ agents: 2, extraArgs: [`--kube-controller-manager-arg=node-monitor-grace-period=${GRACE_SECS}s`] }),
+            image: { type: "registry", reference: TESTBED_IMAGE! },
+          },
+        },
         onProgress: (m) => progress.push(m),
       });
       console.error(`  environment ${env.id} ready: ${JSON.stringify(env.timings)}`);
@@ -114,12 +135,7 @@ if (!TESTBED_IMAGE) {
 
     t("a DaemonSet runs one pod on each node; pods on different nodes reach each other by pod IP", async ({ env, kubectl }) => {
       await env.svc.k8s.apply(echoDaemonSet(await bakedBusybox(TESTBED_IMAGE!)));
-      type Pod = { name: string; node: string; ip: string };
-      const pods = await eventually("the echo DaemonSet's pods Running on three nodes", async () => {
-        const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=echo" })).unwrap().items;
-        const running = list.filter((p) => p.status?.phase === "Running" && p.status?.podIP);
-        return running.length === 3 ? running.map((p): Pod => ({ name: p.metadata!.name!, node: p.spec!.nodeName!, ip: p.status!.podIP! })) : undefined;
-      }, 120_000, 500);
+      const pods = await eventually("the echo DaemonSet's pods Running on three nodes", () => echoPods(env), 120_000, 500);
       assert.equal(new Set(pods.map((p) => p.node)).size, 3, `one pod per node: ${JSON.stringify(pods)}`);
       for (const from of pods) {
         for (const to of pods) {
@@ -132,5 +148,33 @@ if (!TESTBED_IMAGE) {
         }
       }
     }, LONG);
+
+    t("nodes(): stopping an agent makes it NotReady, starting it makes it Ready again and reachable; pause and unpause likewise", async ({ env, kubectl }) => {
+      const nodes = await env.svc.k8s.nodes();
+      const server = (await env.svc.k8s.client.core.listNode({ labelSelector: "node-role.kubernetes.io/control-plane=true" })).unwrap().items[0]!;
+      assert.deepEqual(nodes.map((n) => [n.role, n.name]), [["server", server.metadata!.name!], ["agent", "k8s-agent-1"], ["agent", "k8s-agent-2"]]);
+      const [, paused, stopped] = nodes;
+      await Promise.all([stopped!.stop(), paused!.pause()]);
+      for (const n of [stopped!, paused!]) {
+        await eventually(`${n.name} NotReady after ${n === stopped ? "stop" : "pause"}`, async () => (await readyStatus(env, n.name)) !== "True" ? true : undefined, (GRACE_SECS + 40) * 1000, 1_000);
+      }
+      await Promise.all([stopped!.start(), paused!.unpause()]);
+      for (const n of [stopped!, paused!]) {
+        await eventually(`${n.name} Ready again`, async () => (await readyStatus(env, n.name)) === "True" ? true : undefined, 120_000, 1_000);
+      }
+      // The restarted node's pod runs again and is reached by pod IP from the server's node (its routes were rebuilt).
+      const pods = await eventually("the echo pods Running again on three nodes", () => echoPods(env), 120_000, 1_000);
+      const from = pods.find((p) => p.node === server.metadata!.name)!;
+      const to = pods.find((p) => p.node === stopped!.name)!;
+      const answer = await eventually(`${from.name} → ${to.ip}:8080 (${to.node}, restarted)`, async () => {
+        const out = await kubectl("exec", from.name, "--", "nc", "-w", "3", to.ip, "8080");
+        return out.trim() ? out.trim() : undefined;
+      }, 60_000, 1_000);
+      assert.equal(answer, to.name);
+      // Killed outright, it is still removed by stop() (the teardown checks that nothing is left).
+      await paused!.kill();
+      const state = await docker(["inspect", "--format", "{{.State.Status}}", paused!.container]);
+      assert.equal(state.trim(), "exited");
+    }, { timeoutMs: 400_000 });
   });
 }
