@@ -20,7 +20,7 @@ export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
 /** What `env.svc.<key>` is for a k3s() service. */
 export interface K3sHelpers extends KubeHelpers {
   /**
-   * Copies images from the host's Docker into the node's containerd (host
+   * Copies images from the host's Docker into every node's containerd (host
    * platform, streamed: `docker save | docker exec -i … ctr images import -`),
    * so pods run them with `imagePullPolicy: Never` or `IfNotPresent`.
    */
@@ -77,7 +77,13 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       pointKubeconfigAt(kubeconfig, `https://${hostPortOf(ctx.host, ctx.hostPort(K3S_API_PORT))}`);
       // A request that gets no answer names the node's fault (paused, exited, off its network).
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder, fault: ctx.fault });
-      return { ...kube, loadImages: (...refs: string[]) => loadImages(ctx.container, refs), nodes: () => nodeHandles(ctx) };
+      // Into every node: the server's and each agent's containerd (what the server reports is returned).
+      const loadIntoNodes = async (refs: string[]) => {
+        const agents = ctx.companions ? await ctx.companions() : [];
+        const [loaded] = await Promise.all([loadImages(ctx.container, refs), ...agents.map((a) => loadImages(a.containerId, refs))]);
+        return loaded;
+      };
+      return { ...kube, loadImages: (...refs: string[]) => loadIntoNodes(refs), nodes: () => nodeHandles(ctx) };
     },
     setup: async (ctx) => {
       // Privileged means a real node: never a silent fake one (see node-check.ts).

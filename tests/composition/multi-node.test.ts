@@ -1,8 +1,9 @@
 // k3s({ agents: 2 }) end to end on the node image: a server and two agent
 // containers (companions of the k8s service) that joined with the server's
 // token; a DaemonSet runs a pod on each node; pods on different nodes reach
-// each other by pod IP over the node entry's host-gw routes, keeping their
-// source addresses; stop() leaves nothing.
+// each other by pod IP over the node entry's host-gw routes; loadImages
+// reaches every node; node handles take agents away and bring them back;
+// stop() leaves nothing.
 //
 // The pods run the busybox the node image carries for local-path's helper
 // pods (every node imports it at start), so nothing is pulled or loaded.
@@ -20,6 +21,8 @@ import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { eventually } from "../support/eventually.ts";
 import { leftovers } from "../support/leftovers.ts";
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
+import { runTag } from "../support/child-processes.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 
@@ -37,7 +40,7 @@ async function readyStatus(env: Env, name: string): Promise<string | undefined> 
 
 async function echoPods(env: Env): Promise<Pod[] | undefined> {
   const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=echo" })).unwrap().items;
-  const running = list.filter((p) => p.status?.phase === "Running" && p.status?.podIP && p.status?.containerStatuses?.every((c) => c.ready));
+  const running = list.filter((p) => p.status?.phase === "Running" && p.status?.podIP && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   return running.length === 3 ? running.map((p): Pod => ({ name: p.metadata!.name!, node: p.spec!.nodeName!, ip: p.status!.podIP! })) : undefined;
 }
 
@@ -75,6 +78,8 @@ if (!TESTBED_IMAGE) {
   skip("multi-node clusters (agents)", NO_IMAGE_REASON);
 } else {
   const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
+  const loadedToken = `token-${runTag()}`;
+  const loadedTag = `k3sbox-test-loaded:${loadedToken}`;
   suite("composition: k3s({ agents: 2 }) — a server and two agent nodes, host-gw pod network", {
     setupTimeoutMs: 420_000,
     setup: async () => {
@@ -100,6 +105,7 @@ if (!TESTBED_IMAGE) {
     },
     teardown: async ({ env }) => {
       await env.stop();
+      await docker(["rmi", loadedTag]).catch(() => {});
       assert.deepEqual(await leftovers(env.id), [], "stop() leaves no container (server or agent) and no network");
     },
   }, (t) => {
@@ -149,6 +155,32 @@ if (!TESTBED_IMAGE) {
       }
     }, LONG);
 
+    t("loadImages loads into every node: a pod pinned to each node runs the image with imagePullPolicy: Never", async ({ env, kubectl }) => {
+      await ensureBusyboxImage();
+      await docker(["build", "--quiet", "--tag", loadedTag, "-"], { stdin: `FROM ${BUSYBOX_IMAGE}\nRUN echo ${loadedToken} > /token\n`, timeoutMs: 120_000 });
+      await env.svc.k8s.loadImages(loadedTag);
+      const nodes = (await env.svc.k8s.client.core.listNode()).unwrap().items.map((n) => n.metadata!.name!);
+      assert.equal(nodes.length, 3);
+      await env.svc.k8s.apply(nodes.map((node, i) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: loaded-${i}, namespace: default }
+spec:
+  nodeName: ${node}
+  restartPolicy: Never
+  containers:
+  - { name: c, image: ${loadedTag}, imagePullPolicy: Never, command: ["cat", "/token"] }
+`).join("---\n"));
+      for (let i = 0; i < nodes.length; i++) {
+        await eventually(`pod loaded-${i} on ${nodes[i]} Succeeded`, async () => {
+          const p = (await env.svc.k8s.client.core.readNamespacedPod({ name: `loaded-${i}`, namespace: "default" })).unwrap();
+          if (p.status?.phase === "Failed") throw new Error(`loaded-${i} failed: ${JSON.stringify(p.status?.containerStatuses)}`);
+          return p.status?.phase === "Succeeded" ? true : undefined;
+        }, 60_000, 500);
+        assert.equal((await kubectl("logs", `loaded-${i}`)).trim(), loadedToken);
+      }
+    }, LONG);
+
     t("nodes(): stopping an agent makes it NotReady, starting it makes it Ready again and reachable; pause and unpause likewise", async ({ env, kubectl }) => {
       const nodes = await env.svc.k8s.nodes();
       const server = (await env.svc.k8s.client.core.listNode({ labelSelector: "node-role.kubernetes.io/control-plane=true" })).unwrap().items[0]!;
@@ -162,15 +194,21 @@ if (!TESTBED_IMAGE) {
       for (const n of [stopped!, paused!]) {
         await eventually(`${n.name} Ready again`, async () => (await readyStatus(env, n.name)) === "True" ? true : undefined, 120_000, 1_000);
       }
-      // The restarted node's pod runs again and is reached by pod IP from the server's node (its routes were rebuilt).
-      const pods = await eventually("the echo pods Running again on three nodes", () => echoPods(env), 120_000, 1_000);
-      const from = pods.find((p) => p.node === server.metadata!.name)!;
-      const to = pods.find((p) => p.node === stopped!.name)!;
-      const answer = await eventually(`${from.name} → ${to.ip}:8080 (${to.node}, restarted)`, async () => {
-        const out = await kubectl("exec", from.name, "--", "nc", "-w", "3", to.ip, "8080");
-        return out.trim() ? out.trim() : undefined;
-      }, 60_000, 1_000);
-      assert.equal(answer, to.name);
+      // The restarted node's pod runs again (in a new sandbox, maybe with a
+      // new IP: the status read before it was reported may be stale, so
+      // each try reads it anew) and is reached by pod IP from the server's
+      // node (the routes were rebuilt on both sides).
+      let tried = "";
+      const answer = await eventually(`the server's echo pod → the echo pod on ${stopped!.name} (restarted)`, async () => {
+        const pods = await echoPods(env);
+        const from = pods?.find((p) => p.node === server.metadata!.name);
+        const to = pods?.find((p) => p.node === stopped!.name);
+        if (!from || !to) return undefined;
+        tried = `${from.name} → ${to.ip}:8080 (${to.name})`;
+        const out = (await kubectl("exec", from.name, "--", "nc", "-w", "3", to.ip, "8080")).trim();
+        return out === to.name ? out : undefined;
+      }, 120_000, 1_000).catch((e) => Promise.reject(new Error(`${(e as Error).message}; last try: ${tried}`)));
+      assert.match(answer, /^echo-/);
       // Killed outright, it is still removed by stop() (the teardown checks that nothing is left).
       await paused!.kill();
       const state = await docker(["inspect", "--format", "{{.State.Status}}", paused!.container]);
