@@ -10,6 +10,8 @@ import { AGENT_TOKEN_PATH, agentNames, k3sAgentArgs, k3sAgentScript, nodeNameBas
 import { registryManifest, SERVER_NODE_SELECTOR, traefikManifest } from "../../lib/k3s/manifests.ts";
 import { checkCompanionName, companionContainerSpec, type CompanionOwner, LABEL_COMPANION } from "../../lib/runner/companions.ts";
 import { k3s } from "../../lib/k3s/k3s.ts";
+import { clusterFromFlags } from "../../lib/cli/cluster-flags.ts";
+import { UsageError } from "../../lib/cli/args.ts";
 
 test("k3s(): agents defaults to 0 and takes an integer 0..MAX_AGENTS, else names the option", () => {
   assert.equal(resolveK3sOptions({}).agents, 0);
@@ -76,4 +78,11 @@ test("companions: named after their service, labelled with the environment, run 
   for (const bad of ["", "Agent", "-a", "a_b", "x".repeat(33), 7]) {
     assert.throws(() => checkCompanionName("k8s", bad, new Set()), /companion name must be a DNS label/, String(bad));
   }
+});
+
+test("CLI: --agents maps onto the agents option, and a bad value names the flag or the option", () => {
+  assert.doesNotThrow(() => clusterFromFlags({ agents: "2" }));
+  assert.throws(() => clusterFromFlags({ agents: "two" }), (e: Error) => e instanceof UsageError && /--agents must be a whole number/.test(e.message));
+  assert.throws(() => clusterFromFlags({ agents: "-1" }), (e: Error) => e instanceof UsageError);
+  assert.throws(() => clusterFromFlags({ agents: "11" }), (e: Error) => e instanceof K3sOptionError && /option "agents" must be an integer 0\.\.10 .*; got 11/.test(e.message));
 });
