@@ -185,6 +185,8 @@ export interface SetupContext<H> extends HelperContext {
   helpers: H;
   /** Creates and starts a companion container (see CompanionSpec). */
   startCompanion(spec: CompanionSpec): Promise<RunningCompanion>;
+  /** Records a duration of the service's own start in `env.timings` as `<key>: <name>` (milliseconds). */
+  timing(name: string, ms: number): void;
 }
 
 export interface ServiceDefinition<H = unknown> {

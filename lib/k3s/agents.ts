@@ -97,9 +97,10 @@ export async function waitForAgentNodes(
   ctx: SetupContext<KubeHelpers>,
   agents: RunningCompanion[],
   timeoutMs: number,
+  /** performance.now() when the agents were started: Ready times count from there. */
+  t0 = performance.now(),
 ): Promise<Record<string, number>> {
   const names = agents.map((_, n) => agentNames(ctx.name, n + 1).node);
-  const t0 = performance.now();
   const readyAfter: Record<string, number> = {};
   const deadline = Date.now() + timeoutMs;
   let last: NodeState[] = [];

@@ -13,6 +13,7 @@ import { mirrorEndpoint } from "../images/mirror.ts";
 import { refuseFakeNode } from "./node-check.ts";
 import { startAgentNodes, waitForAgentNodes } from "./agents.ts";
 import { type NodeHandle, nodeHandles } from "./nodes.ts";
+import { nodeDiagnostics } from "./node-diagnostics.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -83,17 +84,25 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
         const [loaded] = await Promise.all([loadImages(ctx.container, refs), ...agents.map((a) => loadImages(a.containerId, refs))]);
         return loaded;
       };
-      return { ...kube, loadImages: (...refs: string[]) => loadIntoNodes(refs), nodes: () => nodeHandles(ctx) };
+      // With agents, each node's state (and a log tail of each unhealthy one) comes first.
+      const diagnostics: KubeHelpers["diagnostics"] = async (o) => {
+        const nodes = await nodeDiagnostics(ctx, kube);
+        const pods = await kube.diagnostics(o);
+        return nodes ? `${nodes}\n${pods}` : pods;
+      };
+      return { ...kube, diagnostics, loadImages: (...refs: string[]) => loadIntoNodes(refs), nodes: () => nodeHandles(ctx) };
     },
     setup: async (ctx) => {
       // Privileged means a real node: never a silent fake one (see node-check.ts).
       await refuseFakeNode(ctx.name, ctx.container, ctx.privileged === true);
       await ensureNodeImages(opts, ctx);
       // Agents join while the server's add-ons roll out.
+      const agentsStarted = performance.now();
       const agents = await startAgentNodes(ctx, opts.agents, K3S_API_PORT);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
       if (agents.length) {
-        const readyAfter = await waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000);
+        const readyAfter = await waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000, agentsStarted);
+        for (const [node, ms] of Object.entries(readyAfter)) ctx.timing(`${node} Ready`, ms);
         ctx.progress(`service "${ctx.name}": agent nodes Ready: ${Object.entries(readyAfter).map(([n, ms]) => `${n} ${ms}ms`).join(", ")}`);
       }
     },

@@ -105,7 +105,11 @@ export interface Environment<S extends Services> extends AsyncDisposable {
   readonly services: Record<keyof S & string, RunningService>;
   /** PEM of the CA that signs ingress certificates; trust it to reach them yourself. */
   readonly caPem: string;
-  /** Milliseconds per start phase (preflight, network, containers, ready, helpers, setup, peers). */
+  /**
+   * Milliseconds per start phase (preflight, network, containers, ready,
+   * helpers, setup, peers), and durations services record as `<key>: <name>`
+   * (k3s: `k8s: k8s-agent-1 Ready`, from the agents' start).
+   */
   readonly timings: Record<string, number>;
   /** fetch() that routes service names and ingress domains into the environment. */
   fetch: EnvFetch;
@@ -427,6 +431,10 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       companions: () => listCompanions(envId, key),
     });
 
+    /** ctx.timing: a service's own durations, beside the phases. */
+    const timingOf = (key: string) => (name: string, ms: number) => {
+      if (typeof name === "string" && name && Number.isFinite(ms)) timings[`${key}: ${name}`] = Math.round(ms);
+    };
     /** ctx.startCompanion for a service's setup and peers hooks (companions.ts). */
     const companionNames = new Map<string, Set<string>>();
     const companionStarter = (key: string) => async (spec: CompanionSpec): Promise<RunningCompanion> => {
@@ -500,14 +508,14 @@ export async function startEnvironment<S extends Services>(opts: EnvironmentOpti
       unlessDied(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         const def = services[key];
-        if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key], startCompanion: companionStarter(key) }));
+        if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key], startCompanion: companionStarter(key), timing: timingOf(key) }));
       }))));
 
     if (!attach) await phase("peers", () =>
       unlessDied(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         const def = services[key];
-        if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key], startCompanion: companionStarter(key) }, peers));
+        if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key], startCompanion: companionStarter(key), timing: timingOf(key) }, peers));
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business

@@ -126,6 +126,7 @@ if (!TESTBED_IMAGE) {
       assert.ok(server, "the server's node is the control-plane node");
       assert.equal(new Set(nodes.map((n) => n.spec?.podCIDR)).size, 3, "each node has a podCIDR of its own");
       assert.ok(progress.some((m) => /agent nodes Ready: k8s-agent-1 \d+ms, k8s-agent-2 \d+ms|agent nodes Ready: k8s-agent-2 \d+ms, k8s-agent-1 \d+ms/.test(m)), progress.join("\n"));
+      for (const n of AGENT_NODES) assert.ok(env.timings[`k8s: ${n} Ready`]! > 0, `env.timings has k8s: ${n} Ready: ${JSON.stringify(env.timings)}`);
 
       // The agents are companions of the k8s service: labelled with the environment, named after it.
       const containers = await listByLabel("container", [`${LABEL_ENV}=${env.id}`, LABEL_COMPANION]);
@@ -213,6 +214,9 @@ spec:
       await paused!.kill();
       const state = await docker(["inspect", "--format", "{{.State.Status}}", paused!.container]);
       assert.equal(state.trim(), "exited");
+      const diagnostics = await env.diagnostics();
+      assert.match(diagnostics, /k8s-agent-1: container exited \(exit 137\)/, diagnostics);
+      assert.match(diagnostics, /k8s-agent-2: container running; Ready=True/, diagnostics);
     }, { timeoutMs: 400_000 });
   });
 }

@@ -44,7 +44,7 @@ const environmentCases: [string, unknown, RegExp][] = [
   ["hookTimeoutSecs \"30\"", svc({ hookTimeoutSecs: "30" }), /services\.web\.hookTimeoutSecs .*got "30"$/],
   ["diagnostics not a function", svc({ diagnostics: "yes" }), /services\.web\.diagnostics must be a function/],
   ["prepare not a function", svc({ prepare: { mounts: [] } }), /services\.web\.prepare must be a function/],
-  ["prepare misspelled", svc({ prepar: async () => ({}) }), /services\.web\.prepar .*did you mean "prepare"\?/],
+  ["prepare misspelled", svc({ prepar: () => Promise.resolve({}) }), /services\.web\.prepar .*did you mean "prepare"\?/],
 ];
 for (const [what, input, message] of environmentCases) {
   test(`hostile input, startEnvironment: ${what}`, () => {
