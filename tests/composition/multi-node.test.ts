@@ -156,6 +156,61 @@ if (!TESTBED_IMAGE) {
       }
     }, LONG);
 
+    t("a ClusterIP Service by DNS name from every node reaches pods on all three nodes; a Deployment with required anti-affinity spreads over them", async ({ env, kubectl }) => {
+      await env.svc.k8s.apply(`
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ port: 8080, targetPort: 8080 }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: spread, namespace: default }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: spread } }
+  template:
+    metadata: { labels: { app: spread } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations: [{ operator: Exists, effect: NoSchedule }]
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - { topologyKey: kubernetes.io/hostname, labelSelector: { matchLabels: { app: spread } } }
+      containers:
+      - { name: c, image: ${await bakedBusybox(TESTBED_IMAGE!)}, imagePullPolicy: Never, command: ["sleep", "3600"] }
+`);
+      const pods = (await eventually("echo pods", () => echoPods(env), 60_000, 500));
+      const svc = (await env.svc.k8s.client.core.readNamespacedService({ name: "echo", namespace: "default" })).unwrap();
+      // CoreDNS answers from every node (busybox nslookup; the pods use the cluster DNS Service).
+      for (const from of pods) {
+        const ip = await eventually(`nslookup echo.default.svc.cluster.local on ${from.node}`, async () => {
+          const out = await kubectl("exec", from.name, "--", "nslookup", "echo.default.svc.cluster.local");
+          return out.includes(svc.spec!.clusterIP!) ? svc.spec!.clusterIP! : undefined;
+        }, 60_000, 1_000);
+        assert.equal(ip, svc.spec?.clusterIP);
+      }
+      // Through the ClusterIP, kube-proxy spreads connections over the three pods, two of them on other nodes.
+      const seen = new Set<string>();
+      const from = pods[0]!;
+      for (let i = 0; i < 60 && seen.size < 3; i++) {
+        const out = (await kubectl("exec", from.name, "--", "nc", "-w", "3", svc.spec!.clusterIP!, "8080").catch(() => "")).trim();
+        if (out) seen.add(out);
+      }
+      assert.deepEqual([...seen].sort(), pods.map((p) => p.name).sort(), `answers through the Service from ${from.node}`);
+
+      const spread = await eventually("the spread Deployment's three pods Running", async () => {
+        const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=spread" })).unwrap().items;
+        const running = list.filter((p) => p.status?.phase === "Running");
+        return running.length === 3 ? running.map((p) => p.spec!.nodeName!) : undefined;
+      }, 90_000, 500);
+      assert.equal(new Set(spread).size, 3, `one replica per node: ${spread.join(", ")}`);
+      await kubectl("delete", "deployment", "spread", "--wait=false");
+    }, LONG);
+
     t("loadImages loads into every node: a pod pinned to each node runs the image with imagePullPolicy: Never", async ({ env, kubectl }) => {
       await ensureBusyboxImage();
       await docker(["build", "--quiet", "--tag", loadedTag, "-"], { stdin: `FROM ${BUSYBOX_IMAGE}\nRUN echo ${loadedToken} > /token\n`, timeoutMs: 120_000 });
@@ -182,15 +237,50 @@ spec:
       }
     }, LONG);
 
-    t("nodes(): stopping an agent makes it NotReady, starting it makes it Ready again and reachable; pause and unpause likewise", async ({ env, kubectl }) => {
+    t("nodes(): stopping an agent makes it NotReady and its pod (tolerationSeconds: 5) is recreated elsewhere; starting it makes it Ready again and reachable; pause and unpause likewise", async ({ env, kubectl }) => {
       const nodes = await env.svc.k8s.nodes();
       const server = (await env.svc.k8s.client.core.listNode({ labelSelector: "node-role.kubernetes.io/control-plane=true" })).unwrap().items[0]!;
       assert.deepEqual(nodes.map((n) => [n.role, n.name]), [["server", server.metadata!.name!], ["agent", "k8s-agent-1"], ["agent", "k8s-agent-2"]]);
       const [, paused, stopped] = nodes;
+      // A pod that prefers the agent about to stop, and tolerates its loss for 5 s only.
+      await env.svc.k8s.apply(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: failover, namespace: default }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: failover } }
+  template:
+    metadata: { labels: { app: failover } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations:
+      - { key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 5 }
+      - { key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 5 }
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            preference: { matchExpressions: [{ key: kubernetes.io/hostname, operator: In, values: [${stopped!.name}] }] }
+      containers:
+      - { name: c, image: ${await bakedBusybox(TESTBED_IMAGE!)}, imagePullPolicy: Never, command: ["sleep", "3600"] }
+`);
+      const failoverOn = () => eventually("the failover pod Running", async () => {
+        const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=failover" })).unwrap().items;
+        const p = list.find((x) => x.status?.phase === "Running" && !x.metadata?.deletionTimestamp);
+        return p?.spec?.nodeName;
+      }, 60_000, 500);
+      assert.equal(await failoverOn(), stopped!.name, "the failover pod starts on the node it prefers");
       await Promise.all([stopped!.stop(), paused!.pause()]);
       for (const n of [stopped!, paused!]) {
         await eventually(`${n.name} NotReady after ${n === stopped ? "stop" : "pause"}`, async () => (await readyStatus(env, n.name)) !== "True" ? true : undefined, (GRACE_SECS + 40) * 1000, 1_000);
       }
+      // tolerationSeconds: 5 → evicted from the lost node and recreated on the server (the other agent is paused).
+      const replaced = await eventually("the failover pod recreated on another node", async () => {
+        const node = await failoverOn().catch(() => undefined);
+        return node && node !== stopped!.name ? node : undefined;
+      }, 90_000, 1_000);
+      assert.notEqual(replaced, stopped!.name);
       await Promise.all([stopped!.start(), paused!.unpause()]);
       for (const n of [stopped!, paused!]) {
         await eventually(`${n.name} Ready again`, async () => (await readyStatus(env, n.name)) === "True" ? true : undefined, 120_000, 1_000);
