@@ -51,6 +51,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
   const def: ServiceDefinition<K3sHelpers> = {
     image: { type: "registry", reference: opts.image },
     command: k3sStartupScript(opts),
+    // The agent count is part of the definition's data (so a reused environment matches it); not read by k3s.
+    ...(opts.agents > 0 ? { env: { K3SBOX_AGENTS: String(opts.agents) } } : {}),
     privileged: true,
     tmpfs: ["/run", "/var/run"],
     cgroupns: "host",

@@ -23,6 +23,7 @@ import { eventually } from "../support/eventually.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { runTag } from "../support/child-processes.ts";
+import { k3sbox } from "../support/cli.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 
@@ -211,7 +212,7 @@ spec:
       await kubectl("delete", "deployment", "spread", "--wait=false");
     }, LONG);
 
-    t("loadImages loads into every node: a pod pinned to each node runs the image with imagePullPolicy: Never", async ({ env, kubectl }) => {
+    t("loadImages and `k3sbox load` load into every node: a pod pinned to each node runs the image with imagePullPolicy: Never", async ({ env, kubectl }) => {
       await ensureBusyboxImage();
       await docker(["build", "--quiet", "--tag", loadedTag, "-"], { stdin: `FROM ${BUSYBOX_IMAGE}\nRUN echo ${loadedToken} > /token\n`, timeoutMs: 120_000 });
       await env.svc.k8s.loadImages(loadedTag);
@@ -234,6 +235,16 @@ spec:
           return p.status?.phase === "Succeeded" ? true : undefined;
         }, 60_000, 500);
         assert.equal((await kubectl("logs", `loaded-${i}`)).trim(), loadedToken);
+      }
+      // `k3sbox load --cluster <id>` loads into every node of that cluster too.
+      const r = await k3sbox(["load", BUSYBOX_IMAGE, "--cluster", env.id, "--json"], { timeoutMs: 180_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.envId, env.id);
+      assert.deepEqual(out.container.split(", ").sort(), [`k3sbox-${env.id}-k8s`, `k3sbox-${env.id}-k8s-agent-1`, `k3sbox-${env.id}-k8s-agent-2`]);
+      for (const h of await env.svc.k8s.nodes()) {
+        const ls = await docker(["exec", h.container, "ctr", "--address", "/run/k3s/containerd/containerd.sock", "-n", "k8s.io", "images", "ls", "-q"]);
+        assert.ok(ls.split("\n").includes(`docker.io/library/${BUSYBOX_IMAGE}`), `${h.name} has ${BUSYBOX_IMAGE}`);
       }
     }, LONG);
 

@@ -12,6 +12,7 @@ import { checkCompanionName, companionContainerSpec, type CompanionOwner, LABEL_
 import { k3s } from "../../lib/k3s/k3s.ts";
 import { clusterFromFlags } from "../../lib/cli/cluster-flags.ts";
 import { UsageError } from "../../lib/cli/args.ts";
+import { reuseKey } from "../../lib/runner/reuse.ts";
 
 test("k3s(): agents defaults to 0 and takes an integer 0..MAX_AGENTS, else names the option", () => {
   assert.equal(resolveK3sOptions({}).agents, 0);
@@ -85,4 +86,10 @@ test("CLI: --agents maps onto the agents option, and a bad value names the flag 
   assert.throws(() => clusterFromFlags({ agents: "two" }), (e: Error) => e instanceof UsageError && /--agents must be a whole number/.test(e.message));
   assert.throws(() => clusterFromFlags({ agents: "-1" }), (e: Error) => e instanceof UsageError);
   assert.throws(() => clusterFromFlags({ agents: "11" }), (e: Error) => e instanceof K3sOptionError && /option "agents" must be an integer 0\.\.10 .*; got 11/.test(e.message));
+});
+
+test("reuse: the agent count is part of the definition's key (an environment with other agents is never attached)", () => {
+  assert.equal(reuseKey({ k8s: k3s({ agents: 0 }) }), reuseKey({ k8s: k3s() }));
+  assert.notEqual(reuseKey({ k8s: k3s({ agents: 2 }) }), reuseKey({ k8s: k3s() }));
+  assert.notEqual(reuseKey({ k8s: k3s({ agents: 2 }) }), reuseKey({ k8s: k3s({ agents: 1 }) }));
 });
