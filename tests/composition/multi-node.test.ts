@@ -9,6 +9,7 @@
 // pods (every node imports it at start), so nothing is pulled or loaded.
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { AGENT_TOKEN_PATH } from "../../lib/k3s/agents.ts";
@@ -105,9 +106,17 @@ if (!TESTBED_IMAGE) {
       return { env, kubectl, progress };
     },
     teardown: async ({ env }) => {
+      const ids = (await env.svc.k8s.nodes().catch(() => [])).map((n) => n.container);
       await env.stop();
       await docker(["rmi", loadedTag]).catch(() => {});
       assert.deepEqual(await leftovers(env.id), [], "stop() leaves no container (server or agent) and no network");
+      // Each node's pod cgroups lived below its container's cgroup, its mounts and veths in its namespaces.
+      const mounts = await readFile("/proc/self/mountinfo", "utf8");
+      for (const id of ids) {
+        const cgroups = await run("sh", ["-c", `ls -d /sys/fs/cgroup/*/docker/${id}* 2>/dev/null; true`]);
+        assert.equal(cgroups.stdout.trim(), "", `no cgroup directory of node container ${id} is left on the host`);
+        assert.ok(!mounts.includes(id), `no mount of node container ${id} is left on the host`);
+      }
     },
   }, (t) => {
     t("three nodes are Ready: the server and two agents with readable names and k3sbox's labels", async ({ env, progress }) => {
