@@ -97,10 +97,10 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
     setup: async (ctx) => {
       // Privileged means a real node: never a silent fake one (see node-check.ts).
       await refuseFakeNode(ctx.name, ctx.container, ctx.privileged === true);
-      await ensureNodeImages(opts, ctx);
-      // Agents join while the server's add-ons roll out.
+      // Agents join while the server checks its images and its add-ons roll out.
       const agentsStarted = performance.now();
       const agents = await startAgentNodes(ctx, opts.agents, K3S_API_PORT);
+      await ensureNodeImages(opts, ctx);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
       if (agents.length) {
         const readyAfter = await waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000, agentsStarted);
