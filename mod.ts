@@ -6,7 +6,8 @@
 //   await env.svc.k8s.apply(manifest);
 
 export { k3s, type K3sHelpers, K3S_API_PORT, K3S_KUBECONFIG_PATH } from "./lib/k3s/k3s.ts";
-export { DEFAULT_K3S_IMAGE, DEFAULT_K3S_VERSION, K3sOptionError, type K3sOptions } from "./lib/k3s/options.ts";
+export { DEFAULT_K3S_IMAGE, DEFAULT_K3S_VERSION, K3sOptionError, type K3sOptions, MAX_AGENTS } from "./lib/k3s/options.ts";
+export type { NodeHandle } from "./lib/k3s/nodes.ts";
 export { type LoadedImage, LoadImagesError } from "./lib/k3s/load-images.ts";
 export { collectDiagnostics, waitForDeployment } from "./lib/k3s/setup.ts";
 
@@ -18,10 +19,12 @@ export { EnvironmentOptionError } from "./lib/runner/validate.ts";
 export { RoutingError } from "./lib/runner/routing.ts";
 
 export {
+  type CompanionSpec,
   dnsName,
   type HelperContext,
   provides,
   type ReadyCheck,
+  type RunningCompanion,
   SELF_SERVICE_TOKEN,
   type ServiceDefinition,
   type ServiceFile,

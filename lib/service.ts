@@ -124,6 +124,11 @@ export interface HelperContext {
    * when it looks healthy. For error messages of requests that got no answer.
    */
   fault?(opts?: { withinMs?: number }): Promise<string | undefined>;
+  /**
+   * The companion containers this service started (ctx.startCompanion in
+   * setup), found by their labels: also those of a reused environment.
+   */
+  companions?(): Promise<{ name: string; containerId: string; containerName: string }[]>;
 }
 
 /** What the runner hands to `prepare`, before the container exists. */
@@ -146,9 +151,48 @@ export interface PreparedContainer {
   networks?: string[];
 }
 
+/**
+ * A further container a service runs beside its own (e.g. a k3s agent
+ * node). It runs like the service's container — same privilege, tmpfs,
+ * cgroup namespace, the volumes and networks `prepare` handed it, and the
+ * service's files (a companion's own file of the same path wins) — on the
+ * environment's network, publishes no port, carries the environment's
+ * labels (so stop, prune and the crash watchdog remove it) and is removed
+ * with the environment.
+ */
+export interface CompanionSpec {
+  /**
+   * A DNS label unique within the service (`agent-1`): the container is
+   * named `k3sbox-<env>-<key>-<name>` and reached as `<key>-<name>.internal`.
+   */
+  name: string;
+  /** Default: the service's own image. */
+  image?: string;
+  /** As the definition's `command`: a string runs under `/bin/sh -c`, an array is exec'd. */
+  command?: string | string[];
+  env?: Record<string, string>;
+  /** Written before it starts (private keys and tokens: 0600). */
+  files?: ServiceFile[];
+}
+
+/** A started companion container. */
+export interface RunningCompanion {
+  name: string;
+  containerId: string;
+  containerName: string;
+  /** `<key>-<name>.internal`. */
+  host: string;
+  /** Address on the environment's network. */
+  ip: string;
+}
+
 /** What the runner hands to `setup`. */
 export interface SetupContext<H> extends HelperContext {
   helpers: H;
+  /** Creates and starts a companion container (see CompanionSpec). */
+  startCompanion(spec: CompanionSpec): Promise<RunningCompanion>;
+  /** Records a duration of the service's own start in `env.timings` as `<key>: <name>` (milliseconds). */
+  timing(name: string, ms: number): void;
 }
 
 export interface ServiceDefinition<H = unknown> {

@@ -9,8 +9,9 @@
 # (testbed/image.sh), and loads the in-cluster images into this Docker.
 # With --tests, on top of that: Podman, rootless Docker's parts (and a user
 # to run it), sshd, and a Docker Engine 29 built from the moby v2 module
-# (testbed/docker29.sh), for the topology and image-store tests. Prints what
-# it does.
+# (testbed/docker29.sh), for the topology and image-store tests, and
+# k8s.io/sample-apiserver (testbed/sample-apiserver.sh) for the API
+# aggregation test. Prints what it does.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -107,4 +108,10 @@ id -u "$rootless_user" >/dev/null 2>&1 || { say "useradd -m $rootless_user (runs
 t0=$(date +%s)
 docker29_bin="$(bash testbed/docker29.sh build | tail -n1)"
 say "Docker 29 (moby v2 module): $docker29_bin ($(( $(date +%s) - t0 ))s)"
+# The aggregated API server of the API aggregation test (k8s.io/sample-apiserver).
+t0=$(date +%s)
+sample_apiserver="$(bash testbed/sample-apiserver.sh | tail -n1)"
+say "sample-apiserver: $sample_apiserver ($(( $(date +%s) - t0 ))s)"
+env_lines="$env_lines
+K3SBOX_SAMPLE_APISERVER=$sample_apiserver"
 echo "$env_lines"

@@ -14,6 +14,7 @@ export const CLUSTER_FLAGS: Record<string, FlagSpec> = {
   "no-registry": { kind: "boolean", help: "do not run the in-cluster registry" },
   "ready-timeout": { kind: "string", help: "seconds to wait for the API server (default 120)" },
   "extra-arg": { kind: "list", help: "extra `k3s server` argument (repeatable)" },
+  "agents": { kind: "string", help: "agent nodes beside the server (default 0)" },
   "image": { kind: "string", help: "run this image instead of rancher/k3s (a k3s-compatible image)" },
   "unprivileged": { kind: "boolean", help: "do not request a privileged container (only for k3s-compatible images)" },
   "json": { kind: "boolean", help: "print one JSON document on stdout instead of text" },
@@ -24,6 +25,10 @@ export function clusterFromFlags(flags: Record<string, unknown>, defaults: K3sOp
   if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) {
     throw new UsageError(`--ready-timeout must be a number of seconds such as 120; got ${JSON.stringify(timeout)}`);
   }
+  const agents = flags.agents as string | undefined;
+  if (agents !== undefined && !/^\d{1,3}$/.test(agents)) {
+    throw new UsageError(`--agents must be a whole number of agent nodes such as 2; got ${JSON.stringify(agents)}`);
+  }
   const options: K3sOptions = {
     ...defaults,
     ...(flags.version !== undefined ? { version: flags.version as string } : {}),
@@ -31,6 +36,7 @@ export function clusterFromFlags(flags: Record<string, unknown>, defaults: K3sOp
     ...(flags["no-registry"] ? { registry: false } : {}),
     ...(timeout !== undefined ? { readyTimeoutSecs: Number(timeout) } : {}),
     ...(flags["extra-arg"] ? { extraArgs: flags["extra-arg"] as string[] } : {}),
+    ...(agents !== undefined ? { agents: Number(agents) } : {}),
   };
   const def = k3s(options);
   const image = flags.image as string | undefined;

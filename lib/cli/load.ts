@@ -40,12 +40,14 @@ export async function loadCommand(
         : "k3sbox load: no running k3s cluster on this Docker daemon; start one with `k3sbox up --detach`",
     );
   }
-  if (nodes.length > 1) {
+  // One cluster may have several nodes (k3s({ agents })): all of them get the images.
+  const envs = [...new Set(nodes.map((n) => n.envId))];
+  if (envs.length > 1) {
     throw new UsageError(
-      `k3sbox load: ${nodes.length} k3s nodes are running (${nodes.map((n) => `${n.envId} (${n.name})`).join(", ")}); pick one with --cluster <id>`,
+      `k3sbox load: ${envs.length} k3s clusters are running (${envs.map((e) => `${e} (${nodes.filter((n) => n.envId === e).map((n) => n.name).join(", ")})`).join("; ")}); pick one with --cluster <id>`,
     );
   }
   const t0 = performance.now();
-  const loaded = await loadImages(nodes[0].container, images);
-  return { envId: nodes[0].envId, container: nodes[0].name, images: loaded, ms: Math.round(performance.now() - t0) };
+  const [loaded] = await Promise.all(nodes.map((n) => loadImages(n.container, images)));
+  return { envId: nodes[0].envId, container: nodes.map((n) => n.name).join(", "), images: loaded, ms: Math.round(performance.now() - t0) };
 }

@@ -14,6 +14,9 @@ import { type LoadedImage, loadImages } from "./load-images.ts";
 import { ensureNodeImages, prepareNodeImages } from "./node-images.ts";
 import { mirrorEndpoint } from "../images/mirror.ts";
 import { refuseFakeNode } from "./node-check.ts";
+import { startAgentNodes, waitForAgentNodes } from "./agents.ts";
+import { type NodeHandle, nodeHandles } from "./nodes.ts";
+import { nodeDiagnostics } from "./node-diagnostics.ts";
 
 export const K3S_API_PORT = 6443;
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
@@ -21,7 +24,7 @@ export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
 /** What `env.svc.<key>` is for a k3s() service. */
 export interface K3sHelpers extends KubeHelpers {
   /**
-   * Copies images from the host's Docker into the node's containerd (host
+   * Copies images from the host's Docker into every node's containerd (host
    * platform, streamed: `docker save | docker exec -i … ctr images import -`),
    * so pods run them with `imagePullPolicy: Never` or `IfNotPresent`.
    */
@@ -45,6 +48,12 @@ export interface K3sHelpers extends KubeHelpers {
    * ```
    */
   webhooks(options: WebhookOptions): Promise<Webhooks>;
+  /**
+   * The cluster's nodes as containers — the server's first, then the agents
+   * (`agents` option) — each with stop/start/pause/unpause/kill, to take a
+   * node away in a test and bring it back (docs/multi-node.md).
+   */
+  nodes(): Promise<NodeHandle[]>;
 }
 
 /** How long the environment's stop gives each open webhook server to uninstall its configurations. */
@@ -60,7 +69,8 @@ function reachableHost(ctx: HelperContext): string | undefined {
 }
 
 /**
- * A throwaway single-node Kubernetes cluster (k3s) with Traefik on the
+ * A throwaway Kubernetes cluster (k3s): one server node, plus `agents`
+ * agent nodes when asked (docs/multi-node.md), with Traefik on the
  * container's :80/:443 (hostNetwork), an optional in-cluster registry at
  * `<key>.internal:5000`, and HTTPS for `*.<domain>` of each ingress domain.
  *
@@ -75,6 +85,8 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
   const def: ServiceDefinition<K3sHelpers> = {
     image: { type: "registry", reference: opts.image },
     command: k3sStartupScript(opts),
+    // The agent count is part of the definition's data (so a reused environment matches it); not read by k3s.
+    ...(opts.agents > 0 ? { env: { K3SBOX_AGENTS: String(opts.agents) } } : {}),
     privileged: true,
     tmpfs: ["/run", "/var/run"],
     cgroupns: "host",
@@ -102,6 +114,18 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       pointKubeconfigAt(kubeconfig, `https://${hostPortOf(ctx.host, ctx.hostPort(K3S_API_PORT))}`);
       // A request that gets no answer names the node's fault (paused, exited, off its network).
       const kube = await createKubeHelpers(kubeconfig, { recorder: ctx.recorder, fault: ctx.fault });
+      // Into every node: the server's and each agent's containerd (what the server reports is returned).
+      const loadIntoNodes = async (refs: string[]) => {
+        const agents = ctx.companions ? await ctx.companions() : [];
+        const [loaded] = await Promise.all([loadImages(ctx.container, refs), ...agents.map((a) => loadImages(a.containerId, refs))]);
+        return loaded;
+      };
+      // With agents, each node's state (and a log tail of each unhealthy one) comes first.
+      const diagnostics: KubeHelpers["diagnostics"] = async (o) => {
+        const nodes = await nodeDiagnostics(ctx, kube);
+        const pods = await kube.diagnostics(o);
+        return nodes ? `${nodes}\n${pods}` : pods;
+      };
       const live = new Set<Webhooks>();
       const hooks: WebhookContext = {
         core: kube.client.core,
@@ -117,7 +141,9 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       };
       return {
         ...kube,
-        loadImages: (...refs: string[]) => loadImages(ctx.container, refs),
+        diagnostics,
+        loadImages: (...refs: string[]) => loadIntoNodes(refs),
+        nodes: () => nodeHandles(ctx),
         webhooks: (options) => startWebhooks(hooks, options),
         // Webhook configurations go first, while the API is there to remove them and the servers still answer.
         close: async () => {
@@ -132,8 +158,16 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
     setup: async (ctx) => {
       // Privileged means a real node: never a silent fake one (see node-check.ts).
       await refuseFakeNode(ctx.name, ctx.container, ctx.privileged === true);
+      // Agents join while the server checks its images and its add-ons roll out.
+      const agentsStarted = performance.now();
+      const agents = await startAgentNodes(ctx, opts.agents, K3S_API_PORT);
       await ensureNodeImages(opts, ctx);
       await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
+      if (agents.length) {
+        const readyAfter = await waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000, agentsStarted);
+        for (const [node, ms] of Object.entries(readyAfter)) ctx.timing(`${node} Ready`, ms);
+        ctx.progress(`service "${ctx.name}": agent nodes Ready: ${Object.entries(readyAfter).map(([n, ms]) => `${n} ${ms}ms`).join(", ")}`);
+      }
     },
     // Pods resolve peers (`<key>.internal`) and the test process (`host.k3sbox.internal`, where it is reachable).
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, nodeHostsEntries(peers, reachableHost(ctx))),

@@ -34,6 +34,9 @@ function traefikArgs(tls: boolean): string[] {
   ];
 }
 
+/** The k3s server's node (k3s labels it; agents never carry the label: NodeRestriction). */
+export const SERVER_NODE_SELECTOR = { "node-role.kubernetes.io/control-plane": "true" };
+
 /** Traefik with hostNetwork; with `tls`, a :443 entrypoint serving the default certificate. */
 export function traefikManifest(tls: boolean): string {
   const meta = (name: string, namespaced = true) => ({ name, ...(namespaced ? { namespace: SYSTEM_NAMESPACE } : {}) });
@@ -91,6 +94,8 @@ export function traefikManifest(tls: boolean): string {
             serviceAccountName: "traefik",
             hostNetwork: true,
             dnsPolicy: "Default",
+            // On the server's node, whose published :80/:443 env.fetch dials (agents publish nothing).
+            nodeSelector: SERVER_NODE_SELECTOR,
             tolerations: [{ operator: "Exists" }],
             containers: [container],
             ...(tls
@@ -123,6 +128,8 @@ export function registryManifest(): string {
         spec: {
           hostNetwork: true,
           dnsPolicy: "Default",
+          // On the server's node: <key>.internal:5000 and the published port lead there.
+          nodeSelector: SERVER_NODE_SELECTOR,
           tolerations: [{ operator: "Exists" }],
           containers: [{
             name: "registry",

@@ -40,6 +40,13 @@ export interface K3sOptions {
    * instead. Default false.
    */
   mirror?: boolean | { upstream?: string };
+  /**
+   * Agent nodes joining the server: each a container of its own on the
+   * environment's network (`k3s agent --server https://<key>.internal:6443`
+   * with the server's join token), a node named `<key>-agent-<i>`.
+   * Default 0 (a single-node cluster). See docs/multi-node.md.
+   */
+  agents?: number;
 }
 
 export interface ResolvedK3sOptions {
@@ -52,7 +59,11 @@ export interface ResolvedK3sOptions {
   ingressDomains: string[];
   /** Registry name → the upstream its shared mirror proxies (empty: no mirror). */
   mirrors: Record<string, string>;
+  agents: number;
 }
+
+/** The most agents one cluster may have (each is a full node: containerd, kubelet, kube-proxy). */
+export const MAX_AGENTS = 10;
 
 export const DEFAULT_K3S_VERSION = "v1.32.1-k3s1";
 export const DEFAULT_READY_TIMEOUT_SECS = 120;
@@ -69,7 +80,7 @@ export class K3sOptionError extends Error {
 // Far above any real k3s flag, far below the OS's 128 KiB per argument (the
 // whole server command is one `sh -c` argument).
 const MAX_EXTRA_ARG = 4096;
-const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains", "mirror"];
+const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains", "mirror", "agents"];
 export const DEFAULT_K3S_IMAGE = "rancher/k3s";
 // Docker's tag grammar.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -140,6 +151,10 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
       );
     }
   });
+  const agents = opts.agents === undefined ? 0 : opts.agents;
+  if (typeof agents !== "number" || !Number.isInteger(agents) || agents < 0 || agents > MAX_AGENTS) {
+    throw new K3sOptionError("agents", `an integer 0..${MAX_AGENTS} (the number of agent nodes beside the server)`, agents);
+  }
   const image = resolveImage(opts.image, version, opts.version !== undefined);
   return {
     version,
@@ -149,6 +164,7 @@ export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {
     registry: opts.registry !== false,
     ingressDomains: [...ingressDomains],
     ...resolveMirror(opts.mirror),
+    agents,
   };
 }
 

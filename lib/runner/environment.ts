@@ -55,6 +55,8 @@ import { trackEnvironment, unlessExitingOnSignal, untrackEnvironment } from "./s
 import { kubeconfigYaml } from "./kubeconfig-file.ts";
 import { environmentDir, removeEnvironmentDir, stateDirError } from "./state-dir.ts";
 import { validateEnvironmentOptions, validateFiles } from "./validate.ts";
+import { checkCompanionName, listCompanions, startCompanion } from "./companions.ts";
+import type { CompanionSpec, PreparedContainer, RunningCompanion, ServiceFile } from "../service.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyDefinition = ServiceDefinition<any>;
@@ -115,7 +117,11 @@ export interface Environment<S extends Services> extends AsyncDisposable {
   readonly services: Record<keyof S & string, RunningService>;
   /** PEM of the CA that signs ingress certificates; trust it to reach them yourself. */
   readonly caPem: string;
-  /** Milliseconds per start phase (preflight, network, containers, ready, helpers, setup, peers). */
+  /**
+   * Milliseconds per start phase (preflight, network, containers, ready,
+   * helpers, setup, peers), and durations services record as `<key>: <name>`
+   * (k3s: `k8s: k8s-agent-1 Ready`, from the agents' start).
+   */
   readonly timings: Record<string, number>;
   /** fetch() that routes service names and ingress domains into the environment. */
   fetch: EnvFetch;
@@ -356,6 +362,9 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
 
     const running = {} as Record<keyof S & string, RunningService>;
     const exits = {} as Record<string, WaitHandle>;
+    /** What each service's `prepare` handed its container: its companions get the same. */
+    const preparedOf = new Map<string, PreparedContainer>();
+    const filesOf = new Map<string, ServiceFile[]>();
     await phase("containers", () =>
       Promise.all(keys.map(async (key) => {
         const def = services[key];
@@ -374,6 +383,7 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
         const prepared = def.prepare
           ? await runHook(key, "prepare", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.prepare!({ name: key, image: def.image.reference, progress, signal }))
           : {};
+        preparedOf.set(key, prepared);
         res.checkNotStopping();
         const id = await res.creating(createContainer({
           name,
@@ -395,6 +405,7 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
         for (const net of prepared.networks ?? []) await connectNetwork(net, id);
         const files = typeof def.files === "function" ? def.files(hostFacts) : def.files ?? [];
         validateFiles(key, files, typeof def.files === "function" ? "files (the function's result)" : "files");
+        filesOf.set(key, files);
         if (files.length > 0) {
           await copyInto(id, await archiveOf(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, key, reachHosts), mode: fileMode(f) }))));
         }
@@ -461,7 +472,37 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
       progress,
       signal,
       fault: (o) => containerFault(key, running[key as keyof S & string].containerId, res.network, o?.withinMs),
+      companions: () => listCompanions(envId, key),
     });
+
+    /** ctx.timing: a service's own durations, beside the phases. */
+    const timingOf = (key: string) => (name: string, ms: number) => {
+      if (typeof name === "string" && name && Number.isFinite(ms)) timings[`${key}: ${name}`] = Math.round(ms);
+    };
+    /** ctx.startCompanion for a service's setup and peers hooks (companions.ts). */
+    const companionNames = new Map<string, Set<string>>();
+    const companionStarter = (key: string) => async (spec: CompanionSpec): Promise<RunningCompanion> => {
+      res.checkNotStopping();
+      const taken = companionNames.get(key) ?? new Set<string>();
+      companionNames.set(key, taken);
+      taken.add(checkCompanionName(key, spec?.name, taken));
+      const prepared = preparedOf.get(key) ?? {};
+      return await startCompanion({
+        envId,
+        key,
+        def: services[key],
+        network: res.network!,
+        labels,
+        privilege: Object.hasOwn(host.privileges, key) ? host.privileges[key] : undefined,
+        mounts: prepared.mounts,
+        networks: prepared.networks,
+        files: filesOf.get(key) ?? [],
+        reachHosts,
+        adopt: (id) => res.adoptContainer(id),
+        creating: (p) => res.creating(p),
+        connect: connectNetwork,
+      }, spec);
+    };
 
     // A container that exits before the start is over fails it at once, with
     // its log tail, whichever phase is running (readiness, helpers, setup).
@@ -516,14 +557,14 @@ async function start<S extends Services>(opts: EnvironmentOptions<S>): Promise<E
       unlessFaulted(Promise.all(keys.map(async (key) => {
         res.checkNotStopping();
         const def = services[key];
-        if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key] }));
+        if (def.setup) await runHook(key, "setup", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.setup!({ ...contextFor(key, signal), helpers: svc[key], startCompanion: companionStarter(key), timing: timingOf(key) }));
       }))));
 
     if (!attach) await phase("peers", () =>
       unlessFaulted(Promise.all(keys.map(async (key) => {
         const peers: PeerAddress[] = keys.filter((k) => k !== key).map((k) => ({ key: k, host: `${k}.internal`, ip: running[k].ip }));
         const def = services[key];
-        if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key] }, peers));
+        if (def.peers) await runHook(key, "peers", hookTimeoutMs(key, def), res.abort.signal, (signal) => def.peers!({ ...contextFor(key, signal), helpers: svc[key], startCompanion: companionStarter(key), timing: timingOf(key) }, peers));
       }))));
     res.checkNotStopping(); // a stop() (e.g. Ctrl-C) during the last hooks: do not hand out a removed environment
     for (const key of keys) exits[key].cancel(); // started: exits are no longer the start's business

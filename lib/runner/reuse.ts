@@ -18,6 +18,7 @@ import { isProcessAlive } from "../exec.ts";
 import type { ServiceDefinition } from "../service.ts";
 import { LABEL_ENV, LABEL_PID, LABEL_SERVICE } from "./labels.ts";
 import { environmentDir, removeEnvironmentDir } from "./state-dir.ts";
+import { LABEL_COMPANION } from "./companions.ts";
 
 export const LABEL_REUSE = "k3sbox.reuse";
 
@@ -60,6 +61,8 @@ export async function findReusable(key: string, serviceKeys: string[]): Promise<
   const found = await listByLabel("container", [`${LABEL_REUSE}=${key}`]);
   const byEnv = new Map<string, { containers: Record<string, string>; running: Set<string>; createdAt: number; creator: number }>();
   for (const c of found) {
+    // A service's companions (e.g. k3s agents) share its labels: the service's own container is the one without LABEL_COMPANION.
+    if (c.labels[LABEL_COMPANION] !== undefined) continue;
     const env = byEnv.get(c.labels[LABEL_ENV]) ??
       { containers: {}, running: new Set<string>(), createdAt: c.createdAt.getTime(), creator: Number(c.labels[LABEL_PID]) };
     env.containers[c.labels[LABEL_SERVICE]] = c.id;

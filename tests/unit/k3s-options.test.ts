@@ -3,7 +3,7 @@ import { test } from "../harness.ts";
 import { DEFAULT_K3S_VERSION, K3sOptionError, resolveK3sOptions } from "../../lib/k3s/options.ts";
 
 test("k3s options: defaults match the reference", () => {
-  assert.deepEqual(resolveK3sOptions(), { version: "v1.32.1-k3s1", image: "rancher/k3s:v1.32.1-k3s1", extraArgs: [], readyTimeoutSecs: 120, registry: true, ingressDomains: [], mirrors: {} });
+  assert.deepEqual(resolveK3sOptions(), { version: "v1.32.1-k3s1", image: "rancher/k3s:v1.32.1-k3s1", extraArgs: [], readyTimeoutSecs: 120, registry: true, ingressDomains: [], mirrors: {}, agents: 0 });
   assert.equal(DEFAULT_K3S_VERSION, "v1.32.1-k3s1");
   assert.equal(resolveK3sOptions({ registry: false }).registry, false);
 });

@@ -26,11 +26,17 @@ type apiClient struct {
 }
 
 func newAPIClient(base string, p *pki) (*apiClient, error) {
+	return newAPIClientAs(base, p.CAPEM, p.Admin)
+}
+
+// newAPIClientAs is a client with the given identity, verifying the
+// apiserver against caPEM.
+func newAPIClientAs(base string, caPEM []byte, id certPair) (*apiClient, error) {
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(p.CAPEM) {
+	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("cannot parse the cluster CA")
 	}
-	cert, err := tls.LoadX509KeyPair(p.Admin.Cert, p.Admin.Key)
+	cert, err := tls.LoadX509KeyPair(id.Cert, id.Key)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,20 @@ type pki struct {
 	// The apiserver's client certificate toward kubelets (real node only).
 	KubeletClient certPair
 	CAPEM         []byte
+	// The front proxy (API aggregation), as in k3s: a CA of its own
+	// (request-header-ca) that only signs the apiserver's client
+	// certificate toward aggregated API servers (client-auth-proxy, CN
+	// system:auth-proxy). Aggregated servers read the CA and the allowed
+	// name from kube-system/extension-apiserver-authentication and trust
+	// the X-Remote-* identity headers only on connections that present it.
+	RequestHeaderCACert string
+	RequestHeaderCAKey  string
+	AuthProxy           certPair
 }
+
+// authProxyName is the front proxy's client certificate CN, the only name
+// aggregated API servers accept identity headers from (k3s uses the same).
+const authProxyName = "system:auth-proxy"
 
 type certPair struct{ Cert, Key string }
 
@@ -66,7 +79,7 @@ func ensurePKI(dir string, dnsSANs []string, ipSANs []net.IP) (*pki, error) {
 		CAKey:  filepath.Join(dir, "server-ca.key"),
 		SAKey:  filepath.Join(dir, "service.key"),
 	}
-	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey)
+	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey, "k3s-server-ca")
 	if err != nil {
 		return nil, fmt.Errorf("cluster CA: %w", err)
 	}
@@ -96,7 +109,27 @@ func ensurePKI(dir string, dnsSANs []string, ipSANs []net.IP) (*pki, error) {
 			return nil, fmt.Errorf("client certificate %s: %w", id.cn, err)
 		}
 	}
+	if err := p.ensureFrontProxy(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// ensureFrontProxy loads or creates the request-header CA and issues the
+// front proxy's client certificate with it.
+func (p *pki) ensureFrontProxy() error {
+	p.RequestHeaderCACert = filepath.Join(p.Dir, "request-header-ca.crt")
+	p.RequestHeaderCAKey = filepath.Join(p.Dir, "request-header-ca.key")
+	ca, caKey, err := loadOrCreateCA(p.RequestHeaderCACert, p.RequestHeaderCAKey, "k3s-request-header-ca")
+	if err != nil {
+		return fmt.Errorf("request-header CA: %w", err)
+	}
+	p.AuthProxy = certPair{filepath.Join(p.Dir, "client-auth-proxy.crt"), filepath.Join(p.Dir, "client-auth-proxy.key")}
+	tmpl := newClientTemplate(authProxyName, "")
+	if err := issue(p.AuthProxy, &tmpl, ca, caKey); err != nil {
+		return fmt.Errorf("front proxy client certificate: %w", err)
+	}
+	return nil
 }
 
 // x509Template is a certificate to be issued by the CA.
@@ -121,7 +154,9 @@ func newServingTemplate(cn string, dns []string, ips []net.IP) x509Template {
 	}
 }
 
-func loadOrCreateCA(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// loadOrCreateCA reuses the CA in certPath/keyPath or creates one whose CN
+// is cnPrefix@<unix time>, like k3s's CAs.
+func loadOrCreateCA(certPath, keyPath, cnPrefix string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certPEM, certErr := os.ReadFile(certPath)
 	keyPEM, keyErr := os.ReadFile(keyPath)
 	if certErr == nil && keyErr == nil {
@@ -134,7 +169,7 @@ func loadOrCreateCA(certPath, keyPath string) (*x509.Certificate, *ecdsa.Private
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("k3s-server-ca@%d", now.Unix())},
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("%s@%d", cnPrefix, now.Unix())},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
@@ -174,9 +209,23 @@ func parseCA(certPEM, keyPEM []byte) (*x509.Certificate, *ecdsa.PrivateKey, erro
 
 // issue signs tmpl with the CA and writes the certificate and a new key.
 func issue(pair certPair, tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
-	key, err := newKey()
+	chain, keyPEM, err := issuePEM(tmpl, ca, caKey)
 	if err != nil {
 		return err
+	}
+	if err := writeFile(pair.Key, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFile(pair.Cert, chain, 0o644)
+}
+
+// issuePEM signs tmpl with the CA and returns the chain (leaf + CA, which
+// lets clients that only trust the CA verify it, like k3s's serving
+// certificate bundle) and a new key, in memory.
+func issuePEM(tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (chain, keyPEM []byte, err error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
 	}
 	now := time.Now()
 	tmpl.SerialNumber = serial()
@@ -185,15 +234,14 @@ func issue(pair certPair, tmpl *x509.Certificate, ca *x509.Certificate, caKey *e
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := writeKey(pair.Key, key); err != nil {
-		return err
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
 	}
-	// The chain (leaf + CA) lets clients that only trust the CA verify it,
-	// like k3s's serving certificate bundle.
-	chain := append(pemEncode("CERTIFICATE", der), pemEncode("CERTIFICATE", ca.Raw)...)
-	return writeFile(pair.Cert, chain, 0o644)
+	chain = append(pemEncode("CERTIFICATE", der), pemEncode("CERTIFICATE", ca.Raw)...)
+	return chain, pemEncode("EC PRIVATE KEY", keyDER), nil
 }
 
 func newKey() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }

@@ -74,3 +74,47 @@ func TestCIDRHelpers(t *testing.T) {
 		}
 	}
 }
+
+// The front proxy has a CA of its own: its client certificate verifies
+// against the request-header CA, not the cluster CA (so a client the
+// cluster CA signed cannot pass as the proxy), and the CA is kept on reuse.
+func TestFrontProxyPKI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	p, err := ensurePKI(dir, []string{"localhost"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := readCert(t, p.AuthProxy.Cert)
+	if proxy.Subject.CommonName != "system:auth-proxy" {
+		t.Errorf("front proxy CN = %q", proxy.Subject.CommonName)
+	}
+	clientAuth := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	rhRoots := x509.NewCertPool()
+	rhRoots.AddCert(readCert(t, p.RequestHeaderCACert))
+	if _, err := proxy.Verify(x509.VerifyOptions{Roots: rhRoots, KeyUsages: clientAuth}); err != nil {
+		t.Errorf("front proxy cert does not verify against the request-header CA: %v", err)
+	}
+	clusterRoots := x509.NewCertPool()
+	clusterRoots.AppendCertsFromPEM(p.CAPEM)
+	if _, err := proxy.Verify(x509.VerifyOptions{Roots: clusterRoots, KeyUsages: clientAuth}); err == nil {
+		t.Error("front proxy cert verifies against the cluster CA; it must have a CA of its own")
+	}
+	admin := readCert(t, p.Admin.Cert)
+	if _, err := admin.Verify(x509.VerifyOptions{Roots: rhRoots, KeyUsages: clientAuth}); err == nil {
+		t.Error("the admin cert verifies against the request-header CA")
+	}
+	for _, key := range []string{p.RequestHeaderCAKey, p.AuthProxy.Key} {
+		if st, err := os.Stat(key); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, err %v", key, st.Mode().Perm(), err)
+		}
+	}
+	ca1, _ := os.ReadFile(p.RequestHeaderCACert)
+	p2, err := ensurePKI(dir, []string{"localhost"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca2, _ := os.ReadFile(p2.RequestHeaderCACert)
+	if string(ca1) != string(ca2) {
+		t.Error("request-header CA changed on reuse")
+	}
+}

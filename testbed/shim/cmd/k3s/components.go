@@ -85,6 +85,7 @@ func apiserverArgs(c *serverConfig, l layout, p *pki, etcd etcdPorts, advertise 
 		"--enable-admission-plugins=NodeRestriction",
 		"--profiling=false",
 	}
+	args = append(args, frontProxyArgs(p)...)
 	if p.KubeletClient.Cert != "" {
 		// A real kubelet: logs, exec and port-forward go to it over TLS,
 		// verified against the cluster CA, with a client certificate.
@@ -101,6 +102,25 @@ func apiserverArgs(c *serverConfig, l layout, p *pki, etcd etcdPorts, advertise 
 		args = append(args, "--disable-admission-plugins=TaintNodesByCondition")
 	}
 	return append(args, componentArgs(c.APIServerArgs)...)
+}
+
+// frontProxyArgs configure API aggregation as k3s does: the apiserver
+// publishes the request-header CA, the allowed name and the header names in
+// kube-system/extension-apiserver-authentication, and proxies requests for
+// aggregated groups with the client-auth-proxy certificate. Aggregator
+// routing sends them to an endpoint (pod) IP rather than the Service's
+// ClusterIP, so it does not depend on kube-proxy on the server's node.
+func frontProxyArgs(p *pki) []string {
+	return []string{
+		"--requestheader-client-ca-file=" + p.RequestHeaderCACert,
+		"--requestheader-allowed-names=" + authProxyName,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + p.AuthProxy.Cert,
+		"--proxy-client-key-file=" + p.AuthProxy.Key,
+		"--enable-aggregator-routing=true",
+	}
 }
 
 func controllerManagerArgs(c *serverConfig, l layout, p *pki, realNode bool) []string {

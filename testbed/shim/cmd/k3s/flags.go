@@ -42,6 +42,11 @@ type serverConfig struct {
 	KubeletArgs           []string
 	KubeProxyArgs         []string
 
+	// Joining a cluster (`k3s agent`; on a server, --token sets the password
+	// of the join token instead of a random one).
+	ServerURL string
+	Token     string
+	TokenFile string
 	// Flags that were accepted but have no effect here (logged once).
 	Ignored []string
 }
@@ -110,6 +115,9 @@ var serverFlags = map[string]flagSpec{
 		c.WriteKubeconfigMode = m
 		return err
 	}},
+	"token":      str(func(c *serverConfig) *string { return &c.Token }),
+	"t":          str(func(c *serverConfig) *string { return &c.Token }),
+	"token-file": str(func(c *serverConfig) *string { return &c.TokenFile }),
 	"tls-san":    list(func(c *serverConfig) *[]string { return &c.TLSSANs }),
 	"disable":    list(func(c *serverConfig) *[]string { return &c.Disable }),
 	"node-label": list(func(c *serverConfig) *[]string { return &c.NodeLabels }),
@@ -138,9 +146,6 @@ var serverFlags = map[string]flagSpec{
 	"service-node-port-range":           {kind: ignString},
 	"node-external-ip":                  {kind: ignString},
 	"advertise-port":                    {kind: ignString},
-	"token":                             {kind: ignString},
-	"t":                                 {kind: ignString},
-	"token-file":                        {kind: ignString},
 	"agent-token":                       {kind: ignString},
 	"agent-token-file":                  {kind: ignString},
 	"server":                            {kind: ignString},
@@ -211,8 +216,80 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// agentFlags is the table of every `k3s agent` flag we accept.
+var agentFlags = map[string]flagSpec{
+	"server":         str(func(c *serverConfig) *string { return &c.ServerURL }),
+	"s":              str(func(c *serverConfig) *string { return &c.ServerURL }),
+	"token":          str(func(c *serverConfig) *string { return &c.Token }),
+	"t":              str(func(c *serverConfig) *string { return &c.Token }),
+	"token-file":     str(func(c *serverConfig) *string { return &c.TokenFile }),
+	"data-dir":       str(func(c *serverConfig) *string { return &c.DataDir }),
+	"d":              str(func(c *serverConfig) *string { return &c.DataDir }),
+	"node-name":      str(func(c *serverConfig) *string { return &c.NodeName }),
+	"node-ip":        str(func(c *serverConfig) *string { return &c.NodeIP }),
+	"i":              str(func(c *serverConfig) *string { return &c.NodeIP }),
+	"resolv-conf":    str(func(c *serverConfig) *string { return &c.ResolvConf }),
+	"node-label":     list(func(c *serverConfig) *[]string { return &c.NodeLabels }),
+	"node-taint":     list(func(c *serverConfig) *[]string { return &c.NodeTaints }),
+	"kubelet-arg":    repeat(func(c *serverConfig) *[]string { return &c.KubeletArgs }),
+	"kube-proxy-arg": repeat(func(c *serverConfig) *[]string { return &c.KubeProxyArgs }),
+	// The pod network is the node entry's host-gw (hostgw.go), whatever
+	// these say.
+	"flannel-iface":              {kind: ignString},
+	"flannel-conf":               {kind: ignString},
+	"flannel-cni-conf":           {kind: ignString},
+	"node-external-ip":           {kind: ignString},
+	"container-runtime-endpoint": {kind: ignString},
+	"image-service-endpoint":     {kind: ignString},
+	"default-runtime":            {kind: ignString},
+	"snapshotter":                {kind: ignString},
+	"pause-image":                {kind: ignString},
+	"private-registry":           {kind: ignString},
+	"log":                        {kind: ignString},
+	"l":                          {kind: ignString},
+	"v":                          {kind: ignString},
+	"vmodule":                    {kind: ignString},
+	"config":                     {kind: ignString},
+	"c":                          {kind: ignString},
+	"with-node-id":               {kind: ignBool},
+	"selinux":                    {kind: ignBool},
+	"protect-kernel-defaults":    {kind: ignBool},
+	"prefer-bundled-bin":         {kind: ignBool},
+	"rootless":                   {kind: ignBool},
+	"docker":                     {kind: ignBool},
+	"debug":                      {kind: ignBool},
+	"alsologtostderr":            {kind: ignBool},
+}
+
 // parseServerFlags parses the arguments that follow `k3s server`.
 func parseServerFlags(args []string) (*serverConfig, error) {
+	return parseFlags(args, serverFlags, "server")
+}
+
+// parseAgentFlags parses the arguments that follow `k3s agent`; --server
+// and a token are required, as in k3s.
+func parseAgentFlags(args []string) (*serverConfig, error) {
+	c, err := parseFlags(args, agentFlags, "agent")
+	if err != nil {
+		return nil, err
+	}
+	if c.ServerURL == "" {
+		c.ServerURL = os.Getenv("K3S_URL")
+	}
+	if c.Token == "" && c.TokenFile == "" {
+		c.Token, c.TokenFile = os.Getenv("K3S_TOKEN"), os.Getenv("K3S_TOKEN_FILE")
+	}
+	if c.ServerURL == "" {
+		return nil, usageError{"k3s agent: --server (or K3S_URL) is required"}
+	}
+	if c.Token == "" && c.TokenFile == "" {
+		return nil, usageError{"k3s agent: --token or --token-file (or K3S_TOKEN) is required"}
+	}
+	return c, nil
+}
+
+// parseFlags parses a command's flags against its table.
+func parseFlags(args []string, table map[string]flagSpec, cmd string) (*serverConfig, error) {
 	c := defaultServerConfig()
 	ignored := map[string]bool{}
 	for i := 0; i < len(args); i++ {
@@ -224,14 +301,14 @@ func parseServerFlags(args []string) (*serverConfig, error) {
 			break
 		}
 		if !strings.HasPrefix(arg, "-") || arg == "-" {
-			return nil, usageError{fmt.Sprintf("unexpected argument %q (k3s server takes only flags)", arg)}
+			return nil, usageError{fmt.Sprintf("unexpected argument %q (k3s %s takes only flags)", arg, cmd)}
 		}
 		name := strings.TrimLeft(arg, "-")
 		value, hasValue := "", false
 		if eq := strings.IndexByte(name, '='); eq >= 0 {
 			name, value, hasValue = name[:eq], name[eq+1:], true
 		}
-		spec, ok := serverFlags[name]
+		spec, ok := table[name]
 		if !ok {
 			return nil, usageError{fmt.Sprintf("flag provided but not defined: -%s", name)}
 		}

@@ -9,6 +9,7 @@
 // $K3S_BIN_DIR.
 //
 //	k3s server [flags]     run a single-node control plane (see flags.go)
+//	k3s agent [flags]      join a server as another node (see agent.go)
 //	k3s kubectl [args]     kubectl with KUBECONFIG defaulting to k3s.yaml
 //	kubectl [args]         the same, when invoked through a symlink
 //	k3s --version
@@ -42,14 +43,16 @@ func main() {
 	switch cmd := os.Args[1]; cmd {
 	case "server":
 		os.Exit(runServer(os.Args[2:]))
+	case "agent":
+		os.Exit(runAgent(os.Args[2:]))
 	case "kubectl":
 		os.Exit(execKubectl(os.Args[2:]))
 	case "--version", "-v", "version":
 		fmt.Printf("k3s version %s+k3s1 (k3sbox-testbed)\ngo version %s\n", kubeVersion, runtime.Version())
 	case "help", "--help", "-h":
 		usage()
-	case "agent", "etcd-snapshot", "certificate", "token", "secrets-encrypt", "crictl", "ctr", "check-config", "completion":
-		fmt.Fprintf(os.Stderr, "k3s %s is not supported by the k3sbox test image (only server and kubectl are)\n", cmd)
+	case "etcd-snapshot", "certificate", "token", "secrets-encrypt", "crictl", "ctr", "check-config", "completion":
+		fmt.Fprintf(os.Stderr, "k3s %s is not supported by the k3sbox test image (only server, agent and kubectl are)\n", cmd)
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "k3s: unknown command %q\n", cmd)
@@ -59,7 +62,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `usage: k3s server [flags] | k3s kubectl [args] | k3s --version
+	fmt.Fprint(os.Stderr, `usage: k3s server [flags] | k3s agent --server URL --token TOKEN [flags] | k3s kubectl [args] | k3s --version
 k3sbox test image: a k3s-compatible single-node control plane made of
 upstream etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
 `)

@@ -145,6 +145,22 @@ func ownCgroup(probe bool) (string, error) {
 // prepareNode writes every agent's configuration and credentials and sets up
 // the mounts and kernel settings they need.
 func (s *server) prepareNode() error {
+	creds, err := issueNodeCredentials(s.pki, s.cfg.NodeName, s.nodeIP)
+	if err != nil {
+		return err
+	}
+	if err := s.setupNode(creds); err != nil {
+		return err
+	}
+	s.pki.KubeletClient = creds.APIServerKubeletClient
+	return nil
+}
+
+// setupNode prepares the node's agents with the given credentials (issued
+// here on a server, by the server's supervisor on an agent). The CNI
+// configuration is written only when the podCIDR is known (an agent learns
+// it once its node is registered, see writeCNIConfig).
+func (s *server) setupNode(creds *nodeCredentials) error {
 	c := s.cfg
 	cniBin := os.Getenv("K3S_CNI_BIN_DIR")
 	if cniBin == "" {
@@ -185,20 +201,18 @@ func (s *server) prepareNode() error {
 		return err
 	}
 
-	creds, err := issueNodeCredentials(s.pki, c.NodeName, s.nodeIP)
-	if err != nil {
-		return err
-	}
 	resolv := c.ResolvConf
 	if resolv == "" {
 		resolv = "/etc/resolv.conf"
 	}
 	files := map[string][]byte{
 		filepath.Join(n.dirs.Etc, "containerd", "config.toml"): []byte(containerdConfig(n.dirs, s.bins["runc"], n.sandboxImage)),
-		filepath.Join(n.dirs.CNIConf, "10-k3sbox.conflist"):    cniConfList(s.podCIDR),
 		filepath.Join(n.dirs.Etc, "kubelet.yaml"):              []byte(kubeletConfig(c, n.dirs, s.pki.CACert, n.cgroupRoot, resolv, creds.KubeletServing)),
 		filepath.Join(s.dirs.Cred, "kubelet.kubeconfig"):       componentKubeconfig(s.apiURL, s.pki.CACert, creds.Kubelet),
 		filepath.Join(s.dirs.Cred, "kube-proxy.kubeconfig"):    componentKubeconfig(s.apiURL, s.pki.CACert, creds.KubeProxy),
+	}
+	if s.podCIDR != "" {
+		files[cniConfPath(n.dirs)] = cniConfList(s.podCIDR)
 	}
 	for path, data := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -208,10 +222,11 @@ func (s *server) prepareNode() error {
 			return err
 		}
 	}
-	s.pki.KubeletClient = creds.APIServerKubeletClient
 	s.node = n
 	return nil
 }
+
+func cniConfPath(l nodeLayout) string { return filepath.Join(l.CNIConf, "10-k3sbox.conflist") }
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -352,7 +367,7 @@ type nodeCredentials struct {
 // kubelet's serving certificate (the apiserver verifies it for logs/exec),
 // and the apiserver's client certificate toward the kubelet.
 func issueNodeCredentials(p *pki, nodeName, nodeIP string) (*nodeCredentials, error) {
-	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey)
+	ca, caKey, err := loadOrCreateCA(p.CACert, p.CAKey, "k3s-server-ca")
 	if err != nil {
 		return nil, err
 	}

@@ -92,8 +92,10 @@ disabled_plugins = [
 }
 
 // cniConfList is the pod network: one bridge with addresses from the
-// node's podCIDR, masquerading traffic that leaves it, and portmap for
-// hostPort.
+// node's podCIDR, and portmap for hostPort. Traffic to other nodes' pods is
+// routed by host-gw (hostgw.go), which also masquerades what leaves the
+// cluster CIDR, as flannel does (the bridge's own ipMasq would hide pod IPs
+// from pods on other nodes).
 func cniConfList(podCIDR string) []byte {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
@@ -103,7 +105,7 @@ func cniConfList(podCIDR string) []byte {
 				"type":        "bridge",
 				"bridge":      "cni0",
 				"isGateway":   true,
-				"ipMasq":      true,
+				"ipMasq":      false,
 				"hairpinMode": true,
 				"ipam": map[string]any{
 					"type":   "host-local",

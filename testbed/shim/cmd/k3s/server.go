@@ -87,6 +87,9 @@ type server struct {
 	apiURL    string // how local clients reach the apiserver
 	sup       *supervisor
 	node      *node // nil when kwok fakes the node
+	token     joinToken
+	// agentCreds are an agent's node credentials (nil on a server).
+	agentCreds *nodeCredentials
 }
 
 // prepare does everything that needs no running process: defaults,
@@ -172,6 +175,11 @@ func prepare(c *serverConfig) (*server, error) {
 	}
 	if s.pki, err = ensurePKI(s.dirs.TLS, dnsSANs, ipSANs); err != nil {
 		return nil, err
+	}
+
+	// Like k3s, a server always has a join token (server/token).
+	if s.token, err = ensureToken(c, s.dirs, s.pki.CAPEM); err != nil {
+		return nil, fmt.Errorf("join token: %w", err)
 	}
 
 	p := s.pki
@@ -265,10 +273,17 @@ func (s *server) start(ctx context.Context, started time.Time) error {
 		logf("info", "k3s is up and running (%.1fs)", time.Since(started).Seconds())
 		return nil
 	}
+	if err := ensureMasquerade(s.podCIDR, c.ClusterCIDR); err != nil {
+		return fmt.Errorf("host-gw: %w", err)
+	}
+	if err := s.startSupervisor(ctx, s.token); err != nil {
+		return err
+	}
 	if err := s.startAgents(ctx); err != nil {
 		return err
 	}
 	logf("info", "kubelet and kube-proxy started after %.1fs", time.Since(started).Seconds())
+	go runHostGW(ctx, api, c.NodeName)
 	if !c.disabled("coredns") {
 		if err := deployCoreDNS(ctx, api, c, s.node.coreDNSImage); err != nil {
 			return err
