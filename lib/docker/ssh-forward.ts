@@ -57,7 +57,8 @@ export async function startSshForward(dest: string, remotePorts: number[], timeo
   let stderr = "";
   const decoder = new TextDecoder();
   (async () => {
-    for await (const c of ssh.stderr!) stderr = (stderr + decoder.decode(c)).slice(-2000);
+    const reader = ssh.stderr!.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) stderr = (stderr + decoder.decode(r.value)).slice(-2000);
   })().catch(() => {});
   let exited: number | undefined;
   const exit = ssh.exited.then((code) => void (exited = code), (e) => void ((exited = -1), (stderr += String(e))));

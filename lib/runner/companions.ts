@@ -10,7 +10,7 @@ import { type ContainerSpec, copyInto, createContainer, inspectContainer, listBy
 import type { Privilege } from "../docker.ts";
 import type { VolumeMount } from "../docker/volumes.ts";
 import { type CompanionSpec, expandServiceToken, fileMode, type RunningCompanion, type ServiceDefinition, type ServiceFile } from "../service.ts";
-import { tar } from "../tar.ts";
+import { archiveOf } from "../docker/archive.ts";
 import { containerName, LABEL_ENV, LABEL_SERVICE } from "./labels.ts";
 import { validateFiles } from "./validate.ts";
 
@@ -83,7 +83,7 @@ export async function startCompanion(owner: CompanionOwner, spec: CompanionSpec)
   await owner.adopt(id);
   for (const net of owner.networks ?? []) await owner.connect(net, id);
   if (files.length > 0) {
-    await copyInto(id, tar(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, owner.key, owner.reachHosts), mode: fileMode(f) }))));
+    await copyInto(id, await archiveOf(files.map((f) => ({ path: f.path, content: expandServiceToken(f.content, owner.key, owner.reachHosts), mode: fileMode(f) }))));
   }
   await startContainer(id);
   const info = await inspectContainer(id);
