@@ -3,10 +3,11 @@
 // them waiting on requests that get no answer until their own deadlines (a
 // rollout's 120 s), and then reports a timeout. This looks at the containers
 // once a second and fails the start at once naming the fault, with the log
-// tail. An exit is the runner's `docker wait` business; readiness watches
-// the same states before (readiness.ts).
+// tail; a daemon that stops answering is named too. An exit is the runner's
+// `docker wait` business; readiness watches the same states before
+// (readiness.ts).
 
-import { inspectContainer } from "../docker.ts";
+import { DockerUnavailableError, inspectContainer } from "../docker.ts";
 import { containerFault } from "./container-fault.ts";
 import { ServiceNotReadyError } from "./readiness.ts";
 
@@ -29,10 +30,19 @@ export function watchHookFaults(containers: Record<string, string>, network: str
   const fault = new Promise<never>((_, r) => (reject = r));
   fault.catch(() => {}); // nobody may be racing it when it fires
 
+  let daemonGone = 0;
   const look = async () => {
     for (const [key, id] of Object.entries(containers)) {
-      const info = await inspectContainer(id).catch(() => undefined); // gone or Docker slow: the exit watch and the hooks report
-      if (stopped || !info) continue;
+      const info = await inspectContainer(id).catch((e) => e as Error);
+      if (stopped) return;
+      if (info instanceof DockerUnavailableError) {
+        // Refused twice, a second apart: the daemon went away (stopped, restarted), which no hook can outwait.
+        if (++daemonGone < 2) break;
+        stopped = true;
+        return reject(new ServiceNotReadyError(key, `service "${key}": the Docker daemon stopped answering during ${phase()} (${info.message.split("\n")[0]})`));
+      }
+      daemonGone = 0;
+      if (info instanceof Error) continue; // gone or Docker slow: the exit watch and the hooks report
       const paused = info.state.status === "paused";
       const offNetwork = network !== undefined && info.state.running && !info.networks[network];
       if (!paused && !offNetwork) continue;

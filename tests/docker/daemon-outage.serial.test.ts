@@ -11,41 +11,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "../harness.ts";
 import { ensureBusyboxImage } from "../support/images.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { scriptArgv } from "../support/script.ts";
-
-const DOCKER_SOCKET = "/var/run/docker.sock";
-
-/** A relay from `path` to the real daemon's socket; close() cuts every connection, as a daemon that went away. */
-function relay(path: string): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(DOCKER_SOCKET);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  return new Promise((resolve, reject) => {
-    server.on("error", reject);
-    server.listen(path, () =>
-      resolve({
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      })
-    );
-  });
-}
+import { DOCKER_SOCKET, relay } from "../support/docker-relay.ts";
 
 async function waitFor(what: string, done: () => Promise<boolean>, ms: number): Promise<void> {
   const t0 = Date.now();

@@ -1,7 +1,9 @@
-// A service's container paused or cut off from the environment's network
-// while the start runs its hooks (lib/runner/hook-faults.ts): the start fails
-// within 5 s naming the fault and the phase, not at the hook's deadline, and
-// leaves nothing (real Docker engine, locally built busybox). The hooks here
+// A service's container paused or cut off from the environment's network,
+// or the Docker daemon going away, while the start runs its hooks
+// (lib/runner/hook-faults.ts): the start fails within 5 s naming the fault
+// and the phase, not at the hook's deadline, and leaves nothing (real Docker
+// engine, locally built busybox; the daemon's going away is a socket relay
+// closing, tests/support/docker-relay.ts). The hooks here
 // wait on their signal, as one waiting on a frozen service's answer would.
 
 import assert from "node:assert/strict";
@@ -12,6 +14,8 @@ import { LABEL_SESSION, SESSION_ID } from "../../lib/runner/labels.ts";
 import type { HelperContext, ServiceDefinition } from "../../lib/service.ts";
 import { BUSYBOX_IMAGE } from "../support/images.ts";
 import { busyboxWithOwnStateDir } from "../support/state-dir.ts";
+import { relay } from "../support/docker-relay.ts";
+import { removeLabelled } from "../../lib/docker.ts";
 
 const image = { type: "registry" as const, reference: BUSYBOX_IMAGE };
 
@@ -40,7 +44,7 @@ async function assertNothingOfMine(): Promise<void> {
   assert.deepEqual(left, [], "left behind");
 }
 
-suite("a container paused or disconnected while the hooks run fails the start at once (real Docker engine)", busyboxWithOwnStateDir("hook-faults"), (t) => {
+suite("a container paused or disconnected, or the daemon gone, while the hooks run fails the start at once (real Docker engine)", busyboxWithOwnStateDir("hook-faults"), (t) => {
   t("docker pause during a setup hook: the start fails within 5 s naming \"paused\" and the phase, not at hookTimeoutSecs (60 s); nothing is left", async () => {
     const at = { ms: 0 };
     const err = await failedStart({
@@ -72,6 +76,29 @@ suite("a container paused or disconnected while the hooks run fails the start at
     assert.ok(at.ms > 0, err.message);
     assert.match(err.message, new RegExp(`^service "web": the container \\S+ is no longer on the environment's network ${network} .* during helpers \\(after it was ready\\)`));
     assert.ok(ms < 5_000, `failed ${Math.round(ms)} ms after the disconnect`);
+    await assertNothingOfMine();
+  }, { timeoutMs: 90_000 });
+
+  t("the Docker daemon going away during a setup hook (a relay to it closed): the start fails within 5 s naming the daemon and the phase", async ({ stateDir }) => {
+    const path = `${stateDir}/docker-relay.sock`;
+    const r = await relay(path);
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `unix://${path}`;
+    const at = { ms: 0 };
+    let err: Error;
+    try {
+      err = await failedStart({ web: { image, command: "exec sleep 600", hookTimeoutSecs: 60, setup: faultThenWait(() => r.close(), at) } });
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+      // The daemon never went away: remove through its own socket what the start could not.
+      await removeLabelled([`${LABEL_SESSION}=${SESSION_ID}`]);
+    }
+    const ms = performance.now() - at.ms;
+    assert.ok(at.ms > 0, err.message);
+    assert.match(err.message, /service "web": the Docker daemon stopped answering during setup/);
+    console.error(`  reported: ${err.message.split("\n").slice(0, 3).join(" / ")}`);
+    assert.ok(ms < 5_000, `failed ${Math.round(ms)} ms after the daemon went away`);
     await assertNothingOfMine();
   }, { timeoutMs: 90_000 });
 });
