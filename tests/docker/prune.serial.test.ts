@@ -21,9 +21,17 @@ import { leftovers } from "../support/leftovers.ts";
 suite("prune (real Docker engine, busybox image; serial: no other test file beside it)", {
   setup: async () => {
     await ensureBusyboxImage();
-    return {};
+    // What is judged here is prune: the live environment a test starts beside
+    // a dead one must not sweep it first (every start does, lib/runner/sweep.ts).
+    const sweep = process.env.K3SBOX_SWEEP;
+    process.env.K3SBOX_SWEEP = "0";
+    return { sweep };
   },
-  teardown: async () => {},
+  teardown: ({ sweep }) => {
+    if (sweep === undefined) delete process.env.K3SBOX_SWEEP;
+    else process.env.K3SBOX_SWEEP = sweep;
+    return Promise.resolve();
+  },
 }, (t) => {
   t("prune removes a SIGKILLed process's leftovers (reaper off) but never a live environment", async () => {
     const child = startChild(ENV_CHILD, { K3SBOX_REAPER: "0" });
