@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { createContainer, DockerError, dockerResult, imageExists, listByLabel, pullImage, removeContainers, removeNetworks } from "../docker.ts";
 import { createVolume, removeVolumes } from "../docker/volumes.ts";
 import { LABEL_CACHE } from "./cache.ts";
+import { sleep } from "../sleep.ts";
 
 export const MIRROR_NETWORK = "k3sbox-mirror";
 export const MIRROR_PORT = 5000;
@@ -86,8 +87,14 @@ export async function ensureMirror(opts: MirrorOptions = {}, progress?: (m: stri
       if (!/already in use/.test((err as Error).message)) throw err; // another process created it first
     }
   }
-  const r = await dockerResult(["start", name]);
-  if (r.code !== 0) throw new Error(`registry mirror ${name} did not start: ${r.stderr.trim()}`);
+  // Docker reserves a name before the container exists: a start racing another
+  // create of it can find no such container for a moment. Retry that, briefly.
+  for (const deadline = Date.now() + 10_000; ;) {
+    const r = await dockerResult(["start", name]);
+    if (r.code === 0) break;
+    if (!/no such container/i.test(r.stderr) || Date.now() > deadline) throw new Error(`registry mirror ${name} did not start: ${r.stderr.trim()}`);
+    await sleep(200);
+  }
   return { network: MIRROR_NETWORK, endpoint: mirrorEndpoint(upstream), name };
 }
 
