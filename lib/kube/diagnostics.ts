@@ -93,11 +93,12 @@ export async function collectDiagnostics(deps: DiagnosticsDeps, namespace: strin
 }
 
 /**
- * The kubelet's 200 answer when the instance a pod's status names is gone: in
+ * The kubelet's 200 answers when the instance a pod's status names is gone: in
  * a crash loop the status lags, and the instance it calls the last one may
- * already have been replaced (started, crashed) and removed.
+ * already have been replaced (started, crashed) and removed — with its
+ * container, or only its log file (`…/app/1.log: no such file or directory`).
  */
-const LOG_GONE = /^unable to retrieve container logs for /;
+const LOG_GONE = /^(unable to retrieve container logs for |failed to try resolving symlinks in path "\/var\/log\/pods\/[^"]*": lstat [^:]*: no such file or directory)/;
 
 /**
  * The log of the instance `failingContainer` chose (`previous` or not); when

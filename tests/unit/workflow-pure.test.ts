@@ -172,6 +172,10 @@ test("a failing container's log when the kubelet no longer has the instance the 
   // The other instance has nothing to show (waiting to start, or empty): the kubelet's own words stay.
   assert.deepEqual(await log(kubelet(gone, new Error('400: container "app" in pod "crash-1" is waiting to start'))), { text: gone, previous: true });
   assert.deepEqual(await log(kubelet(gone, "")), { text: gone, previous: true });
+  // The instance's log file removed rather than its container (seen in a full test run).
+  const fileGone = 'failed to try resolving symlinks in path "/var/log/pods/crash_crash-1_e793/app/1.log": lstat /var/log/pods/crash_crash-1_e793/app/1.log: no such file or directory';
+  assert.deepEqual(await log(kubelet(fileGone, "fatal: no config\n")), { text: "fatal: no config\n", previous: false });
+  assert.deepEqual(await log(kubelet("a line that says failed to try resolving symlinks in path\n", "x")), { text: "a line that says failed to try resolving symlinks in path\n", previous: true }, "a log that merely mentions it is a log");
 });
 
 test("logs: a selector is told from a pod name", () => {
