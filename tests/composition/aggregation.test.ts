@@ -27,6 +27,7 @@ import { type Environment, startEnvironment } from "../../lib/runner/environment
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { eventually } from "../support/eventually.ts";
+import { kubectlBin, kubectlWith } from "../support/kubectl.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { runTag } from "../support/child-processes.ts";
 
@@ -175,7 +176,6 @@ subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: alice }]
 if (!TESTBED_IMAGE) {
   skip("API aggregation on the real node", NO_IMAGE_REASON);
 } else {
-  const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
   const sampleTag = `k3sbox-test-sample-apiserver:${runTag()}`;
   suite("composition: API aggregation on the real node (front proxy with its own CA, as in k3s)", {
     setupTimeoutMs: 300_000,
@@ -184,11 +184,7 @@ if (!TESTBED_IMAGE) {
         services: { k8s: { ...k3s(), image: { type: "registry", reference: TESTBED_IMAGE! } } },
       });
       const kubeconfig = await env.kubeconfigPath("k8s");
-      const kubectl = async (...args: string[]) => {
-        const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 60_000 });
-        if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-        return r.stdout;
-      };
+      const kubectl = kubectlWith(kubeconfig);
       return { env, kubectl, built: false };
     },
     teardown: async ({ env, built }) => {

@@ -19,8 +19,9 @@ import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { LABEL_COMPANION } from "../../lib/runner/companions.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
-import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { eventually } from "../support/eventually.ts";
+import { kubectlWith } from "../support/kubectl.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { runTag } from "../support/child-processes.ts";
@@ -79,7 +80,6 @@ spec:
 if (!TESTBED_IMAGE) {
   skip("multi-node clusters (agents)", NO_IMAGE_REASON);
 } else {
-  const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
   const loadedToken = `token-${runTag()}`;
   const loadedTag = `k3sbox-test-loaded:${loadedToken}`;
   suite("composition: k3s({ agents: 2 }) — a server and two agent nodes, host-gw pod network", {
@@ -98,11 +98,7 @@ if (!TESTBED_IMAGE) {
       });
       console.error(`  environment ${env.id} ready: ${JSON.stringify(env.timings)}`);
       const kubeconfig = await env.kubeconfigPath("k8s");
-      const kubectl = async (...args: string[]) => {
-        const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 60_000 });
-        if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-        return r.stdout;
-      };
+      const kubectl = kubectlWith(kubeconfig);
       return { env, kubectl, progress };
     },
     teardown: async ({ env }) => {

@@ -30,9 +30,10 @@ import { docker } from "../../lib/docker.ts";
 import { run } from "../../lib/exec.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
-import { NO_IMAGE_REASON, TESTBED_BIN, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { eventually } from "../support/eventually.ts";
+import { kubectlWith } from "../support/kubectl.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { k3sbox } from "../support/cli.ts";
 import { runTag } from "../support/child-processes.ts";
@@ -72,7 +73,6 @@ function deployment(name: string, image: string, script: string) {
 if (!TESTBED_IMAGE) {
   skip("real node tier", NO_IMAGE_REASON);
 } else {
-  const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
   const runId = runTag();
   const tags = { one: `k3sbox-test-loaded:${runId}-1`, two: `k3sbox-test-loaded:${runId}-2`, cli: `k3sbox-test-loaded:${runId}-cli` };
   suite("composition: k3s() on a real node (kubelet, containerd, CNI, kube-proxy, CoreDNS; image is the only difference)", {
@@ -90,11 +90,7 @@ if (!TESTBED_IMAGE) {
       });
       console.error(`  environment ${env.id} ready: ${JSON.stringify(env.timings)}`);
       const kubeconfig = await env.kubeconfigPath("k8s");
-      const kubectl = async (...args: string[]) => {
-        const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 60_000 });
-        if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-        return r.stdout;
-      };
+      const kubectl = kubectlWith(kubeconfig);
       return { env, progress, kubectl, pushed: [] as string[] };
     },
     teardown: async ({ env, pushed }) => {

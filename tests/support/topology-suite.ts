@@ -15,13 +15,13 @@ import assert from "node:assert/strict";
 import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { runtime } from "../../lib/runtime.ts";
-import { TESTBED_BIN, TESTBED_IMAGE } from "./controlplane.ts";
+import { TESTBED_IMAGE } from "./controlplane.ts";
 import type { E2eReport } from "./topology-e2e.ts";
 import { type Dind, loadIntoDind } from "./dind.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "./images.ts";
 
 export const LONG = { timeoutMs: 420_000 };
-export const kubectlBin = TESTBED_BIN ? `${TESTBED_BIN}/kubectl` : "kubectl";
+export { kubectlBin } from "./kubectl.ts";
 
 /** Why this runtime does not run the suite whose runtime is `runsUnder`, or undefined when it does. */
 export function notThisRuntime(runsUnder: "bun" | "deno" | "node"): string | undefined {
