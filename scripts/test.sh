@@ -7,10 +7,12 @@
 # file of the Docker tiers under each runtime is a job, each other tier under
 # each runtime is one, and static, consumers and testbed are one each. A job's
 # output is printed whole when it ends, with its duration, CPU time and end
-# time. Test files named *.serial.test.ts (prune, which removes every dead
+# time. Test files named *.alone.test.ts (they lower a host-wide limit for a
+# moment) run before all others, with nothing beside them. Files named
+# *.serial.test.ts (prune, which removes every dead
 # environment on the daemon, and the tests that keep a dead environment to
 # inspect it: every start sweeps dead environments, lib/runner/sweep.ts)
-# run first, one at a time, beside only the jobs that leave no dead
+# run next, one at a time, beside only the jobs that leave no dead
 # environment (consumers, with the sweep off, static, testbed, unit, tls).
 # Tests keep to their own environments (labels of their process, definitions
 # of their own), so jobs cannot disturb each other.
@@ -43,6 +45,20 @@ else
   bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 echo "== setup: $(( $(date +%s) - t0 ))s"
+
+# The Docker host's inotify limits. Every node's kubelet, containerd and API
+# server take instances from one host-wide budget (default 128; a server with
+# two agents takes about 35), and four jobs side by side, several of them
+# multi-node, need more: at 128 a kubelet exits with "inotify_init: too many
+# open files" (seen in CI). Raised to what kind recommends, as a user running
+# clusters side by side would (`k3sbox doctor` advises it);
+# tests/composition/host-limits.alone.test.ts reproduces the default's failure.
+if $needs_testbed && [ -w /proc/sys/fs/inotify/max_user_instances ]; then
+  for kv in max_user_instances=512 max_user_watches=524288; do
+    f="/proc/sys/fs/inotify/${kv%%=*}"
+    [ "$(cat "$f")" -lt "${kv#*=}" ] && { echo "== fs.inotify.${kv%%=*}: $(cat "$f") -> ${kv#*=} (clusters side by side)"; echo "${kv#*=}" >"$f"; }
+  done
+fi
 
 bun="$root/node_modules/.bin/bun"
 deno="$root/node_modules/.bin/deno"
@@ -223,11 +239,11 @@ list_jobs() {
     for rt in $(runtimes_of "$tier"); do
       if [[ "$per_file_tiers" == *" $tier "* ]]; then
         for f in "tests/$tier/"*.test.ts; do
-          [[ "$f" == *.serial.test.ts ]] && continue
+          [[ "$f" == *.serial.test.ts || "$f" == *.alone.test.ts ]] && continue
           echo "$tier-$(basename "$f" .test.ts)-$rt $rt $f"
         done
       else
-        echo "$tier-$rt $rt $(ls "tests/$tier/"*.test.ts | grep -v '\.serial\.test\.ts$' | tr '\n' ' ')"
+        echo "$tier-$rt $rt $(ls "tests/$tier/"*.test.ts | grep -vE '\.(serial|alone)\.test\.ts$' | tr '\n' ' ')"
       fi
     done
   done
@@ -257,7 +273,18 @@ launch() {
   run_job "$@" &
 }
 
-# First those jobs, and beside them, one at a time, the files that must run
+# Before everything, with nothing beside them, the files that change
+# something host-wide for a moment (*.alone.test.ts: the host's inotify limit).
+for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.alone.test.ts 2>/dev/null; done); do
+  tier="$(basename "$(dirname "$f")")"
+  for rt in $(runtimes_of "$tier"); do
+    name="$tier-$(basename "$f" .test.ts)-$rt"
+    ( run_job "$name" "$rt" "$f" )
+    count_job "$name"
+  done
+done
+
+# Then the light jobs, and beside them, one at a time, the files that must run
 # with no other test file that leaves dead environments: prune removes every
 # dead environment on the daemon (*.serial.test.ts).
 while read -r name rt files; do

@@ -6,6 +6,7 @@
 
 import { docker, dockerInfo, dockerResult, type DockerInfo, DockerUnavailableError, imageExists } from "../docker.ts";
 import { detectTopology, type Topology } from "../docker/topology.ts";
+import { inotifyAdvice, type InotifyLimits, readInotifyLimits } from "../runner/host-limits.ts";
 import { type PrivilegeResolution, resolvePrivilege } from "../runner/privilege.ts";
 
 export interface DoctorReport {
@@ -24,6 +25,8 @@ export interface DoctorReport {
   };
   topology?: Pick<Topology, "kind" | "mode" | "dialHost" | "publishHost" | "tlsSans" | "reason" | "endpoint" | "processContainer"> & { address: string };
   privilege?: { mode: "full" | "capabilities" | "refused" | "unknown"; detail: string };
+  /** The daemon host's inotify limits (every node's kubelet, containerd and API server take instances), or why they are unknown. */
+  inotify?: InotifyLimits | { error: string };
   image: { reference: string; present?: boolean };
   /** What to change, one sentence each; empty when nothing stands in the way. */
   advice: string[];
@@ -102,6 +105,9 @@ export async function doctor(image: string): Promise<DoctorReport> {
       report.ok = false;
       report.advice.push(`this daemon refuses privileged containers, which k3s needs (${report.privilege.detail}); run k3sbox where \`docker run --privileged\` works`);
     }
+    report.inotify = await readInotifyLimits(probeImage).catch((e) => ({ error: (e as Error).message.split("\n")[0] }));
+    const advice = "maxUserInstances" in report.inotify ? inotifyAdvice(report.inotify) : undefined;
+    if (advice) report.advice.push(advice);
   } else {
     report.privilege = { mode: "unknown", detail: "no local image to probe with" };
   }
@@ -134,6 +140,9 @@ export function doctorText(r: DoctorReport): string {
     if (r.topology.tlsSans.length) lines.push(`  TLS SANs    ${r.topology.tlsSans.join(", ")} (added to the API server's certificate)`);
   }
   if (r.privilege) lines.push(`  privilege   ${r.privilege.mode}: ${r.privilege.detail}`);
+  if (r.inotify) {
+    lines.push(`  inotify     ${"error" in r.inotify ? `unknown (${r.inotify.error})` : `max_user_instances ${r.inotify.maxUserInstances}, max_user_watches ${r.inotify.maxUserWatches} on the daemon's host`}`);
+  }
   lines.push(`  image       ${r.image.reference}: ${r.image.present === undefined ? "unknown" : r.image.present ? "present" : "not present"}`);
   for (const a of r.advice) lines.push(`  to change   ${a}`);
   return lines.join("\n");

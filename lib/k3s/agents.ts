@@ -4,7 +4,8 @@
 // token goes into each agent as a 0600 file, never onto a command line or
 // into a log.
 
-import { logsTail } from "../docker.ts";
+import { containerState } from "../runner/container-fault.ts";
+import { causeLine, logTailWithCause } from "../runner/host-limits.ts";
 import type { KubeHelpers } from "../kube/client.ts";
 import type { RunningCompanion, SetupContext } from "../service.ts";
 import { sleep } from "../sleep.ts";
@@ -78,6 +79,19 @@ export async function startAgentNodes(ctx: SetupContext<KubeHelpers>, count: num
   }));
 }
 
+/** The first of `agents` whose container is no longer running (paused is not stopped), with its state. */
+async function firstStoppedAgent(agents: RunningCompanion[]): Promise<{ agent: RunningCompanion; state: string } | undefined> {
+  const states = await Promise.all(agents.map((a) => containerState(a.containerId, undefined)));
+  const n = states.findIndex((s) => s !== undefined && !/ is paused /.test(s));
+  return n < 0 ? undefined : { agent: agents[n], state: states[n]! };
+}
+
+/** "\n--- <container> (node <name>) log tail:" with its last lines and the host limit they show, if any. */
+async function agentLogTail(agent: RunningCompanion, node: string): Promise<string> {
+  const { tail, cause } = await logTailWithCause(agent.containerId, 20).catch((e) => ({ tail: `(no log: ${(e as Error).message})`, cause: undefined }));
+  return `${causeLine(cause)}\n--- ${agent.containerName} (node ${node}) log tail:\n${tail}`;
+}
+
 /** A node's Ready condition, or why it has none. */
 type NodeState = { name: string; ready: boolean; detail: string };
 
@@ -114,19 +128,21 @@ export async function waitForAgentNodes(
     } catch (err) {
       lastError = (err as Error).message;
     }
+    // An agent whose container stopped will not become Ready: say so now, not at the deadline.
+    const gone = await firstStoppedAgent(agents.filter((_, n) => readyAfter[names[n]] === undefined));
+    if (gone) {
+      const n = agents.indexOf(gone.agent);
+      throw new Error(`k3s(${ctx.name}): option "agents": agent node ${names[n]} failed before it was Ready: ${gone.state}${await agentLogTail(gone.agent, names[n])}`);
+    }
     await sleep(500);
   }
   const lines = names.map((n) => {
     const s = last.find((x) => x.name === n);
     return `  ${n}: ${s ? (s.ready ? "Ready" : `not Ready: ${s.detail}`) : "not registered"}`;
   });
-  const tails = await Promise.all(agents.map(async (a, n) => {
-    if (readyAfter[names[n]] !== undefined) return "";
-    const tail = await logsTail(a.containerId, 20).catch((e) => `(no log: ${(e as Error).message})`);
-    return `--- ${a.containerName} (node ${names[n]}) log tail:\n${tail}`;
-  }));
+  const tails = await Promise.all(agents.map((a, n) => readyAfter[names[n]] !== undefined ? "" : agentLogTail(a, names[n])));
   throw new Error(
     `k3s(${ctx.name}): option "agents": not every agent node was Ready within ${Math.round(timeoutMs / 1000)}s:\n${lines.join("\n")}` +
-      (lastError ? `\n(last API error: ${lastError})` : "") + `\n${tails.filter(Boolean).join("\n")}`,
+      (lastError ? `\n(last API error: ${lastError})` : "") + tails.join(""),
   );
 }

@@ -3,7 +3,8 @@
 // disconnected container fails with a timeout, ECONNREFUSED or ECONNRESET,
 // none of which says why. Readiness watches the same states (readiness.ts).
 
-import { DockerUnavailableError, inspectContainer, logsTail } from "../docker.ts";
+import { DockerUnavailableError, inspectContainer } from "../docker.ts";
+import { causeLine, logTailWithCause } from "./host-limits.ts";
 
 const LOG_LINES = 20;
 /** The log tail is worth waiting this long for, no more: the fault itself matters most. */
@@ -35,7 +36,7 @@ export async function containerFault(
   withinMs = 600,
 ): Promise<string | undefined> {
   const t0 = Date.now();
-  const logs = logsTail(container, LOG_LINES).catch(() => "");
+  const logs = logTailWithCause(container, LOG_LINES).catch(() => ({ tail: "", cause: undefined }));
   // A refused connection can come before Docker reports why: a killed container shows
   // "running" while its processes die, a disconnect unpublishes its ports first. Look
   // again until `withinMs` is nearly spent.
@@ -47,7 +48,7 @@ export async function containerFault(
   if (!state) return undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   // Within the caller's budget (FAULT_PROBE_MS): the fault itself must not be lost waiting for its logs.
-  const late = new Promise<string>((r) => (timer = setTimeout(() => r(""), Math.max(50, Math.min(LOG_WAIT_MS, withinMs - (Date.now() - t0))))));
-  const tail = (await Promise.race([logs, late]).finally(() => clearTimeout(timer))).trimEnd();
-  return `service "${service}": ${state}${tail ? `\nlast ${LOG_LINES} log lines of ${container}:\n${tail}` : ""}`;
+  const late = new Promise<{ tail: string; cause?: string }>((r) => (timer = setTimeout(() => r({ tail: "" }), Math.max(50, Math.min(LOG_WAIT_MS, withinMs - (Date.now() - t0))))));
+  const { tail, cause } = await Promise.race([logs, late]).finally(() => clearTimeout(timer));
+  return `service "${service}": ${state}${causeLine(cause)}${tail.trimEnd() ? `\nlast ${LOG_LINES} log lines of ${container}:\n${tail.trimEnd()}` : ""}`;
 }

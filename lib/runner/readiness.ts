@@ -3,7 +3,8 @@
 // published port, which is much cheaper), fails at once if the container
 // exits, and on the deadline reports the container's state and log tail.
 
-import { execIn, inspectContainer, logsTail, type WaitHandle } from "../docker.ts";
+import { execIn, inspectContainer, type WaitHandle } from "../docker.ts";
+import { causeLine, logTailWithCause } from "./host-limits.ts";
 import { nodeRequest } from "../node-request.ts";
 import { hostPortOf, type ReadyCheck } from "../service.ts";
 import { sleep } from "../sleep.ts";
@@ -31,8 +32,8 @@ export async function describeContainer(container: string, withinMs = 900): Prom
       (i) => `state=${i.state.status} exitCode=${i.state.exitCode}${i.state.error ? ` error=${i.state.error}` : ""}${i.state.oomKilled ? " (OOM-killed)" : ""}`,
       (e) => `state unknown (${(e as Error).message})`,
     ),
-    logsTail(container, LOG_LINES).catch((e) => `(logs unavailable: ${(e as Error).message})`),
-  ]).then(([state, logs]) => `container ${container}: ${state}\nlast ${LOG_LINES} log lines:\n${logs.trimEnd() || "(no output)"}`);
+    logTailWithCause(container, LOG_LINES).catch((e) => ({ tail: `(logs unavailable: ${(e as Error).message})`, cause: undefined })),
+  ]).then(([state, logs]) => `container ${container}: ${state}${causeLine(logs.cause)}\nlast ${LOG_LINES} log lines:\n${logs.tail.trimEnd() || "(no output)"}`);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<string>((r) => (timer = setTimeout(() => r(`container ${container}: (Docker did not describe it within ${withinMs} ms)`), withinMs)));
   try {

@@ -3,7 +3,9 @@
 
 import assert from "node:assert/strict";
 import { suite } from "../harness.ts";
+import { readFile } from "node:fs/promises";
 import { docker } from "../../lib/docker.ts";
+import { inotifyAdvice } from "../../lib/runner/host-limits.ts";
 import { run } from "../../lib/exec.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { scriptArgv } from "../support/script.ts";
@@ -21,7 +23,7 @@ suite("k3sbox doctor (real Docker engine)", {
   },
   teardown: async () => {},
 }, (t) => {
-  t("--json: engine and version, local topology and why, privilege decision, image present, nothing to change; exit 0", async () => {
+  t("--json: engine and version, local topology and why, privilege decision, the host's inotify limits, image present, nothing to change; exit 0", async () => {
     const r = await doctor(["--json", "--image", BUSYBOX_IMAGE]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
@@ -34,7 +36,14 @@ suite("k3sbox doctor (real Docker engine)", {
     assert.match(j.topology.reason, /127\.0\.0\.1 only/);
     assert.ok(["full", "capabilities"].includes(j.privilege.mode), j.privilege.detail);
     assert.deepEqual(j.image, { reference: BUSYBOX_IMAGE, present: true });
-    assert.deepEqual(j.advice, []);
+    // The daemon's host is this machine: the inotify limits are the ones /proc shows here.
+    const limits = {
+      maxUserInstances: Number(await readFile("/proc/sys/fs/inotify/max_user_instances", "utf8")),
+      maxUserWatches: Number(await readFile("/proc/sys/fs/inotify/max_user_watches", "utf8")),
+    };
+    assert.deepEqual(j.inotify, limits);
+    const low = inotifyAdvice(limits);
+    assert.deepEqual(j.advice, low ? [low] : [], "nothing to change but inotify limits below what several clusters need");
   });
 
   t("K3SBOX_HOST shows as the override; an absent image is named with what to do (not a blocker)", async () => {
