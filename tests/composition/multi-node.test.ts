@@ -13,7 +13,7 @@ import { readFile } from "node:fs/promises";
 import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { AGENT_TOKEN_PATH } from "../../lib/k3s/agents.ts";
-import { docker, listByLabel } from "../../lib/docker.ts";
+import { docker, dockerResult, listByLabel } from "../../lib/docker.ts";
 import { run } from "../../lib/exec.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
 import { LABEL_COMPANION } from "../../lib/runner/companions.ts";
@@ -53,6 +53,18 @@ async function bakedBusybox(image: string): Promise<string> {
   const ref = env.find((e) => e.startsWith("K3SBOX_LOCAL_PATH_HELPER_IMAGE="))?.split("=")[1];
   assert.ok(ref, `${image} names its busybox in K3SBOX_LOCAL_PATH_HELPER_IMAGE`);
   return ref;
+}
+
+/** Each node's routes and host-gw log lines, for a failed pod-network check (what routed where). */
+async function podNetworkState(env: Env): Promise<string> {
+  const nodes = await env.svc.k8s.nodes().catch(() => []);
+  const parts = await Promise.all(nodes.map(async (n) => {
+    const routes = await docker(["exec", n.container, "ip", "route"]).catch((e) => `(ip route: ${(e as Error).message})`);
+    const log = await dockerResult(["logs", "--tail", "2000", n.container]).then((r) => r.stdout + r.stderr, () => "");
+    const hostgw = log.split("\n").filter((l) => /host-gw/.test(l)).slice(-6).join("\n");
+    return `--- node ${n.name} (${n.container}):\n${routes.trim()}\n${hostgw || "(no host-gw log line)"}`;
+  }));
+  return `pod network state:\n${parts.join("\n")}`;
 }
 
 function echoDaemonSet(image: string): string {
@@ -156,7 +168,7 @@ if (!TESTBED_IMAGE) {
           const answer = await eventually(`${from.name} (${from.node}) → ${to.ip}:8080 (${to.node})`, async () => {
             const out = await kubectl("exec", from.name, "--", "nc", "-w", "3", to.ip, "8080");
             return out.trim() ? out.trim() : undefined;
-          }, 30_000, 500);
+          }, 30_000, 500).catch(async (e) => Promise.reject(new Error(`${(e as Error).message}\n${await podNetworkState(env)}`)));
           assert.equal(answer, to.name, `${from.node} → ${to.node} by pod IP reached ${to.name}`);
         }
       }
@@ -196,7 +208,7 @@ spec:
         const ip = await eventually(`nslookup echo.default.svc.cluster.local on ${from.node}`, async () => {
           const out = await kubectl("exec", from.name, "--", "nslookup", "echo.default.svc.cluster.local");
           return out.includes(svc.spec!.clusterIP!) ? svc.spec!.clusterIP! : undefined;
-        }, 60_000, 1_000);
+        }, 60_000, 1_000).catch(async (e) => Promise.reject(new Error(`${(e as Error).message}\n${await podNetworkState(env)}`)));
         assert.equal(ip, svc.spec?.clusterIP);
       }
       // Through the ClusterIP, kube-proxy spreads connections over the three pods, two of them on other nodes.
