@@ -9,6 +9,8 @@ import { causeLine, logTailWithCause } from "./host-limits.ts";
 const LOG_LINES = 20;
 /** The log tail is worth waiting this long for, no more: the fault itself matters most. */
 const LOG_WAIT_MS = 300;
+/** How often the log is read again while the container still looks healthy. */
+const LOG_REREAD_MS = 1_000;
 /** Pause between looks at a container that seemed healthy. */
 const RECHECK_MS = 150;
 
@@ -36,19 +38,31 @@ export async function containerFault(
   withinMs = 600,
 ): Promise<string | undefined> {
   const t0 = Date.now();
-  const logs = logTailWithCause(container, LOG_LINES).catch(() => ({ tail: "", cause: undefined }));
+  const readLogs = () => logTailWithCause(container, LOG_LINES).catch(() => ({ tail: "", cause: undefined }));
+  let logs = readLogs();
+  let logsAt = t0;
   // A refused connection can come before Docker reports why: a killed container shows
   // "running" while its processes die, a disconnect unpublishes its ports first. Look
-  // again until `withinMs` is nearly spent.
+  // again until `withinMs` is nearly spent. The log is read again now and then: a node
+  // whose kubelet hit a host limit logs why only as it shuts down, and a host limit in
+  // the log ends the looking.
   let state = await containerState(container, network);
   while (!state && Date.now() - t0 + RECHECK_MS + 100 < withinMs) {
     await new Promise((r) => setTimeout(r, RECHECK_MS));
     state = await containerState(container, network);
+    if (!state && Date.now() - logsAt >= LOG_REREAD_MS) {
+      if ((await logs).cause) break;
+      logs = readLogs();
+      logsAt = Date.now();
+    }
   }
-  if (!state) return undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   // Within the caller's budget (FAULT_PROBE_MS): the fault itself must not be lost waiting for its logs.
   const late = new Promise<{ tail: string; cause?: string }>((r) => (timer = setTimeout(() => r({ tail: "" }), Math.max(50, Math.min(LOG_WAIT_MS, withinMs - (Date.now() - t0))))));
   const { tail, cause } = await Promise.race([logs, late]).finally(() => clearTimeout(timer));
+  // Still running, but its log shows a host limit: the container is on its way out (a k3s
+  // node stops its components for seconds after its kubelet failed), and that is the fault.
+  if (!state && cause) state = `the container ${container} is running, but its log shows it ran into a limit of the Docker host`;
+  if (!state) return undefined;
   return `service "${service}": ${state}${causeLine(cause)}${tail.trimEnd() ? `\nlast ${LOG_LINES} log lines of ${container}:\n${tail.trimEnd()}` : ""}`;
 }

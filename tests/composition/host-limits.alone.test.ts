@@ -124,7 +124,8 @@ if (why) {
         },
         (e: unknown) => e as Error,
       );
-      await lowering;
+      // The hold's own failure, with the start's error beside it (the start may have failed first).
+      await lowering?.catch((e: Error) => Promise.reject(new Error(`${e.message}; the start: ${err?.message.slice(0, 1500) ?? "succeeded"}`)));
     } finally {
       await lowering?.catch(() => {});
       await writeFile(LIMIT, saved);

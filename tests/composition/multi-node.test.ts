@@ -1,8 +1,9 @@
 // k3s({ agents: 2 }) end to end on the node image: a server and two agent
 // containers (companions of the k8s service) that joined with the server's
 // token; a DaemonSet runs a pod on each node; pods on different nodes reach
-// each other by pod IP over the node entry's host-gw routes; loadImages
-// reaches every node; node handles take agents away and bring them back;
+// each other by pod IP over the node entry's host-gw routes and by Service
+// name; an Ingress reaches a pod on an agent and a local-path PVC binds on
+// another; loadImages reaches every node; node handles take agents away and bring them back;
 // stop() leaves nothing.
 //
 // The pods run the busybox the node image carries for local-path's helper
@@ -32,6 +33,7 @@ type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 const LONG = { timeoutMs: 180_000 };
 const AGENT_NODES = ["k8s-agent-1", "k8s-agent-2"];
 const GRACE_SECS = 20;
+const INGRESS_DOMAIN = `mn${runTag()}.test`;
 
 type Pod = { name: string; node: string; ip: string };
 
@@ -102,7 +104,7 @@ if (!TESTBED_IMAGE) {
         services: {
           k8s: {
             // A short grace period, so a node taken away goes NotReady within seconds.
-            ...k3s({ agents: 2, extraArgs: [`--kube-controller-manager-arg=node-monitor-grace-period=${GRACE_SECS}s`] }),
+            ...k3s({ agents: 2, ingressDomains: [INGRESS_DOMAIN], extraArgs: [`--kube-controller-manager-arg=node-monitor-grace-period=${GRACE_SECS}s`] }),
             image: { type: "registry", reference: TESTBED_IMAGE! },
           },
         },
@@ -219,6 +221,13 @@ spec:
         if (out) seen.add(out);
       }
       assert.deepEqual([...seen].sort(), pods.map((p) => p.name).sort(), `answers through the Service from ${from.node}`);
+      // By the Service's DNS name, from the pod on one agent to the pod on the other.
+      const [a1, a2] = AGENT_NODES.map((n) => pods.find((p) => p.node === n)!);
+      let byName = "";
+      for (let i = 0; i < 60 && byName !== a2.name; i++) {
+        byName = (await kubectl("exec", a1.name, "--", "nc", "-w", "3", "echo.default.svc.cluster.local", "8080").catch(() => "")).trim();
+      }
+      assert.equal(byName, a2.name, `${a1.node} → echo.default.svc.cluster.local reached the pod on ${a2.node}`);
 
       const spread = await eventually("the spread Deployment's three pods Running", async () => {
         const list = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: "default", labelSelector: "app=spread" })).unwrap().items;
@@ -227,6 +236,96 @@ spec:
       }, 90_000, 500);
       assert.equal(new Set(spread).size, 3, `one replica per node: ${spread.join(", ")}`);
       await kubectl("delete", "deployment", "spread", "--wait=false");
+    }, LONG);
+
+    t("an Ingress through Traefik reaches a pod on an agent; a local-path PVC binds on the other agent and its data lives in that node's container", async ({ env, kubectl }) => {
+      const busybox = await bakedBusybox(TESTBED_IMAGE!);
+      const [web, store] = AGENT_NODES;
+      await env.svc.k8s.apply(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: default }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      nodeSelector: { kubernetes.io/hostname: ${web} }
+      tolerations: [{ operator: Exists }]
+      containers:
+      - name: web
+        image: ${busybox}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "mkdir -p /www && echo $(hostname) on $NODE > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        env: [{ name: NODE, valueFrom: { fieldRef: { fieldPath: spec.nodeName } } }]
+        readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: default }
+spec:
+  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: web, namespace: default }
+spec:
+  rules:
+  - host: web.${INGRESS_DOMAIN}
+    http:
+      paths: [{ path: /, pathType: Prefix, backend: { service: { name: web, port: { number: 80 } } } }]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: data, namespace: default }
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-path
+  resources: { requests: { storage: 16Mi } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: writer, namespace: default }
+spec:
+  nodeSelector: { kubernetes.io/hostname: ${store} }
+  restartPolicy: Never
+  tolerations: [{ operator: Exists }]
+  volumes: [{ name: data, persistentVolumeClaim: { claimName: data } }]
+  containers:
+  - { name: c, image: ${busybox}, imagePullPolicy: Never, command: ["sh", "-c", "echo ${loadedToken} > /data/token"], volumeMounts: [{ name: data, mountPath: /data }] }
+`);
+      // Traefik (wherever it runs) → the Service → the pod on the agent, over HTTPS with the environment's CA.
+      const body = await eventually(`https://web.${INGRESS_DOMAIN}/ answered by the pod on ${web}`, async () => {
+        const res = await env.fetch(`https://web.${INGRESS_DOMAIN}/`).catch(() => undefined);
+        const text = res?.ok ? (await res.text()).trim() : undefined;
+        return text?.endsWith(` on ${web}`) ? text : undefined;
+      }, 120_000, 1_000);
+      assert.match(body, new RegExp(`^web-[a-z0-9-]+ on ${web}$`));
+
+      await eventually("the writer pod Succeeded", async () => {
+        const p = (await env.svc.k8s.client.core.readNamespacedPod({ name: "writer", namespace: "default" })).unwrap();
+        if (p.status?.phase === "Failed") throw new Error(`writer failed: ${JSON.stringify(p.status?.containerStatuses)}`);
+        return p.status?.phase === "Succeeded" ? true : undefined;
+      }, 120_000, 1_000);
+      const pvc = (await env.svc.k8s.client.core.readNamespacedPersistentVolumeClaim({ name: "data", namespace: "default" })).unwrap();
+      assert.equal(pvc.status?.phase, "Bound");
+      assert.equal(pvc.metadata?.annotations?.["volume.kubernetes.io/selected-node"], store, "bound for the node its pod runs on");
+      const pv = (await env.svc.k8s.client.core.readPersistentVolume({ name: pvc.spec!.volumeName! })).unwrap();
+      const term = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions?.[0];
+      assert.deepEqual(term?.values, [store], "the volume is pinned to that node");
+      // The data is in that agent's container, under the path the PV names, and not on the other nodes.
+      const path = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
+      assert.ok(path, `the PV names its directory: ${JSON.stringify(pv.spec)}`);
+      for (const h of await env.svc.k8s.nodes()) {
+        const r = await dockerResult(["exec", h.container, "cat", `${path}/token`]);
+        if (h.name === store) assert.equal(r.stdout.trim(), loadedToken, `${path}/token on ${h.name}: ${r.stderr}`);
+        else assert.notEqual(r.code, 0, `${h.name} has no ${path}/token`);
+      }
+      await kubectl("delete", "pod", "writer", "--wait=false");
+      await kubectl("delete", "deployment", "web", "--wait=false");
     }, LONG);
 
     t("loadImages and `k3sbox load` load into every node: a pod pinned to each node runs the image with imagePullPolicy: Never", async ({ env, kubectl }) => {
