@@ -3,8 +3,8 @@
 
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
-import { CLUSTER_FLAGS, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
+import { type Flags, type FlagSpec, HELP_FLAG, helpText, parseArgs, parseDuration, UsageError } from "./lib/cli/args.ts";
+import { CLUSTER_FLAGS, type ClusterFlags, clusterFromFlags } from "./lib/cli/cluster-flags.ts";
 import { planDown } from "./lib/cli/down.ts";
 import { SMOKE_DOMAIN, smoke } from "./lib/cli/smoke.ts";
 import { loadCommand } from "./lib/cli/load.ts";
@@ -26,88 +26,64 @@ const progress = (message: string) => {
 };
 const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 
-const COMMANDS = {
-  up: {
-    usage: "k3sbox up [flags]",
-    summary:
-      "Start a k3s cluster, write its kubeconfig (mode 0600) and stay until Ctrl-C, then remove everything.\n" +
-      "With --detach, leave it running; remove it later with `k3sbox down <id>`.",
-    flags: {
-      ...CLUSTER_FLAGS,
-      "kubeconfig": {
-        kind: "string" as const,
-        help:
-          "also write the cluster's entries into this kubeconfig, 0600: merged into an existing file (its other entries kept, current-context " +
-          "switched), never through a symbolic link; taken out again with the cluster (default: only in the cluster's private directory)",
-      },
-      "detach": { kind: "boolean" as const, help: "exit after start, leaving the cluster running" },
-      "help": { kind: "boolean" as const, help: "show this help" },
-    },
-  },
-  smoke: {
-    usage: "k3sbox smoke [flags]",
-    summary:
-      `Boot a cluster, deploy a demo app with a Service and an Ingress for hello.${SMOKE_DOMAIN}, wait for the rollout,\n` +
-      "fetch it over HTTPS through Traefik, tear down, and print how long each phase took. Exits 1 with the reason on failure.",
-    flags: { ...CLUSTER_FLAGS, "help": { kind: "boolean" as const, help: "show this help" } },
-  },
-  load: {
-    usage: "k3sbox load <image>... [--cluster <id>]",
-    summary: "Copy images from the host's Docker into a running cluster's containerd (docker save | ctr images import, host platform),\n" +
-      "so pods run them with imagePullPolicy: Never. Without --cluster, the only running cluster on this Docker daemon.",
-    flags: {
-      "cluster": { kind: "string" as const, help: "environment id (as printed by `k3sbox up`)" },
-      "json": CLUSTER_FLAGS.json,
-      "help": { kind: "boolean" as const, help: "show this help" },
-    },
-  },
-  images: {
-    usage: "k3sbox images [list | warm [cluster flags] | prune] [--json]",
-    summary: "Show the host-side image cache (images handed to every new node instead of pulled), warm it ahead of time\n" +
-      "(boots a cluster with the given flags once, then removes it: a CI runner's warm-up step), or prune it.",
-    flags: { ...CLUSTER_FLAGS, "help": { kind: "boolean" as const, help: "show this help" } },
-  },
-  list: {
-    usage: "k3sbox list [--json]",
-    summary: "List reuse environments (startEnvironment({ reuse: true }) / K3SBOX_REUSE=1): id, definitions hash, attached processes, idle time.",
-    flags: { "json": CLUSTER_FLAGS.json, "help": { kind: "boolean" as const, help: "show this help" } },
-  },
-  down: {
-    usage: "k3sbox down <id>... | --all [--force]",
-    summary: "Remove environments by id (as printed by `up`), or with --all every detached or abandoned one on this Docker daemon.\n" +
-      "An environment a running process still owns (a `k3sbox up` waiting for Ctrl-C, a test run) is left alone unless --force.",
-    flags: {
-      "all": { kind: "boolean" as const, help: "remove every detached environment and every one whose process is gone" },
-      "force": { kind: "boolean" as const, help: "also remove environments that running processes own" },
-      "json": CLUSTER_FLAGS.json,
-      "help": { kind: "boolean" as const, help: "show this help" },
-    },
-  },
-  doctor: {
-    usage: "k3sbox doctor [--image <ref>] [--json]",
-    summary: "Say what k3sbox would do here and why: Docker engine (Docker/Podman, version, rootless), how this process reaches the\n" +
-      "containers (topology, address, TLS names), the privilege decision, whether the node image is present, and what to change.",
-    flags: {
-      "image": { kind: "string" as const, help: "node image to check (default: rancher/k3s at k3s()'s default version)" },
-      "json": CLUSTER_FLAGS.json,
-      "help": { kind: "boolean" as const, help: "show this help" },
-    },
-  },
-  prune: {
-    usage: "k3sbox prune [--older-than 1h] [--dry-run]",
-    summary: "Remove containers and networks left by crashed runs. Never touches a live session's or a detached environment.",
-    flags: {
-      "older-than": { kind: "string" as const, help: "only remove leftovers at least this old (90s, 15m, 2h, 1d; default 0)" },
-      "reuse-idle": { kind: "string" as const, help: "remove reuse environments nobody attached to for this long (default 1d)" },
-      "dry-run": { kind: "boolean" as const, help: "list what would be removed" },
-      "cache": { kind: "boolean" as const, help: "also empty the image cache (kept otherwise: see `k3sbox images`)" },
-      "json": CLUSTER_FLAGS.json,
-      "help": { kind: "boolean" as const, help: "show this help" },
-    },
-  },
-};
+/** A command: its flags (each typed in run()), and whether it takes arguments (ids, images, an action). */
+interface CommandDefinition<Spec extends Record<string, FlagSpec>> {
+  usage: string;
+  summary: string;
+  flags: Spec;
+  takesArguments?: boolean;
+  run: (flags: Flags<Spec>, positionals: string[]) => Promise<number>;
+}
 
-type Command = keyof typeof COMMANDS;
+interface Command {
+  /** Its first line is the command's line in `k3sbox --help`. */
+  summary: string;
+  main(argv: string[], name: string): Promise<number>;
+}
+
+/** Checks the definition against its own flags, and gives every command --help. */
+function command<const Spec extends Record<string, FlagSpec>>(def: CommandDefinition<Spec>): Command {
+  const spec = { ...def.flags, help: HELP_FLAG };
+  return {
+    summary: def.summary,
+    main: async (argv, name) => {
+      const { flags, positionals } = parseArgs(argv, spec, name);
+      if (flags.help) {
+        out(helpText(def.usage, def.summary, spec));
+        return 0;
+      }
+      if (!def.takesArguments && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
+      return await def.run(flags, positionals);
+    },
+  };
+}
+
+const JSON_FLAG = CLUSTER_FLAGS.json;
+
+const UP_FLAGS = {
+  ...CLUSTER_FLAGS,
+  "kubeconfig": {
+    kind: "string",
+    help:
+      "also write the cluster's entries into this kubeconfig, 0600: merged into an existing file (its other entries kept, current-context " +
+      "switched), never through a symbolic link; taken out again with the cluster (default: only in the cluster's private directory)",
+  },
+  "detach": { kind: "boolean", help: "exit after start, leaving the cluster running" },
+} as const satisfies Record<string, FlagSpec>;
+
+const DOWN_FLAGS = {
+  "all": { kind: "boolean", help: "remove every detached environment and every one whose process is gone" },
+  "force": { kind: "boolean", help: "also remove environments that running processes own" },
+  "json": JSON_FLAG,
+} as const satisfies Record<string, FlagSpec>;
+
+const PRUNE_FLAGS = {
+  "older-than": { kind: "string", help: "only remove leftovers at least this old (90s, 15m, 2h, 1d; default 0)" },
+  "reuse-idle": { kind: "string", help: "remove reuse environments nobody attached to for this long (default 1d)" },
+  "dry-run": { kind: "boolean", help: "list what would be removed" },
+  "cache": { kind: "boolean", help: "also empty the image cache (kept otherwise: see `k3sbox images`)" },
+  "json": JSON_FLAG,
+} as const satisfies Record<string, FlagSpec>;
 
 function topHelp(): string {
   return `k3sbox — throwaway k3s clusters in Docker\n\nUsage: k3sbox <command> [flags]\n\nCommands:\n` +
@@ -120,9 +96,9 @@ function topHelp(): string {
  * exists, a kubeconfig we may merge into (not a link): checked before a
  * cluster is started for it.
  */
-async function kubeconfigTarget(flag: unknown): Promise<string | undefined> {
+async function kubeconfigTarget(flag: string | undefined): Promise<string | undefined> {
   if (flag === undefined) return undefined;
-  const path = resolve(String(flag));
+  const path = resolve(flag);
   const parent = await stat(dirname(path)).catch(() => undefined);
   if (!parent?.isDirectory()) throw new UsageError(`--kubeconfig: directory ${dirname(path)} does not exist; give a file path in an existing directory`);
   await checkKubeconfigTarget(path).catch((err) => {
@@ -131,7 +107,7 @@ async function kubeconfigTarget(flag: unknown): Promise<string | undefined> {
   return path;
 }
 
-async function up(flags: Record<string, unknown>): Promise<number> {
+async function up(flags: Flags<typeof UP_FLAGS>): Promise<number> {
   const json = flags.json === true;
   const cluster = clusterFromFlags(flags);
   const extraPath = await kubeconfigTarget(flags.kubeconfig);
@@ -187,7 +163,7 @@ async function up(flags: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
-async function runSmoke(flags: Record<string, unknown>): Promise<number> {
+async function runSmoke(flags: ClusterFlags): Promise<number> {
   const json = flags.json === true;
   const report = await smoke(clusterFromFlags(flags, { ingressDomains: [SMOKE_DOMAIN] }), progress);
   if (json) out(JSON.stringify(report));
@@ -200,7 +176,7 @@ async function runSmoke(flags: Record<string, unknown>): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-async function down(flags: Record<string, unknown>, ids: string[]): Promise<number> {
+async function down(flags: Flags<typeof DOWN_FLAGS>, ids: string[]): Promise<number> {
   if (flags.all ? ids.length > 0 : ids.length === 0) throw new UsageError("k3sbox down: give environment ids, or --all (not both)");
   for (const id of ids) {
     if (!/^[a-f0-9]{10}$/.test(id)) throw new UsageError(`k3sbox down: ${JSON.stringify(id)} is not an environment id (10 hex digits, as printed by \`k3sbox up\`)`);
@@ -230,9 +206,9 @@ async function down(flags: Record<string, unknown>, ids: string[]): Promise<numb
   return !flags.all && (spared.length || unknown.length) ? 1 : 0;
 }
 
-async function runPrune(flags: Record<string, unknown>): Promise<number> {
-  const olderThanMs = flags["older-than"] !== undefined ? parseDuration(flags["older-than"] as string, "older-than") : 0;
-  const reuseIdleMs = flags["reuse-idle"] !== undefined ? parseDuration(flags["reuse-idle"] as string, "reuse-idle") : undefined;
+async function runPrune(flags: Flags<typeof PRUNE_FLAGS>): Promise<number> {
+  const olderThanMs = flags["older-than"] !== undefined ? parseDuration(flags["older-than"], "older-than") : 0;
+  const reuseIdleMs = flags["reuse-idle"] !== undefined ? parseDuration(flags["reuse-idle"], "reuse-idle") : undefined;
   const result = await prune({ olderThanMs, dryRun: flags["dry-run"] === true, reuseIdleMs });
   const cache = flags.cache && !flags["dry-run"] ? await pruneImageCache() : undefined;
   if (flags.json) out(JSON.stringify(cache ? { ...result, cache } : result));
@@ -248,7 +224,7 @@ async function runPrune(flags: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
-async function images(flags: Record<string, unknown>, positionals: string[]): Promise<number> {
+async function images(flags: ClusterFlags, positionals: string[]): Promise<number> {
   const action = imagesAction(positionals);
   if (action === "prune") {
     const r = await pruneImageCache();
@@ -272,59 +248,106 @@ async function images(flags: Record<string, unknown>, positionals: string[]): Pr
   return 0;
 }
 
+const COMMANDS: Record<string, Command> = {
+  up: command({
+    usage: "k3sbox up [flags]",
+    summary:
+      "Start a k3s cluster, write its kubeconfig (mode 0600) and stay until Ctrl-C, then remove everything.\n" +
+      "With --detach, leave it running; remove it later with `k3sbox down <id>`.",
+    flags: UP_FLAGS,
+    run: up,
+  }),
+  smoke: command({
+    usage: "k3sbox smoke [flags]",
+    summary:
+      `Boot a cluster, deploy a demo app with a Service and an Ingress for hello.${SMOKE_DOMAIN}, wait for the rollout,\n` +
+      "fetch it over HTTPS through Traefik, tear down, and print how long each phase took. Exits 1 with the reason on failure.",
+    flags: CLUSTER_FLAGS,
+    run: runSmoke,
+  }),
+  load: command({
+    usage: "k3sbox load <image>... [--cluster <id>]",
+    summary: "Copy images from the host's Docker into a running cluster's containerd (docker save | ctr images import, host platform),\n" +
+      "so pods run them with imagePullPolicy: Never. Without --cluster, the only running cluster on this Docker daemon.",
+    flags: {
+      "cluster": { kind: "string", help: "environment id (as printed by `k3sbox up`)" },
+      "json": JSON_FLAG,
+    },
+    takesArguments: true,
+    run: async (flags, images) => {
+      const r = await loadCommand(images, flags.cluster);
+      if (flags.json) out(JSON.stringify(r));
+      else for (const i of r.images) out(`loaded ${i.name} into ${r.envId} (${r.container})`);
+      return 0;
+    },
+  }),
+  images: command({
+    usage: "k3sbox images [list | warm [cluster flags] | prune] [--json]",
+    summary: "Show the host-side image cache (images handed to every new node instead of pulled), warm it ahead of time\n" +
+      "(boots a cluster with the given flags once, then removes it: a CI runner's warm-up step), or prune it.",
+    flags: CLUSTER_FLAGS,
+    takesArguments: true,
+    run: images,
+  }),
+  list: command({
+    usage: "k3sbox list [--json]",
+    summary: "List reuse environments (startEnvironment({ reuse: true }) / K3SBOX_REUSE=1): id, definitions hash, attached processes, idle time.",
+    flags: { "json": JSON_FLAG },
+    run: async (flags) => {
+      const envs = await listReused();
+      if (flags.json) out(JSON.stringify(envs));
+      else if (envs.length === 0) out("no reuse environments");
+      else {
+        for (const e of envs) {
+          const state = e.attached.length ? `attached: ${e.attached.join(", ")}` : `idle ${Math.round((e.idleMs ?? 0) / 60_000)} min`;
+          out(`${e.id}  definitions ${e.key}  ${state}  ${e.containers.join(", ")}`);
+        }
+      }
+      return 0;
+    },
+  }),
+  down: command({
+    usage: "k3sbox down <id>... | --all [--force]",
+    summary: "Remove environments by id (as printed by `up`), or with --all every detached or abandoned one on this Docker daemon.\n" +
+      "An environment a running process still owns (a `k3sbox up` waiting for Ctrl-C, a test run) is left alone unless --force.",
+    flags: DOWN_FLAGS,
+    takesArguments: true,
+    run: down,
+  }),
+  doctor: command({
+    usage: "k3sbox doctor [--image <ref>] [--json]",
+    summary: "Say what k3sbox would do here and why: Docker engine (Docker/Podman, version, rootless), how this process reaches the\n" +
+      "containers (topology, address, TLS names), the privilege decision, whether the node image is present, and what to change.",
+    flags: {
+      "image": { kind: "string", help: "node image to check (default: rancher/k3s at k3s()'s default version)" },
+      "json": JSON_FLAG,
+    },
+    run: async (flags) => {
+      const r = await doctor(flags.image ?? k3s().image.reference);
+      out(flags.json ? JSON.stringify(r) : doctorText(r));
+      return r.ok ? 0 : 1;
+    },
+  }),
+  prune: command({
+    usage: "k3sbox prune [--older-than 1h] [--dry-run]",
+    summary: "Remove containers and networks left by crashed runs. Never touches a live session's or a detached environment.",
+    flags: PRUNE_FLAGS,
+    run: runPrune,
+  }),
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     out(topHelp());
     return name ? 0 : 2;
   }
-  if (!(name in COMMANDS)) {
+  if (!Object.hasOwn(COMMANDS, name)) {
     process.stderr.write(`k3sbox: unknown command ${JSON.stringify(name)}\n\n${topHelp()}`);
     return 2;
   }
-  const cmd = COMMANDS[name as Command];
   try {
-    const { flags, positionals } = parseArgs(rest, cmd.flags, name);
-    if (flags.help) {
-      out(helpText(cmd.usage, cmd.summary, cmd.flags));
-      return 0;
-    }
-    if (name !== "down" && name !== "load" && name !== "images" && positionals.length) throw new UsageError(`k3sbox ${name}: unexpected argument ${JSON.stringify(positionals[0])}`);
-    switch (name as Command) {
-      case "up":
-        return await up(flags);
-      case "smoke":
-        return await runSmoke(flags);
-      case "load": {
-        const r = await loadCommand(positionals, flags.cluster as string | undefined);
-        if (flags.json) out(JSON.stringify(r));
-        else for (const i of r.images) out(`loaded ${i.name} into ${r.envId} (${r.container})`);
-        return 0;
-      }
-      case "images":
-        return await images(flags, positionals);
-      case "list": {
-        const envs = await listReused();
-        if (flags.json) out(JSON.stringify(envs));
-        else if (envs.length === 0) out("no reuse environments");
-        else {
-          for (const e of envs) {
-            const state = e.attached.length ? `attached: ${e.attached.join(", ")}` : `idle ${Math.round((e.idleMs ?? 0) / 60_000)} min`;
-            out(`${e.id}  definitions ${e.key}  ${state}  ${e.containers.join(", ")}`);
-          }
-        }
-        return 0;
-      }
-      case "down":
-        return await down(flags, positionals);
-      case "prune":
-        return await runPrune(flags);
-      case "doctor": {
-        const r = await doctor((flags.image as string | undefined) ?? k3s().image.reference);
-        out(flags.json ? JSON.stringify(r) : doctorText(r));
-        return r.ok ? 0 : 1;
-      }
-    }
+    return await COMMANDS[name].main(rest, name);
   } catch (err) {
     process.stderr.write(`${err instanceof UsageError ? "" : "k3sbox: "}${(err as Error).message}\n`);
     return err instanceof UsageError ? 2 : 1;

@@ -13,6 +13,8 @@ import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { loadX509, type X509, type X509Module } from "../deps.ts";
+import { toHex } from "./bytes.ts";
+import { isDnsLabel } from "./names.ts";
 
 // @peculiar/x509 loads on the first certificate operation (see deps.ts); the
 // exported async functions await ready() before any helper here uses it.
@@ -342,7 +344,7 @@ function parseName(raw: unknown): San {
   const labels = host.split(".");
   for (const label of labels) {
     if (label === "*") throw bad("a wildcard must be the whole leftmost label (*.example.test)");
-    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) {
+    if (!isDnsLabel(label)) {
       throw bad(
         label === ""
           ? "empty DNS label (leading, trailing or double dot)"
@@ -492,7 +494,7 @@ async function authorityKeyId(ca: CertificateAuthority): Promise<X509.AuthorityK
 /** RFC 5280 4.2.1.2 method 1 (SHA-1 of the subjectPublicKey bits), as hex: what openssl computes too. */
 async function keyIdentifier(spki: ArrayBuffer): Promise<string> {
   const id = await new x509.PublicKey(spki).getKeyIdentifier(webcrypto);
-  return Array.from(new Uint8Array(id), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(id);
 }
 
 /** Compares a private key's public half (via JWK) with a public key. */
@@ -588,7 +590,7 @@ async function pemOrFile(variable: string, value: string): Promise<string> {
 function randomSerial(): string {
   const b = webcrypto.getRandomValues(new Uint8Array(16));
   b[0] = (b[0] & 0x7f) | 0x40;
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return toHex(b);
 }
 
 /** Certificates carry whole seconds; truncating up front keeps notBefore/notAfter predictable. */

@@ -5,6 +5,7 @@ import { hasTagOrDigest, isImageReference } from "../image-ref.ts";
 import { DEFAULT_MIRRORS, DOCKER_HUB_UPSTREAM, validateUpstream } from "../images/mirror.ts";
 import { describeValue, MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
+import { isDnsName as isLowercaseDnsName } from "../names.ts";
 
 export interface K3sOptions {
   /** Tag of the `rancher/k3s` image (or of `image`, when it names none). Default "v1.32.1-k3s1". */
@@ -84,7 +85,6 @@ const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", 
 export const DEFAULT_K3S_IMAGE = "rancher/k3s";
 // Docker's tag grammar.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 function resolveImage(image: unknown, version: string, versionGiven: boolean): string {
   if (image === undefined) return `${DEFAULT_K3S_IMAGE}:${version}`;
@@ -111,7 +111,7 @@ const MAX_TIMEOUT_SECS = Math.floor(MAX_TIMER_MS / 1000);
 
 function isDnsName(s: string): boolean {
   // An all-digit last label is an IP address (1.2.3.4), not a domain: no certificate or route could use it.
-  return s.length <= 253 && s.split(".").every((l) => LABEL.test(l)) && !/^[0-9]+$/.test(s.split(".").at(-1)!);
+  return isLowercaseDnsName(s) && !/^[0-9]+$/.test(s.split(".").at(-1)!);
 }
 
 export function resolveK3sOptions(opts: K3sOptions = {}): ResolvedK3sOptions {

@@ -3,6 +3,7 @@
 
 import { type KubernetesObject, parseAllDocuments } from "../../deps.ts";
 import { deepUnwrap } from "../inspect.ts";
+import { isKubernetesName } from "../names.ts";
 
 /** Any Kubernetes object: apiVersion, kind, metadata, and whatever fields its kind has (data, spec, status, …). */
 // deno-lint-ignore no-explicit-any
@@ -41,8 +42,7 @@ function cyclePath(value: unknown, path: string[] = [], stack = new Set<object>(
   return undefined;
 }
 
-// Names most kinds take (DNS-1123 subdomain); RBAC kinds take any path segment.
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// Most kinds take a DNS-1123 subdomain (names.ts); RBAC kinds take any path segment.
 const PATH_SEGMENT_NAME_GROUPS = new Set(["rbac.authorization.k8s.io"]);
 
 function checkObject(value: unknown, index: number, verb: string): KubernetesObject {
@@ -55,7 +55,7 @@ function checkObject(value: unknown, index: number, verb: string): KubernetesObj
   if (name !== undefined) {
     const group = groupOf(String(obj.apiVersion));
     const ok = typeof name === "string" && name.length <= 253 &&
-      (PATH_SEGMENT_NAME_GROUPS.has(group) ? name !== "" && name !== "." && name !== ".." && !/[/%]/.test(name) : DNS_SUBDOMAIN.test(name));
+      (PATH_SEGMENT_NAME_GROUPS.has(group) ? name !== "" && name !== "." && name !== ".." && !/[/%]/.test(name) : isKubernetesName(name));
     if (!ok) {
       throw new ApplyError(
         index,

@@ -8,17 +8,17 @@ import type { CoreV1Api } from "../../deps.ts";
 import { KubeApiError } from "./errors.ts";
 import type { Tagged } from "./tagging.ts";
 import { sleep } from "../sleep.ts";
+import { isDnsLabel } from "../names.ts";
 
 export const NAMESPACE_LABEL = "app.kubernetes.io/managed-by";
 export const NAMESPACE_READY_TIMEOUT_MS = 30_000;
 const POLL_MS = 100;
 const SUFFIX_LENGTH = 6;
 const MAX_PREFIX = 63 - SUFFIX_LENGTH - 1;
-const PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** `test-x7k2qd`: the prefix (validated) and a random suffix. */
 export function namespaceName(prefix: unknown = "test"): string {
-  if (typeof prefix !== "string" || prefix.length > MAX_PREFIX || !PREFIX.test(prefix)) {
+  if (!isDnsLabel(prefix, MAX_PREFIX)) {
     throw new TypeError(
       `namespace(): prefix must be lowercase letters, digits and "-" (starting and ending with a letter or digit, at most ${MAX_PREFIX} characters) such as "orders"; got ${
         JSON.stringify(prefix)

@@ -15,6 +15,7 @@
 // blocks (its SYN_REPLYs carry nothing port-forwarding needs), so no inflater.
 
 import { Buffer } from "node:buffer";
+import { joinBytes } from "../bytes.ts";
 
 export const SPDY_VERSION = 3;
 export const SPDY_TYPE = { synStream: 1, synReply: 2, rstStream: 3, settings: 4, ping: 6, goaway: 7, headers: 8, windowUpdate: 9 } as const;
@@ -80,8 +81,7 @@ export function headerBlock(pairs: [string, string][]): Uint8Array {
     const v = enc.encode(value);
     parts.push(u32(n.length), n, u32(v.length), v);
   }
-  const b = Buffer.concat(parts);
-  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  return joinBytes(parts);
 }
 
 /**
@@ -112,8 +112,7 @@ export class HeaderCompressor {
     // out a stored block's bytes only when it reaches the next block header,
     // which must therefore lie inside this frame (it reads no further).
     out.push(Uint8Array.of(0x00, 0x00, 0x00, 0xff, 0xff));
-    const b = Buffer.concat(out);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    return joinBytes(out);
   }
 }
 
@@ -198,7 +197,6 @@ export class SpdyDecoder {
     let count = 0;
     let bytes = 0;
     while (bytes < n) bytes += this.#chunks[count++].length;
-    const b = Buffer.concat(this.#chunks.slice(0, count), bytes);
-    this.#chunks.splice(0, count, new Uint8Array(b.buffer, b.byteOffset, b.length));
+    this.#chunks.splice(0, count, joinBytes(this.#chunks.slice(0, count)));
   }
 }

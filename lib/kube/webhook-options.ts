@@ -3,6 +3,7 @@
 
 import type { AdmissionHandler, ConversionHandler } from "./admission.ts";
 import type { Manifest } from "./manifest.ts";
+import { isDnsName } from "../names.ts";
 
 /** One rule of an admission webhook (admissionregistration.k8s.io/v1 RuleWithOperations). */
 export interface WebhookRule {
@@ -86,9 +87,10 @@ function describe(v: unknown): string {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-/** A webhook name: a DNS subdomain with at least three labels (the API server's rule). */
-const WEBHOOK_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?){2,}$/;
-const CRD_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+/** A webhook name: a DNS name with at least three labels (the API server's rule). */
+const isWebhookName = (name: unknown): name is string => isDnsName(name, 3);
+/** A CRD name: `<plural>.<group>`, so at least two labels. */
+const isCrdName = (name: unknown): name is string => isDnsName(name, 2);
 const OPTION_FIELDS = ["validating", "mutating", "conversion", "configurations", "handlers", "converters", "port", "timeoutMs"];
 const ADMISSION_FIELDS = ["name", "rules", "handler", "failurePolicy", "sideEffects", "timeoutSeconds", "namespaceSelector", "objectSelector", "matchPolicy", "reinvocationPolicy"];
 
@@ -99,7 +101,7 @@ function known(at: string, obj: Record<string, unknown>, fields: string[]): void
 function checkAdmission(at: string, w: unknown, type: "validating" | "mutating"): asserts w is AdmissionWebhook {
   if (!isObject(w)) throw new WebhookOptionError(at, "{ name, rules, handler }", w);
   known(at, w, ADMISSION_FIELDS);
-  if (typeof w.name !== "string" || !WEBHOOK_NAME.test(w.name)) {
+  if (!isWebhookName(w.name)) {
     throw new WebhookOptionError(`${at}.name`, 'a lowercase DNS name of at least three labels, e.g. "deny-secrets.example.test"', w.name);
   }
   if (typeof w.handler !== "function") throw new WebhookOptionError(`${at}.handler`, "a function (request) => ({ allowed, message?, patch? })", w.handler);
@@ -148,7 +150,7 @@ export function validateWebhookOptions(opts: unknown): asserts opts is WebhookOp
     opts.conversion.forEach((c, i) => {
       if (!isObject(c)) throw new WebhookOptionError(`conversion[${i}]`, "{ crd, convert }", c);
       known(`conversion[${i}]`, c, ["crd", "convert"]);
-      if (typeof c.crd !== "string" || !CRD_NAME.test(c.crd)) throw new WebhookOptionError(`conversion[${i}].crd`, 'a CustomResourceDefinition name such as "widgets.example.test"', c.crd);
+      if (!isCrdName(c.crd)) throw new WebhookOptionError(`conversion[${i}].crd`, 'a CustomResourceDefinition name such as "widgets.example.test"', c.crd);
       if (typeof c.convert !== "function") throw new WebhookOptionError(`conversion[${i}].convert`, "a function (object, desiredAPIVersion) => object", c.convert);
       if (crds.has(c.crd)) throw new WebhookOptionError(`conversion[${i}].crd`, "unique among the conversion webhooks", c.crd);
       crds.add(c.crd);

@@ -12,6 +12,7 @@ import { HOST_ALIAS } from "../docker/host-address.ts";
 import { type HttpsServer, serveHttps } from "../https-server.ts";
 import type { Recorder } from "../recorder.ts";
 import { sleep } from "../sleep.ts";
+import { randomHex } from "../bytes.ts";
 import { handleAdmission, handleConversion, parseAdmissionReview, WebhookRequestError } from "./admission.ts";
 import { KubeApiError } from "./errors.ts";
 import type { KubeObject } from "./manifest.ts";
@@ -71,8 +72,6 @@ const PROBE_POLL_MS = 200;
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const PROBE_NAMESPACE = "default";
 
-const randomId = () => crypto.getRandomValues(new Uint8Array(4)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "");
-
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 /** Serves, installs and proves the webhooks of `opts`; see Webhooks. */
@@ -81,7 +80,7 @@ export async function startWebhooks(ctx: WebhookContext, opts: WebhookOptions): 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const address = ctx.hostAddress();
   const leaf = await ctx.issueCertificate([HOST_ALIAS, address]);
-  const prefix = `k3sbox-wh-${randomId()}`;
+  const prefix = `k3sbox-wh-${randomHex(4)}`;
   const counts = new Map<string, number>();
   const probesSeen = new Map<string, Set<string>>(); // probe id → names of probe ConfigMaps it saw
   let plan: WebhookPlan | undefined;
@@ -248,7 +247,7 @@ class Installed {
 
   /** One dry-run create of a probe ConfigMap: did the probe webhook `probeId` see it? */
   async #probe(probeId: string, seen: Map<string, Set<string>>): Promise<{ seen: boolean; error?: string }> {
-    const name = `k3sbox-probe-${randomId()}-${++this.#attempt}`;
+    const name = `k3sbox-probe-${randomHex(4)}-${++this.#attempt}`;
     let error: string | undefined;
     await this.ctx.core.createNamespacedConfigMap({
       namespace: PROBE_NAMESPACE,

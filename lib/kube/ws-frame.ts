@@ -4,6 +4,7 @@
 // fragments. See websocket.ts for the connection that uses them.
 
 import { Buffer } from "node:buffer";
+import { joinBytes } from "../bytes.ts";
 
 export const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -112,7 +113,7 @@ export class FrameDecoder {
       this.#fragmentBytes += frame.payload.length;
       if (this.#fragmentBytes > this.maxMessageBytes) throw new WebSocketProtocolError(`message larger than ${this.maxMessageBytes} bytes`);
       if (frame.fin) {
-        out.push({ opcode: this.#fragmentOpcode, payload: concat(this.#fragments, this.#fragmentBytes) });
+        out.push({ opcode: this.#fragmentOpcode, payload: joinBytes(this.#fragments) });
         this.#fragments = [];
         this.#fragmentBytes = 0;
         this.#fragmentOpcode = -1;
@@ -169,16 +170,10 @@ export class FrameDecoder {
     let count = 0;
     let bytes = 0;
     while (bytes < n) bytes += this.#chunks[count++].length;
-    const joined = concat(this.#chunks.slice(0, count), bytes);
+    const joined = joinBytes(this.#chunks.slice(0, count));
     this.#chunks.splice(0, count, joined);
     return joined;
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const b = Buffer.concat(parts, total);
-  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
 /** The payload of a close frame: a status code and a reason. */

@@ -13,11 +13,10 @@ import { type CompanionSpec, expandServiceToken, fileMode, type RunningCompanion
 import { archiveOf } from "../docker/archive.ts";
 import { containerName, LABEL_ENV, LABEL_SERVICE } from "./labels.ts";
 import { validateFiles } from "./validate.ts";
+import { isDnsLabel } from "../names.ts";
 
 /** Label naming a companion container within its service. */
 export const LABEL_COMPANION = "k3sbox.companion";
-
-const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
 /** What the runner knows about the owning service when a companion starts. */
 export interface CompanionOwner {
@@ -43,7 +42,7 @@ export interface CompanionOwner {
 
 /** A companion's name, checked: a DNS label, at most 32 characters, unique within its service. */
 export function checkCompanionName(key: string, name: unknown, taken: ReadonlySet<string>): string {
-  if (typeof name !== "string" || !NAME.test(name)) {
+  if (!isDnsLabel(name, 32)) {
     throw new Error(`service "${key}": companion name must be a DNS label of 1-32 lowercase letters, digits and '-'; got ${JSON.stringify(name)}`);
   }
   if (taken.has(name)) throw new Error(`service "${key}": a companion named "${name}" already runs`);

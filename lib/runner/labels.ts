@@ -5,6 +5,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { stateRootLabel } from "./state-dir.ts";
+import { randomHex } from "../bytes.ts";
 
 export const LABEL_SESSION = "k3sbox.session";
 export const LABEL_ENV = "k3sbox.env";
@@ -30,9 +31,6 @@ export const LABEL_PIDNS = "k3sbox.pidns";
 export const LABEL_DETACHED = "k3sbox.detached";
 /** Where the environment's private directory is (state-dir.ts; URI-encoded): `down` and the watchdog find it there. */
 export const LABEL_STATE_DIR = "k3sbox.state-dir";
-
-const randomHex = (bytes: number) =>
-  Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** This process's session: one per process, shared by its environments. */
 export const SESSION_ID = `${process.pid}-${randomHex(4)}`;

@@ -3,6 +3,7 @@
 // surface later as a TypeError or as a Docker/OS error.
 
 import { isImageReference } from "../image-ref.ts";
+import { isDnsName } from "../names.ts";
 import { matchesDnsName, SELF_SERVICE_TOKEN, type ServiceDefinition, type ServiceFile } from "../service.ts";
 import { MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
@@ -35,7 +36,6 @@ function describe(v: unknown): string {
 // A key becomes a DNS alias (`<key>`, `<key>.internal`) and part of a container name.
 const SERVICE_KEY = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Linux refuses a single argv/env string longer than this (MAX_ARG_STRLEN, 128 KiB with its NUL). */
 export const MAX_ARG_BYTES = 128 * 1024 - 1;
 /** The whole `docker create` command line stays well below ARG_MAX (2 MiB with an 8 MiB stack). */
@@ -77,7 +77,7 @@ const READY_CHECK_FIELDS = { exec: ["type", "command", "timeoutSecs"], http: ["t
 function isHostPattern(h: unknown): h is string {
   if (typeof h !== "string" || h.length > 253) return false;
   const name = h.startsWith("*.") ? h.slice(2) : h;
-  return name.split(".").every((l) => DNS_LABEL.test(l));
+  return isDnsName(name);
 }
 
 /** One host a pattern covers: itself, or a name under a wildcard. */

@@ -12,6 +12,7 @@ import { loadX509, type X509 } from "../../deps.ts";
 import { createPrivateKey } from "node:crypto";
 import { caFromEnv, type CertificateAuthority, generateCa, issueLeaf, loadCa } from "../../lib/pki.ts";
 import { test } from "../harness.ts";
+import { toHex } from "../../lib/bytes.ts";
 
 const x509 = await loadX509();
 
@@ -36,7 +37,7 @@ function ext<T extends X509.Extension>(cert: X509.X509Certificate, type: new (ra
 /** The DER bytes of a certificate's issuer or subject Name (what Go compares), as @peculiar/x509 reads and writes them. */
 function rawName(cert: X509.X509Certificate, which: "issuer" | "subject"): string {
   const name = which === "issuer" ? cert.issuerName : cert.subjectName;
-  return Array.from(new Uint8Array(name.toArrayBuffer()), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(name.toArrayBuffer());
 }
 
 function sans(cert: X509.X509Certificate): { type: string; value: string }[] {
