@@ -336,6 +336,21 @@ const COMMANDS: Record<string, Command> = {
   }),
 };
 
+/**
+ * Runs the k3sbox command line (`up`, `smoke`, `load`, `images`, `list`,
+ * `down`, `doctor`, `prune`) with `argv` (the arguments after the program
+ * name) and resolves to its exit code: 0 done, 1 failed, 2 a usage error.
+ * Output goes to stdout and stderr.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "@k3sbox/k3sbox/cli";
+ *
+ * const code = await main(["up", "--help"]); // prints `k3sbox up`'s flags
+ * assert.equal(code, 0);
+ * ```
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {

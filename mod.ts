@@ -1,9 +1,25 @@
-// k3sbox: throwaway k3s clusters in Docker for Bun test suites, Deno scripts
-// and quick cluster smoke checks.
-//
-//   import { k3s, startEnvironment } from "k3sbox";
-//   await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
-//   await env.svc.k8s.apply(manifest);
+/**
+ * k3sbox: throwaway k3s clusters in Docker for Bun test suites, Deno scripts
+ * and quick cluster smoke checks. `k3s()` defines a cluster,
+ * `startEnvironment` starts it (and any other ServiceDefinition) in Docker
+ * and removes everything afterwards, and `env.svc.<key>` is a recorded,
+ * typed Kubernetes client with apply, waits, logs, exec, port-forward and
+ * webhooks.
+ *
+ * This module only re-exports (no top-level await: importing it loads no
+ * Kubernetes client and touches no Docker).
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
+ * await env.svc.k8s.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "blue" } });
+ * console.log(env.timeline()); // apply configmaps · default/settings 201 9ms
+ * ```
+ *
+ * @module
+ */
 
 export { k3s, type K3sHelpers, K3S_API_PORT, K3S_KUBECONFIG_PATH } from "./lib/k3s/k3s.ts";
 export { DEFAULT_K3S_IMAGE, DEFAULT_K3S_VERSION, K3sOptionError, type K3sOptions, MAX_AGENTS } from "./lib/k3s/options.ts";
@@ -30,7 +46,7 @@ export {
   type ServiceFile,
   type SetupContext,
 } from "./lib/service.ts";
-export { readRaw, readTag, type Tag, wrap, type Wrapped } from "./lib/inspect.ts";
+export { readTag, type Tag, wrap, type Wrapped } from "./lib/inspect.ts";
 export { describeEvent, type KubeMeta, type RecordedEvent, Recorder, type WebhookMeta } from "./lib/recorder.ts";
 
 export {
@@ -74,6 +90,7 @@ export type {
   JsonPatchOperation,
 } from "./lib/kube/admission.ts";
 export { PatchStrategy, setHeaderOptions } from "./lib/kube/patch.ts";
+// Types of @kubernetes/client-node that k3sbox signatures use (documented there).
 export type { ConfigurationOptions, KubernetesObject } from "./deps.ts";
 export { KubeApiError } from "./lib/kube/errors.ts";
 export { KubeTransportError } from "./lib/kube/http-library.ts";

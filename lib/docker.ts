@@ -11,7 +11,23 @@ import { CommandNotFoundError, run, type RunResult, spawnProcess } from "./exec.
 // ---------------------------------------------------------------------------
 // Errors
 
-/** A `docker` command exited non-zero (or outlived its deadline). */
+/**
+ * A `docker` command exited non-zero (or outlived its deadline).
+ *
+ * @example
+ * ```ts
+ * import { DockerError, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const [server] = await env.svc.k8s.nodes();
+ * try {
+ *   await server.unpause(); // not paused: Docker refuses
+ * } catch (err) {
+ *   if (!(err instanceof DockerError)) throw err;
+ *   console.log(err.code, err.stderr);
+ * }
+ * ```
+ */
 export class DockerError extends Error {
   constructor(
     readonly args: readonly string[],
@@ -44,7 +60,21 @@ export class ImagePullError extends DockerError {
   }
 }
 
-/** Docker cannot be used at all: the CLI is missing or the daemon unreachable. */
+/**
+ * Docker cannot be used at all: the CLI is missing or the daemon unreachable.
+ *
+ * @example
+ * ```ts
+ * import { DockerUnavailableError, k3s, startEnvironment } from "k3sbox";
+ *
+ * try {
+ *   await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * } catch (err) {
+ *   if (!(err instanceof DockerUnavailableError)) throw err;
+ *   console.error(err.reason === "cli-missing" ? "install the docker CLI" : "start the Docker daemon (or set DOCKER_HOST)");
+ * }
+ * ```
+ */
 export class DockerUnavailableError extends Error {
   constructor(readonly reason: "cli-missing" | "daemon-unreachable", message: string, readonly stderr = "") {
     super(message);

@@ -8,7 +8,18 @@
 // (they ignore non-enumerable properties), and primitive leaves are plain
 // values (`expect(pod.status.phase).toBe("Running")`).
 
-/** Link from a value to the recorder event that produced it. */
+/**
+ * Link from a value to the recorder event that produced it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTag, type Tag, wrap } from "k3sbox";
+ *
+ * const tag: Tag | undefined = readTag(wrap({ kind: "Pod" }, 4));
+ * assert.equal(tag?.sourceSeq, 4);
+ * ```
+ */
 export interface Tag {
   sourceSeq?: number;
 }
@@ -17,7 +28,18 @@ type Primitive = string | number | boolean | bigint | symbol | null | undefined;
 // Values with internal slots, left as they are.
 type Opaque = Date | RegExp | Map<unknown, unknown> | Set<unknown> | ArrayBuffer | ArrayBufferView | Promise<unknown> | Error;
 
-/** `T` with every nested object/array also carrying `.unwrap()`. */
+/**
+ * `T` with every nested object/array also carrying `.unwrap()`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wrap, type Wrapped } from "k3sbox";
+ *
+ * const cm: Wrapped<{ data: { color: string } }> = wrap({ data: { color: "blue" } });
+ * assert.deepEqual(cm.data.unwrap(), { color: "blue" });
+ * ```
+ */
 export type Wrapped<T> = T extends Primitive | Opaque ? T
   // deno-lint-ignore ban-types
   : T extends Function ? T
@@ -45,6 +67,17 @@ function unwrap(this: unknown) {
  * and gives each a non-enumerable `.unwrap()` (which returns the object
  * itself: it already is the plain value). Primitives and opaque objects pass
  * through. The first tag an object gets is kept.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTag, wrap } from "k3sbox";
+ *
+ * const pod = wrap({ metadata: { name: "web-0" }, status: { phase: "Running" } }, 7);
+ * assert.equal(pod.status.phase, "Running"); // leaves are plain values
+ * assert.equal(readTag(pod.metadata)?.sourceSeq, 7); // every object carries the event that produced it
+ * assert.deepStrictEqual(pod, { metadata: { name: "web-0" }, status: { phase: "Running" } }); // and compares as plain data
+ * ```
  */
 export function wrap<T>(value: T, sourceSeq?: number): Wrapped<T> {
   const stack: unknown[] = [value];
@@ -60,12 +93,25 @@ export function wrap<T>(value: T, sourceSeq?: number): Wrapped<T> {
   return value as Wrapped<T>;
 }
 
-/** The plain value behind a wrapped one: the value itself (kept for callers of the old Proxy API). */
-export function readRaw<T>(value: T): T {
-  return value;
-}
-
-/** The provenance tag of a wrapped or tagged value, if any. */
+/**
+ * The provenance tag of a wrapped or tagged value, if any.
+ *
+ * Results of the Kubernetes client (`env.svc.<key>.client`) are tagged with
+ * the recorded call that produced them, so a test can find that call in
+ * `env.events()`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTag, Recorder } from "k3sbox";
+ *
+ * const recorder = new Recorder();
+ * const recordedFetch = recorder.fetch(() => Promise.resolve(new Response("ok")));
+ * const res = await recordedFetch("https://api.test/healthz");
+ * const event = recorder.events().find((e) => e.seq === readTag(res)?.sourceSeq);
+ * assert.equal(event?.status, 200);
+ * ```
+ */
 export function readTag(value: unknown): Tag | undefined {
   if (value === null || typeof value !== "object") return undefined;
   return tags.get(value);

@@ -80,6 +80,18 @@ const webcrypto: Crypto = globalThis.crypto;
 /**
  * A certificate authority held in memory: its key pair (extractable, so
  * `keyPem()` can export it) and its certificate.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateCa } from "k3sbox";
+ *
+ * const ca = await generateCa({ commonName: "test CA", algorithm: "ecdsa-p256" });
+ * assert.equal(ca.algorithm, "ecdsa-p256");
+ * assert.equal(ca.cert.subject, "CN=test CA");
+ * assert.match(ca.certPem, /^-----BEGIN CERTIFICATE-----/);
+ * assert.match(await ca.keyPem(), /^-----BEGIN PRIVATE KEY-----/);
+ * ```
  */
 export class CertificateAuthority {
   /** PEM of the CA certificate followed by any further chain certificates it was loaded with. */
@@ -103,7 +115,20 @@ export class CertificateAuthority {
   }
 }
 
-/** Creates a self-signed root CA. */
+/**
+ * Creates a self-signed root CA.
+ *
+ * @example
+ * ```ts
+ * import { type EnvironmentOptions, generateCa, k3s } from "k3sbox";
+ *
+ * // One CA for several environments: a client that trusts it reaches every one's ingress.
+ * const ca = await generateCa({ commonName: "suite CA", validityDays: 7 });
+ * const services = { k8s: k3s({ ingressDomains: ["example.test"] }) };
+ * const options: EnvironmentOptions<typeof services> = { services, ca: { certPem: ca.certPem, keyPem: await ca.keyPem() } };
+ * // each startEnvironment(options) mints its ingress certificates from this CA
+ * ```
+ */
 export async function generateCa(opts: CaOptions = {}): Promise<CertificateAuthority> {
   await ready();
   const algorithm = opts.algorithm ?? "ecdsa-p256";
@@ -143,15 +168,27 @@ function inPart<T>(part: CaLoadError["part"], fn: () => T): T {
   }
 }
 
+/** Weakest RSA CA key accepted. */
+export const MIN_RSA_BITS = 2048;
+
 /**
  * Loads an existing CA. `certPem` holds the CA certificate (first) and
  * optionally the certificates above it; `keyPem` its private key as PKCS#8
  * (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`,
  * optionally preceded by `EC PARAMETERS`), as openssl and k3s write them.
+ * A certificate that is not a valid CA now, or a key that does not match it,
+ * is refused with a message saying which.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateCa, loadCa } from "k3sbox";
+ *
+ * const original = await generateCa();
+ * const loaded = await loadCa(original.certPem, await original.keyPem()); // e.g. from K3SBOX_CA_CERT / K3SBOX_CA_KEY files
+ * assert.equal(loaded.cert.subject, original.cert.subject);
+ * ```
  */
-/** Weakest RSA CA key accepted. */
-export const MIN_RSA_BITS = 2048;
-
 export async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
   await ready();
   const certBlocks = inPart("cert", () => parsePem(certPem)).filter((b) => b.label === "CERTIFICATE");
@@ -213,7 +250,21 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Certifica
   return new CertificateAuthority({ privateKey, publicKey }, cert, algorithm, above);
 }
 
-/** Mints a leaf certificate and key signed by `ca`. */
+/**
+ * Mints a leaf certificate and key signed by `ca`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateCa, issueLeaf } from "k3sbox";
+ *
+ * const ca = await generateCa();
+ * const server = await issueLeaf(ca, { names: ["*.example.test", "127.0.0.1"] });
+ * const client = await issueLeaf(ca, { names: [], commonName: "tester", usages: ["client"], validityDays: 1 });
+ * assert.ok(server.chainPem.startsWith(server.certPem)); // leaf, then the CA: what a TLS server presents
+ * assert.match(client.keyPem, /^-----BEGIN PRIVATE KEY-----/);
+ * ```
+ */
 export async function issueLeaf(ca: CertificateAuthority, opts: LeafOptions): Promise<IssuedLeaf> {
   await ready();
   const usages = opts.usages ?? ["server"];

@@ -5,7 +5,18 @@
 
 import { tagObject } from "./inspect.ts";
 
-/** Kubernetes meaning of an API request, derived from method and path. */
+/**
+ * Kubernetes meaning of an API request, derived from method and path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeKubeRequest, type KubeMeta } from "k3sbox";
+ *
+ * const meta: KubeMeta | null = describeKubeRequest("DELETE", "https://127.0.0.1:6443/api/v1/namespaces/shop/pods/web-0");
+ * assert.equal(meta?.verb, "delete");
+ * ```
+ */
 export interface KubeMeta {
   verb: string;
   group?: string;
@@ -27,6 +38,24 @@ export interface WebhookMeta {
   verdict?: string;
 }
 
+/**
+ * One recorded call: an HTTP request made through a Recorder, classified as a
+ * Kubernetes API call (`kube`) or a call a webhook of this process received
+ * (`webhook`). `env.events()` returns them; `env.timeline()` prints them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RecordedEvent, Recorder } from "k3sbox";
+ *
+ * const recorder = new Recorder(); // an environment's: env.events()
+ * const recordedFetch = recorder.fetch((input) => Promise.resolve(new Response(null, { status: String(input).endsWith("/missing") ? 404 : 200 })));
+ * await recordedFetch("https://api.test/ok");
+ * await recordedFetch("https://api.test/missing");
+ * const failed: RecordedEvent[] = recorder.events().filter((e) => e.error !== undefined || (e.status ?? 0) >= 400);
+ * assert.deepEqual(failed.map((e) => e.url), ["https://api.test/missing"]);
+ * ```
+ */
 export interface RecordedEvent {
   seq: number;
   kind: "http" | "kube" | "webhook";
@@ -46,6 +75,26 @@ export interface RecordedEvent {
 /** The timeline keeps this many newest events (a ring buffer: a long test run must not grow it without end). */
 export const MAX_EVENTS = 10_000;
 
+/**
+ * An event log of HTTP calls: `fetch()` wraps a fetch so that every call
+ * becomes a RecordedEvent. Every environment has one (`env.events()`,
+ * `env.timeline()`); a ServiceDefinition's helpers get it as `ctx.recorder`
+ * to have their own calls on the timeline. Keeps the newest `maxEvents`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Recorder } from "k3sbox";
+ *
+ * const recorder = new Recorder();
+ * const recordedFetch = recorder.fetch(() => Promise.resolve(new Response("pong", { status: 200 })));
+ * await recordedFetch("https://api.test/ping", { method: "POST" });
+ * const [event] = recorder.events();
+ * assert.equal(event.method, "POST");
+ * assert.equal(event.status, 200);
+ * assert.match(recorder.timeline(), /^POST https:\/\/api\.test\/ping 200 \d+ms$/);
+ * ```
+ */
 export class Recorder {
   #events = new Map<number, RecordedEvent>();
   #nextSeq = 1;
@@ -152,7 +201,27 @@ export function describeKubeMeta(k: KubeMeta): string {
   return `${k.verb} ${what}${scope ? ` · ${scope}` : ""}`;
 }
 
-/** `list pods · kube-system 200 8ms`, `create deployments · default/hello 201 12ms`, `GET https://… 200 5ms`. */
+/**
+ * `list pods · kube-system 200 8ms`, `create deployments · default/hello 201 12ms`, `GET https://… 200 5ms`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeEvent } from "k3sbox";
+ *
+ * const line = describeEvent({
+ *   seq: 1,
+ *   kind: "kube",
+ *   method: "POST",
+ *   url: "https://127.0.0.1:6443/apis/apps/v1/namespaces/default/deployments",
+ *   status: 201,
+ *   startedAtMs: 0,
+ *   durationMs: 12,
+ *   kube: { verb: "create", resource: "deployments", namespace: "default", name: "hello" },
+ * });
+ * assert.equal(line, "create deployments · default/hello 201 12ms");
+ * ```
+ */
 export function describeEvent(e: RecordedEvent): string {
   const outcome = e.error !== undefined ? `failed: ${e.error}` : e.status !== undefined ? String(e.status) : "pending";
   const took = e.durationMs !== undefined ? ` ${Math.round(e.durationMs)}ms` : "";

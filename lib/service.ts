@@ -9,6 +9,14 @@ import type { Recorder } from "./recorder.ts";
  * Placeholder for "this service's own key in the `services` map", which a
  * component cannot know when it is defined. The runner replaces it with the
  * key (in `dnsName` declarations and in file contents as `{{SERVICE}}`).
+ *
+ * @example
+ * ```ts
+ * import { dnsName, SELF_SERVICE_TOKEN } from "k3sbox";
+ *
+ * // In a reusable component: "api.test" goes to whichever key the user starts this service under.
+ * const route = dnsName("api.test", { service: SELF_SERVICE_TOKEN });
+ * ```
  */
 export const SELF_SERVICE_TOKEN = "{{SERVICE}}";
 
@@ -21,7 +29,16 @@ export const SELF_SERVICE_TOKEN = "{{SERVICE}}";
  */
 export const REACH_HOSTS_TOKEN = "{{K3SBOX_HOSTS}}";
 
-/** A file written into the container before it starts. */
+/**
+ * A file written into the container before it starts.
+ *
+ * @example
+ * ```ts
+ * import type { ServiceFile } from "k3sbox";
+ *
+ * const config: ServiceFile = { path: "/etc/app/config.json", content: JSON.stringify({ peer: "{{SERVICE}}.internal" }) };
+ * ```
+ */
 export interface ServiceFile {
   /** Absolute path inside the container. */
   path: string;
@@ -64,6 +81,19 @@ export interface HttpReadyCheck {
   timeoutSecs: number;
 }
 
+/**
+ * How the runner tells a started container is ready: a command inside it
+ * that exits 0 (`exec`), or an HTTP(S) GET on a container port (`http`),
+ * tried until `timeoutSecs`.
+ *
+ * @example
+ * ```ts
+ * import type { ReadyCheck } from "k3sbox";
+ *
+ * const http: ReadyCheck = { type: "http", port: 8080, path: "/healthz", timeoutSecs: 30 };
+ * const exec: ReadyCheck = { type: "exec", command: "redis-cli ping | grep -q PONG", timeoutSecs: 30 };
+ * ```
+ */
 export type ReadyCheck = ExecReadyCheck | HttpReadyCheck;
 
 /** A host name this service answers for (`*.domain` wildcards allowed). */
@@ -159,6 +189,19 @@ export interface PreparedContainer {
  * environment's network, publishes no port, carries the environment's
  * labels (so stop, prune and the crash watchdog remove it) and is removed
  * with the environment.
+ *
+ * @example
+ * ```ts
+ * import type { ServiceDefinition } from "k3sbox";
+ *
+ * const primary: ServiceDefinition = {
+ *   image: { type: "registry", reference: "redis:7" },
+ *   setup: async (ctx) => {
+ *     const replica = await ctx.startCompanion({ name: "replica", command: ["redis-server", "--replicaof", `${ctx.name}.internal`, "6379"] });
+ *     ctx.progress(`replica at ${replica.host}`);
+ *   },
+ * };
+ * ```
  */
 export interface CompanionSpec {
   /**
@@ -195,6 +238,27 @@ export interface SetupContext<H> extends HelperContext {
   timing(name: string, ms: number): void;
 }
 
+/**
+ * Any container as a service of an environment: what to run (image, command,
+ * env, ports, files), when it is ready (`readyCheck`), and hooks the runner
+ * calls once it is: `helpers` builds the handle tests get as `env.svc.<key>`,
+ * then `setup`. `k3s()` returns one; write your own for anything else.
+ *
+ * @example
+ * ```ts
+ * import { dnsName, type ServiceDefinition } from "k3sbox";
+ *
+ * const web: ServiceDefinition<{ url: string }> = {
+ *   image: { type: "registry", reference: "nginx:1.27" },
+ *   ports: [80],
+ *   files: [{ path: "/usr/share/nginx/html/index.html", content: "hello from {{SERVICE}}" }],
+ *   readyCheck: { type: "http", port: 80, timeoutSecs: 30 },
+ *   dnsNames: [dnsName("web.test", { service: "web" })], // env.fetch("http://web.test/") goes to it
+ *   helpers: (ctx) => ({ url: `http://${ctx.host}:${ctx.hostPort(80)}/` }),
+ * };
+ * // await using env = await startEnvironment({ services: { web } }); env.svc.web.url
+ * ```
+ */
 export interface ServiceDefinition<H = unknown> {
   image: ImageSource;
   /**
@@ -246,12 +310,35 @@ export interface ServiceDefinition<H = unknown> {
 /** Helpers type of a definition. */
 export type HelpersOf<D> = D extends ServiceDefinition<infer H> ? H : never;
 
-/** Declares that `host` (e.g. `*.example.test`) is served by `opts.service`. */
+/**
+ * Declares that `host` (e.g. `*.example.test`) is served by `opts.service`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dnsName } from "k3sbox";
+ *
+ * assert.deepEqual(dnsName("*.shop.test", { service: "web" }), { kind: "dnsName", host: "*.shop.test", service: "web" });
+ * ```
+ */
 export function dnsName(host: string, opts: { service: string }): DnsNameDeclaration {
   return { kind: "dnsName", host, service: opts.service };
 }
 
-/** Returns a copy of `def` that also provides the given declarations. */
+/**
+ * Returns a copy of `def` that also provides the given declarations.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dnsName, provides, type ServiceDefinition } from "k3sbox";
+ *
+ * const web: ServiceDefinition = { image: { type: "registry", reference: "nginx:1.27" }, ports: [80] };
+ * const routed = provides(web, [dnsName("*.shop.test", { service: "web" })]);
+ * assert.equal(routed.dnsNames?.length, 1);
+ * assert.equal(web.dnsNames, undefined); // the original is left as it was
+ * ```
+ */
 export function provides<H>(def: ServiceDefinition<H>, decls: DnsNameDeclaration[]): ServiceDefinition<H> {
   return { ...def, dnsNames: [...(def.dnsNames ?? []), ...decls] };
 }

@@ -10,10 +10,39 @@
 import { isIP } from "node:net";
 import type { Topology } from "./topology.ts";
 
-/** The name every container and pod resolves to the test process. */
+/**
+ * The name every container and pod resolves to the test process.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { HOST_ALIAS, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const server = createServer((_req, res) => res.end("hello from the test process"));
+ * server.listen(0, env.hostAddress);
+ * const { port } = server.address() as { port: number };
+ * const url = `http://${HOST_ALIAS}:${port}/`; // what a pod calls
+ * ```
+ */
 export const HOST_ALIAS = "host.k3sbox.internal";
 
-/** The address cannot be decided for this topology; says why and what would change it. */
+/**
+ * The address cannot be decided for this topology; says why and what would change it.
+ *
+ * @example
+ * ```ts
+ * import { HostAddressError, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   console.log(env.hostAddress);
+ * } catch (err) {
+ *   if (!(err instanceof HostAddressError)) throw err;
+ *   console.error(err.message); // a remote daemon: pass startEnvironment({ hostAddress }) or K3SBOX_HOST_ADDRESS
+ * }
+ * ```
+ */
 export class HostAddressError extends Error {
   constructor(message: string) {
     super(message);

@@ -18,10 +18,42 @@ import { startAgentNodes, waitForAgentNodes } from "./agents.ts";
 import { type NodeHandle, nodeHandles } from "./nodes.ts";
 import { nodeDiagnostics } from "./node-diagnostics.ts";
 
+/**
+ * The Kubernetes API server's port inside the server node's container.
+ *
+ * @example
+ * ```ts
+ * import { K3S_API_PORT, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const server = `https://${env.services.k8s.host}:${env.hostPort("k8s", K3S_API_PORT)}`;
+ * ```
+ */
 export const K3S_API_PORT = 6443;
+/**
+ * Where k3s writes its admin kubeconfig inside the server node's container
+ * (`env.kubeconfigPath(key)` gives a copy on this machine).
+ */
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
 
-/** What `env.svc.<key>` is for a k3s() service. */
+/**
+ * What `env.svc.<key>` is for a k3s() service.
+ *
+ * Also everything of KubeHelpers: `client`, `apply`, `rollout`, `waitFor`,
+ * `namespace`, `logs`, `exec`, `portForward`, `diagnostics`.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s({ agents: 1 }) } });
+ * const k8s = env.svc.k8s;
+ * await k8s.loadImages("app:dev"); // from the host's Docker: pods run it with imagePullPolicy: Never
+ * const nodes = await k8s.nodes(); // the server's node, then the agent's
+ * await using ns = await k8s.namespace("orders");
+ * await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "blue" } });
+ * ```
+ */
 export interface K3sHelpers extends KubeHelpers {
   /**
    * Copies images from the host's Docker into every node's containerd (host
@@ -37,7 +69,11 @@ export interface K3sHelpers extends KubeHelpers {
    * the API server demonstrably calls it. `await using` / close() (and the
    * environment's stop) removes the configurations before the server stops.
    *
+   * @example
    * ```ts
+   * import { k3s, startEnvironment } from "k3sbox";
+   *
+   * await using env = await startEnvironment({ services: { k8s: k3s() } });
    * await using hooks = await env.svc.k8s.webhooks({
    *   validating: [{
    *     name: "no-secrets.example.test",
@@ -45,6 +81,7 @@ export interface K3sHelpers extends KubeHelpers {
    *     handler: (req) => "password" in (req.object?.data ?? {}) ? { allowed: false, message: "no passwords in ConfigMaps" } : { allowed: true },
    *   }],
    * });
+   * console.log(hooks.calls("no-secrets.example.test")); // calls the API server made so far
    * ```
    */
   webhooks(options: WebhookOptions): Promise<Webhooks>;
@@ -74,9 +111,27 @@ function reachableHost(ctx: HelperContext): string | undefined {
  * container's :80/:443 (hostNetwork), an optional in-cluster registry at
  * `<key>.internal:5000`, and HTTPS for `*.<domain>` of each ingress domain.
  *
+ * Options are checked here, before anything starts: a bad value throws a
+ * K3sOptionError naming the option. The cluster starts with
+ * `startEnvironment`; its helpers are `env.svc.<key>` (K3sHelpers).
+ *
+ * @example
  * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
  * await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
- * await env.svc.k8s.apply(manifest);
+ * await env.svc.k8s.apply(`
+ * apiVersion: apps/v1
+ * kind: Deployment
+ * metadata: { name: hello }
+ * spec:
+ *   selector: { matchLabels: { app: hello } }
+ *   template:
+ *     metadata: { labels: { app: hello } }
+ *     spec: { containers: [{ name: web, image: "nginx:1.27" }] }
+ * `);
+ * await env.svc.k8s.rollout("deployment/hello");
+ * const res = await env.fetch("https://hello.example.test/"); // into Traefik, TLS verified against env.caPem
  * ```
  */
 export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {

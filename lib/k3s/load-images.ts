@@ -19,6 +19,7 @@ export const CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock";
 export const CRI_NAMESPACE = "k8s.io";
 export const LOAD_TIMEOUT_MS = 600_000;
 
+/** One image `loadImages()` copied into the cluster's nodes. */
 export interface LoadedImage {
   /** As given, e.g. "app:dev". */
   reference: string;
@@ -26,6 +27,25 @@ export interface LoadedImage {
   name: string;
 }
 
+/**
+ * `loadImages()` could not copy an image into a node (not in the host's
+ * Docker, `docker save` or the node's import failed, or not done in time);
+ * the message names the image and the step. A malformed reference is a
+ * TypeError, thrown before anything runs.
+ *
+ * @example
+ * ```ts
+ * import { k3s, LoadImagesError, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.loadImages("app:dev");
+ * } catch (err) {
+ *   if (!(err instanceof LoadImagesError)) throw err;
+ *   console.error(`build app:dev first: ${err.message}`);
+ * }
+ * ```
+ */
 export class LoadImagesError extends Error {
   constructor(message: string) {
     super(message);

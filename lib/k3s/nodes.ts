@@ -7,9 +7,25 @@ import { containerLifecycle, type LifecycleAction } from "../docker/lifecycle.ts
 import type { HelperContext } from "../service.ts";
 import { agentNames } from "./agents.ts";
 
+/**
+ * One node of a k3s() cluster, as its container: what `env.svc.<key>.nodes()`
+ * returns, to take a node away in a test and bring it back.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s({ agents: 1 }) } });
+ * const [server, agent] = await env.svc.k8s.nodes();
+ * await agent.stop(); // NotReady after the controller-manager's grace period
+ * await agent.start(); // rejoins and is Ready again
+ * console.log(server.name, server.role, agent.name); // e.g. "a1b2c3d4e5f6 server k8s-agent-1"
+ * ```
+ */
 export interface NodeHandle {
   /** The Kubernetes node name (`<key>-agent-<i>` for agents). */
   readonly name: string;
+  /** "server" for the first handle, "agent" for the others. */
   readonly role: "server" | "agent";
   /** The Docker container (id) that is this node. */
   readonly container: string;
@@ -19,6 +35,7 @@ export interface NodeHandle {
   start(): Promise<void>;
   /** `docker pause`: every process of the node freezes (the kubelet stops reporting). */
   pause(): Promise<void>;
+  /** `docker unpause`: the node's processes go on. */
   unpause(): Promise<void>;
   /** `docker kill` (SIGKILL): the node dies without shutting anything down. */
   kill(): Promise<void>;

@@ -7,6 +7,24 @@ import { describeValue, MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
 import { isDnsName as isLowercaseDnsName } from "../names.ts";
 
+/**
+ * What `k3s()` takes. Every field is optional; each is checked when `k3s()`
+ * is called, so a bad value throws a K3sOptionError before anything starts.
+ *
+ * @example
+ * ```ts
+ * import { k3s, type K3sOptions } from "k3sbox";
+ *
+ * const options: K3sOptions = {
+ *   version: "v1.32.1-k3s1",
+ *   ingressDomains: ["example.test"], // *.example.test over HTTPS through Traefik
+ *   agents: 1, // a second node
+ *   registry: false, // no in-cluster registry
+ *   extraArgs: ["--disable=local-storage"],
+ * };
+ * const cluster = k3s(options); // start it with startEnvironment({ services: { k8s: cluster } })
+ * ```
+ */
 export interface K3sOptions {
   /** Tag of the `rancher/k3s` image (or of `image`, when it names none). Default "v1.32.1-k3s1". */
   version?: string;
@@ -66,10 +84,27 @@ export interface ResolvedK3sOptions {
 /** The most agents one cluster may have (each is a full node: containerd, kubelet, kube-proxy). */
 export const MAX_AGENTS = 10;
 
+/** The `rancher/k3s` tag `k3s()` runs when `version` is not given. */
 export const DEFAULT_K3S_VERSION = "v1.32.1-k3s1";
 export const DEFAULT_READY_TIMEOUT_SECS = 120;
 
-/** A bad option value; the message names the option and the allowed form. */
+/**
+ * A bad option value; the message names the option and the allowed form.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { k3s, K3sOptionError } from "k3sbox";
+ *
+ * try {
+ *   k3s({ agents: 99 });
+ *   assert.fail("k3s() took 99 agents");
+ * } catch (err) {
+ *   if (!(err instanceof K3sOptionError)) throw err;
+ *   assert.equal(err.option, "agents"); // the message says the allowed form: an integer 0..10
+ * }
+ * ```
+ */
 export class K3sOptionError extends Error {
   constructor(readonly option: string, allowed: string, got: unknown) {
     const shown = Array.isArray(got) && got.length !== Object.keys(got).length ? `a sparse array of length ${got.length}` : describeValue(got);
@@ -82,6 +117,7 @@ export class K3sOptionError extends Error {
 // whole server command is one `sh -c` argument).
 const MAX_EXTRA_ARG = 4096;
 const KNOWN = ["version", "image", "extraArgs", "readyTimeoutSecs", "registry", "ingressDomains", "mirror", "agents"];
+/** The image `k3s()` runs when `image` is not given (tagged with `version`). */
 export const DEFAULT_K3S_IMAGE = "rancher/k3s";
 // Docker's tag grammar.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;

@@ -71,6 +71,14 @@ export async function setupK3sCluster(
  * Waits until a Deployment has rolled out its current spec (generation-aware,
  * as `kubectl rollout status`; see KubeHelpers.rollout). On timeout throws
  * with the last state seen and a diagnostics dump of its pods.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, waitForDeployment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await waitForDeployment("k8s", env.svc.k8s, { name: "coredns", namespace: "kube-system", timeoutMs: 60_000 });
+ * ```
  */
 export async function waitForDeployment(
   clusterName: string,
@@ -91,6 +99,14 @@ export async function waitForDeployment(
  * Pod phases, container waiting/terminated reasons and messages, log tails
  * of failing containers, and the newest Warning events of a namespace.
  * Never throws.
+ *
+ * @example
+ * ```ts
+ * import { collectDiagnostics, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * console.error(await collectDiagnostics(env.svc.k8s, "kube-system"));
+ * ```
  */
 export function collectDiagnostics(helpers: KubeHelpers, namespace: string): Promise<string> {
   return helpers.diagnostics({ namespace });

@@ -7,7 +7,28 @@
 import { Buffer } from "node:buffer";
 import type { KubeObject } from "./manifest.ts";
 
-/** What the API server asks an admission webhook (`request` of an AdmissionReview). */
+/**
+ * What the API server asks an admission webhook (`request` of an AdmissionReview).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AdmissionHandler, AdmissionRequest } from "k3sbox";
+ *
+ * const onlyInShop: AdmissionHandler = (req: AdmissionRequest) =>
+ *   req.namespace === "shop" ? { allowed: true } : { allowed: false, message: `${req.operation} ${req.resource.resource} outside shop` };
+ *
+ * const request: AdmissionRequest = {
+ *   uid: "1",
+ *   kind: { group: "", version: "v1", kind: "ConfigMap" },
+ *   resource: { group: "", version: "v1", resource: "configmaps" },
+ *   namespace: "default",
+ *   operation: "CREATE",
+ *   userInfo: { username: "tester" },
+ * };
+ * assert.deepEqual(await onlyInShop(request), { allowed: false, message: "CREATE configmaps outside shop" });
+ * ```
+ */
 export interface AdmissionRequest {
   uid: string;
   kind: { group: string; version: string; kind: string };
@@ -25,7 +46,16 @@ export interface AdmissionRequest {
   options?: Record<string, unknown>;
 }
 
-/** One RFC 6902 JSON Patch operation. */
+/**
+ * One RFC 6902 JSON Patch operation.
+ *
+ * @example
+ * ```ts
+ * import type { JsonPatchOperation } from "k3sbox";
+ *
+ * const stamp: JsonPatchOperation[] = [{ op: "add", path: "/metadata/annotations", value: { "example.test/seen": "yes" } }];
+ * ```
+ */
 export interface JsonPatchOperation {
   op: "add" | "remove" | "replace" | "move" | "copy" | "test";
   path: string;
@@ -33,7 +63,17 @@ export interface JsonPatchOperation {
   from?: string;
 }
 
-/** What an admission handler answers. */
+/**
+ * What an admission handler answers.
+ *
+ * @example
+ * ```ts
+ * import type { AdmissionDecision } from "k3sbox";
+ *
+ * const denied: AdmissionDecision = { allowed: false, message: "replicas must be at most 3", code: 422 };
+ * const patched: AdmissionDecision = { allowed: true, patch: [{ op: "replace", path: "/spec/replicas", value: 3 }], warnings: ["replicas capped at 3"] };
+ * ```
+ */
 export interface AdmissionDecision {
   allowed: boolean;
   /** Shown to the client when denied (`kubectl`, `apply` errors carry it). */
@@ -46,13 +86,47 @@ export interface AdmissionDecision {
   warnings?: string[];
 }
 
-/** Decides one admission request: validating webhooks allow or deny, mutating ones may also patch. */
+/**
+ * Decides one admission request: validating webhooks allow or deny, mutating ones may also patch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AdmissionHandler } from "k3sbox";
+ *
+ * const noPasswords: AdmissionHandler = (req) =>
+ *   "password" in (req.object?.data ?? {}) ? { allowed: false, message: "no passwords in ConfigMaps" } : { allowed: true };
+ * const decision = await noPasswords({
+ *   uid: "1",
+ *   kind: { group: "", version: "v1", kind: "ConfigMap" },
+ *   resource: { group: "", version: "v1", resource: "configmaps" },
+ *   operation: "CREATE",
+ *   userInfo: {},
+ *   object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { password: "hunter2" } },
+ * });
+ * assert.equal(decision.allowed, false);
+ * ```
+ */
 export type AdmissionHandler = (request: AdmissionRequest) => AdmissionDecision | Promise<AdmissionDecision>;
 
 /**
  * Converts one custom object to `desiredAPIVersion` (e.g. "example.test/v2").
  * The result's apiVersion is set to it when left out; metadata other than
  * labels and annotations must stay as it was (the API server checks).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ConversionHandler } from "k3sbox";
+ *
+ * // v1 has `spec.size: number`; v2 has `spec.size: { value: number }`.
+ * const convert: ConversionHandler = (obj, to) =>
+ *   to === "example.test/v2"
+ *     ? { ...obj, apiVersion: to, spec: { size: { value: obj.spec.size } } }
+ *     : { ...obj, apiVersion: to, spec: { size: obj.spec.size.value } };
+ * const v2 = await convert({ apiVersion: "example.test/v1", kind: "Widget", metadata: { name: "w" }, spec: { size: 3 } }, "example.test/v2");
+ * assert.deepEqual(v2.spec, { size: { value: 3 } });
+ * ```
  */
 export type ConversionHandler = (object: KubeObject, desiredAPIVersion: string) => KubeObject | Promise<KubeObject>;
 

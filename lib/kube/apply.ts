@@ -15,10 +15,23 @@ import type { Tagged } from "./tagging.ts";
 
 export { ApplyError } from "./manifest.ts";
 
+/** The field manager `apply()` uses unless `fieldManager` says otherwise. */
 export const FIELD_MANAGER = "k3sbox";
 export const DELETE_TIMEOUT_MS = 60_000;
 const DELETE_POLL_MS = 200;
 
+/**
+ * How `apply()` applies.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "red" } };
+ * await env.svc.k8s.apply(cm, { namespace: "kube-public", fieldManager: "my-operator", force: true });
+ * ```
+ */
 export interface ApplyOptions {
   /** Take over fields another field manager owns instead of failing with a conflict. Default false. */
   force?: boolean;
@@ -28,11 +41,23 @@ export interface ApplyOptions {
   namespace?: string;
 }
 
+/** How `create()` creates. */
 export interface CreateOptions {
   /** Namespace for namespaced objects that name none. */
   namespace?: string;
 }
 
+/**
+ * How `delete()` deletes, and how long it waits until the objects are gone.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await env.svc.k8s.delete({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" } }, { timeoutMs: 30_000, propagationPolicy: "Foreground" });
+ * ```
+ */
 export interface DeleteOptions {
   /** Wait until every object is gone from the API. Default true. */
   wait?: boolean;
@@ -53,7 +78,25 @@ export interface FieldConflict {
   manager: string;
 }
 
-/** A server-side apply refused because other field managers own fields the manifest sets. */
+/**
+ * A server-side apply refused because other field managers own fields the manifest sets.
+ *
+ * @example
+ * ```ts
+ * import { ApplyConflictError, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "red" } };
+ * await env.svc.k8s.apply(cm, { fieldManager: "someone-else" });
+ * try {
+ *   await env.svc.k8s.apply({ ...cm, data: { color: "blue" } });
+ * } catch (err) {
+ *   if (!(err instanceof ApplyConflictError)) throw err;
+ *   console.log(err.conflicts); // [{ field: ".data.color", manager: "someone-else" }]
+ *   await env.svc.k8s.apply({ ...cm, data: { color: "blue" } }, { force: true });
+ * }
+ * ```
+ */
 export class ApplyConflictError extends Error {
   constructor(readonly object: string, readonly conflicts: FieldConflict[], cause: KubeApiError) {
     const list = conflicts.map((c) => `${c.field} (owned by "${c.manager}")`).join(", ");

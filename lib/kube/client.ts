@@ -28,6 +28,29 @@ import { createTransport, type TlsMaterial, type Transport } from "./transport.t
 import { createRollout, createWaitFor, type ConditionName, type Predicate, type WaitOptions } from "./waits.ts";
 import { watchPath, type WatchEvent, type WatchOptions } from "./watch.ts";
 
+/**
+ * The typed `@kubernetes/client-node` APIs over the environment's mutual-TLS
+ * transport (`env.svc.<key>.client`). Every call is recorded on the timeline,
+ * its result is plain data tagged with that call (`readTag`), and an API
+ * error is a KubeApiError.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const { client } = env.svc.k8s;
+ * const pods = await client.core.listNamespacedPod({ namespace: "kube-system" });
+ * console.log(pods.items.map((p) => p.metadata?.name));
+ *
+ * // Stream changes until a pod is Running (or the server ends the watch).
+ * await client.watch<{ metadata: { name: string }; status?: { phase?: string } }>(
+ *   "/api/v1/namespaces/kube-system/pods",
+ *   (event) => event.object.status?.phase !== "Running", // false ends the watch
+ *   { timeoutSeconds: 30 },
+ * );
+ * ```
+ */
 export interface KubeClient {
   core: Tagged<CoreV1Api>;
   apps: Tagged<AppsV1Api>;
@@ -49,7 +72,33 @@ export interface KubeClient {
   ): Promise<void>;
 }
 
-/** apply/create/delete, waits, logs and diagnostics; on a namespace handle they default to its namespace. */
+/**
+ * apply/create/delete, waits, logs and diagnostics; on a namespace handle they default to its namespace.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await using ns = await env.svc.k8s.namespace("shop");
+ * await ns.apply(`
+ * apiVersion: apps/v1
+ * kind: Deployment
+ * metadata: { name: web }
+ * spec:
+ *   selector: { matchLabels: { app: web } }
+ *   template:
+ *     metadata: { labels: { app: web } }
+ *     spec: { containers: [{ name: web, image: "nginx:1.27" }] }
+ * `);
+ * await ns.rollout("deployment/web"); // as `kubectl rollout status`
+ * const [pod] = (await env.svc.k8s.client.core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=web" })).items;
+ * await ns.waitFor(`pod/${pod.metadata?.name}`, "Ready");
+ * const r = await ns.exec(pod, ["nginx", "-v"]); // { stdout, stderr, exitCode }
+ * await using fwd = await ns.portForward(`pod/${pod.metadata?.name}`, 80);
+ * console.log(r.exitCode, await ns.logs("app=web", { tail: 20 }), fwd.localPort);
+ * ```
+ */
 export interface KubeOperations {
   /**
    * Server-side apply (field manager "k3sbox") of every object of a manifest
@@ -85,13 +134,46 @@ export interface KubeOperations {
   portForward(target: string, remotePort: number, opts?: PortForwardOptions): Promise<PortForward>;
 }
 
-/** A namespace of one's own (see `namespace()`); `await using` deletes it. */
+/**
+ * A namespace of one's own (see `namespace()`); `await using` deletes it.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * {
+ *   await using ns = await env.svc.k8s.namespace("orders"); // orders-x7k2qd
+ *   await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "blue" } });
+ *   console.log(ns.name, await ns.diagnostics());
+ * } // deleted here
+ * ```
+ */
 export interface KubeNamespace extends KubeOperations, AsyncDisposable {
   readonly name: string;
   /** Deletes the namespace now; `{ wait: true }` until it is gone. */
   remove(opts?: NamespaceRemoveOptions): Promise<void>;
 }
 
+/**
+ * The Kubernetes helpers of a cluster: `env.svc.<key>` of a k3s() service
+ * (K3sHelpers adds loadImages, webhooks and nodes), or what
+ * `createKubeHelpers` builds from any kubeconfig. apply, waits, logs, exec
+ * and port-forward default to the namespace "default"; a `namespace()` handle
+ * has them all for its own namespace.
+ *
+ * @example
+ * ```ts
+ * import { k3s, type KubeHelpers, startEnvironment } from "k3sbox";
+ *
+ * async function deployed(k8s: KubeHelpers, name: string): Promise<boolean> {
+ *   const list = await k8s.client.apps.listNamespacedDeployment({ namespace: "default" });
+ *   return list.items.some((d) => d.metadata?.name === name);
+ * }
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * console.log(await deployed(env.svc.k8s, "web"));
+ * ```
+ */
 export interface KubeHelpers extends KubeOperations {
   /** The loaded KubeConfig, its cluster server pointing where the client connects. */
   kubeconfig: KubeConfig;
@@ -138,6 +220,27 @@ export function pointKubeconfigAt(kc: KubeConfig, server: string): void {
   for (const cluster of kc.clusters) (cluster as { server: string }).server = server;
 }
 
+/**
+ * The Kubernetes helpers (client, apply, waits, logs, exec, port-forward) for
+ * any cluster a kubeconfig names, over the same verified mutual-TLS transport
+ * as `env.svc.<key>`. `close()` releases them.
+ *
+ * @example
+ * ```ts
+ * import { readFile } from "node:fs/promises";
+ * import { createKubeHelpers, k3s, loadKubeconfig, Recorder, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const kubeconfig = await loadKubeconfig(await readFile(await env.kubeconfigPath("k8s"), "utf8"));
+ * const recorder = new Recorder();
+ * const helpers = await createKubeHelpers(kubeconfig, { recorder, requestTimeoutMs: 10_000 });
+ * try {
+ *   console.log((await helpers.client.core.listNode()).items.length, recorder.timeline());
+ * } finally {
+ *   await helpers.close();
+ * }
+ * ```
+ */
 export async function createKubeHelpers(
   kubeconfig: KubeConfig,
   opts: {
@@ -263,7 +366,19 @@ function withHeaders(transport: Transport, headers: Record<string, string>): Tra
   };
 }
 
-/** Loads a kubeconfig from YAML text (async: the Kubernetes client loads on first use). */
+/**
+ * Loads a kubeconfig from YAML text (async: the Kubernetes client loads on first use).
+ *
+ * @example
+ * ```ts
+ * import { readFile } from "node:fs/promises";
+ * import { k3s, loadKubeconfig, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const kc = await loadKubeconfig(await readFile(await env.kubeconfigPath("k8s"), "utf8"));
+ * console.log(kc.getCurrentCluster()?.server); // https://127.0.0.1:<port>
+ * ```
+ */
 export async function loadKubeconfig(yaml: string): Promise<KubeConfig> {
   const kc = new (await loadKubernetesClient()).KubeConfig();
   kc.loadFromString(yaml);

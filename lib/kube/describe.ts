@@ -36,6 +36,23 @@ const VERB_BY_METHOD: Record<string, string> = { POST: "create", PUT: "update", 
  * Verb, group/version, resource, namespace, name and subresource of a
  * request, or null for a path that is not a resource operation
  * (discovery, /version, /healthz, …).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeKubeRequest } from "k3sbox";
+ *
+ * assert.deepEqual(describeKubeRequest("GET", "https://127.0.0.1:6443/api/v1/namespaces/shop/pods/web-0/log?tailLines=10"), {
+ *   verb: "get",
+ *   group: "",
+ *   apiVersion: "v1",
+ *   resource: "pods",
+ *   name: "web-0",
+ *   subresource: "log",
+ *   namespace: "shop",
+ * });
+ * assert.equal(describeKubeRequest("GET", "https://127.0.0.1:6443/version"), null);
+ * ```
  */
 export function describeKubeRequest(method: string, url: string): KubeMeta | null {
   const { segments, query } = splitUrl(url);
@@ -75,6 +92,15 @@ function isNamespaceSubresource(segment: string): boolean {
  * True for discovery endpoints (`/api`, `/api/<v>`, `/apis`, `/apis/<g>`,
  * `/apis/<g>/<v>`), which the generic object client calls to map a kind to
  * its resource. They are plumbing, so the recorder drops their events.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isKubeDiscoveryPath } from "k3sbox";
+ *
+ * assert.equal(isKubeDiscoveryPath("https://127.0.0.1:6443/apis/apps/v1"), true);
+ * assert.equal(isKubeDiscoveryPath("https://127.0.0.1:6443/api/v1/pods"), false);
+ * ```
  */
 export function isKubeDiscoveryPath(url: string): boolean {
   const { segments } = splitUrl(url);

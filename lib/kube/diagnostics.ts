@@ -8,6 +8,17 @@ import type { CoreV1Api, V1Pod } from "../../deps.ts";
 import { type GetText, readContainerLog } from "./logs.ts";
 import type { Tagged } from "./tagging.ts";
 
+/**
+ * What `diagnostics()` reports on.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * console.error(await env.svc.k8s.diagnostics({ namespace: "kube-system", labelSelector: "k8s-app=kube-dns", logTail: 50 }));
+ * ```
+ */
 export interface DiagnosticsOptions {
   /** Only pods matching this label selector (events stay namespace-wide). */
   labelSelector?: string;

@@ -33,6 +33,23 @@ function statusOf(body: unknown): Status {
   return (body ?? {}) as Status;
 }
 
+/**
+ * The API server answered a request with an error status; the message reads
+ * like the timeline (`get configmaps · default/missing: 404 NotFound: …`).
+ *
+ * @example
+ * ```ts
+ * import { k3s, KubeApiError, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.client.core.readNamespacedConfigMap({ name: "missing", namespace: "default" });
+ * } catch (err) {
+ *   if (!(err instanceof KubeApiError) || err.code !== 404) throw err;
+ *   console.log(err.reason); // "NotFound"
+ * }
+ * ```
+ */
 export class KubeApiError extends Error {
   constructor(
     message: string,

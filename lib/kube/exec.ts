@@ -24,6 +24,17 @@ export interface StreamContext {
   forwards?: Set<{ close(): Promise<void> }>;
 }
 
+/**
+ * Where and how `exec()` runs a command.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const r = await env.svc.k8s.exec("db-0", ["psql", "-f", "-"], { stdin: "select 1;", container: "postgres", timeoutMs: 10_000 });
+ * ```
+ */
 export interface ExecOptions {
   /** Namespace of the pod. Default "default" (or the namespace handle's). */
   namespace?: string;
@@ -36,13 +47,29 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
+/** What `exec()` returns: the command's output and exit code (a non-zero exit code is a result, not an error). */
 export interface ExecResult {
   stdout: string;
   stderr: string;
   exitCode: number;
 }
 
-/** exec could not run the command, or did not finish (deadline, lost connection). */
+/**
+ * exec could not run the command, or did not finish (deadline, lost connection).
+ *
+ * @example
+ * ```ts
+ * import { ExecError, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.exec("web-0", ["sleep", "60"], { timeoutMs: 1_000 });
+ * } catch (err) {
+ *   if (!(err instanceof ExecError)) throw err;
+ *   console.error(err.message, err.stdout, err.stderr); // what the command wrote before it was cut off
+ * }
+ * ```
+ */
 export class ExecError extends Error {
   constructor(message: string, readonly stdout = "", readonly stderr = "", options?: { cause?: unknown }) {
     super(message, options);

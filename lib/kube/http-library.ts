@@ -12,7 +12,26 @@ import type { Transport } from "./transport.ts";
 import { abortable, currentRequestSignal, KUBE_REQUEST_TIMEOUT_MS } from "./request-scope.ts";
 
 
-/** Thrown when the API server could not be reached at all (TLS, refused, no answer in time, …). */
+/**
+ * Thrown when the API server could not be reached at all (TLS, refused, no answer in time, …).
+ *
+ * @example
+ * ```ts
+ * import { k3s, KubeTransportError, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const [server] = await env.svc.k8s.nodes();
+ * await server.pause();
+ * try {
+ *   await env.svc.k8s.client.core.listNamespace();
+ * } catch (err) {
+ *   if (!(err instanceof KubeTransportError)) throw err;
+ *   console.log(err.fault); // says the API server's container is paused
+ * } finally {
+ *   await server.unpause();
+ * }
+ * ```
+ */
 export class KubeTransportError extends Error {
   constructor(
     readonly method: string,

@@ -12,7 +12,23 @@ import type { Tagged } from "./tagging.ts";
 export const CRD_ESTABLISH_TIMEOUT_MS = 30_000;
 const CRD_POLL_MS = 200;
 
-/** The cluster has no resource for this apiVersion + kind. */
+/**
+ * The cluster has no resource for this apiVersion + kind.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, UnknownKindError } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.waitFor({ apiVersion: "example.test/v1", kind: "Widget", metadata: { name: "w" } }, "Ready");
+ * } catch (err) {
+ *   if (!(err instanceof UnknownKindError)) throw err;
+ *   console.error(`install the CRD of ${err.kind} (group ${err.group}) first`);
+ * }
+ * // apply() names the document too: an ApplyError whose `cause` is the UnknownKindError.
+ * ```
+ */
 export class UnknownKindError extends Error {
   readonly group: string;
   constructor(readonly kind: string, readonly apiVersion: string) {

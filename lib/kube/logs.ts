@@ -14,6 +14,17 @@ import { currentRequestSignal } from "./request-scope.ts";
 export const LOG_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_LOG_TAIL = 100;
 
+/**
+ * Which logs `logs()` reads.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * console.log(await env.svc.k8s.logs("k8s-app=kube-dns", { namespace: "kube-system", tail: 20 }));
+ * ```
+ */
 export interface LogsOptions {
   /** Namespace of the pod(s). Default "default". */
   namespace?: string;

@@ -5,14 +5,51 @@ import { type KubernetesObject, parseAllDocuments } from "../../deps.ts";
 import { deepUnwrap } from "../inspect.ts";
 import { isKubernetesName } from "../names.ts";
 
-/** Any Kubernetes object: apiVersion, kind, metadata, and whatever fields its kind has (data, spec, status, …). */
+/**
+ * Any Kubernetes object: apiVersion, kind, metadata, and whatever fields its kind has (data, spec, status, …).
+ *
+ * @example
+ * ```ts
+ * import type { KubeObject } from "k3sbox";
+ *
+ * const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "blue" } };
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export type KubeObject = KubernetesObject & { [field: string]: any };
 
-/** What `apply`, `create` and `delete` accept: YAML text (one or more documents), an object, or an array of objects. */
+/**
+ * What `apply`, `create` and `delete` accept: YAML text (one or more documents), an object, or an array of objects.
+ *
+ * @example
+ * ```ts
+ * import type { Manifest } from "k3sbox";
+ *
+ * const asYaml: Manifest = "apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: a, namespace: shop }\n";
+ * const asObjects: Manifest = [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } }];
+ * ```
+ */
 export type Manifest = string | KubeObject | KubeObject[];
 
-/** Names the document of a manifest that could not be parsed or acted on. */
+/**
+ * Names the document of a manifest that could not be parsed or acted on.
+ *
+ * @example
+ * ```ts
+ * import { ApplyError, k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.apply([
+ *     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ok" } },
+ *     { apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "no-name-" } },
+ *   ]);
+ * } catch (err) {
+ *   if (!(err instanceof ApplyError)) throw err;
+ *   console.log(err.documentIndex, err.message); // 2 "apply: document 2 (ConfigMap …): metadata.name is required …"
+ * }
+ * ```
+ */
 export class ApplyError extends Error {
   constructor(readonly documentIndex: number, readonly object: string, cause: unknown, verb = "apply") {
     super(`${verb}: document ${documentIndex} (${object}): ${(cause as Error)?.message ?? cause}`, { cause });

@@ -9,7 +9,20 @@
 
 import { type KubernetesClient, type KubernetesClientModule, loadedKubernetesClient } from "../../deps.ts";
 
-/** The patch formats the API server takes, by their Content-Type. */
+/**
+ * The patch formats the API server takes, by their Content-Type.
+ *
+ * @example
+ * ```ts
+ * import { k3s, PatchStrategy, setHeaderOptions, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await env.svc.k8s.client.core.patchNamespacedConfigMap(
+ *   { name: "settings", namespace: "default", body: [{ op: "replace", path: "/data/color", value: "green" }] },
+ *   setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+ * );
+ * ```
+ */
 export const PatchStrategy = {
   /** RFC 6902: a list of operations. */
   JsonPatch: "application/json-patch+json",
@@ -26,6 +39,17 @@ export type PatchStrategy = (typeof PatchStrategy)[keyof typeof PatchStrategy];
  * Per-call options that set one request header, appended to `opt`'s
  * middleware. The middleware is the client's own (setHeaderMiddleware), taken
  * when the request runs: by then the client is loaded, since it is making it.
+ *
+ * @example
+ * ```ts
+ * import { k3s, PatchStrategy, setHeaderOptions, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await env.svc.k8s.client.core.patchNamespacedConfigMap(
+ *   { name: "settings", namespace: "default", body: { data: { color: "blue" } } },
+ *   setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+ * );
+ * ```
  */
 export function setHeaderOptions(key: string, value: string, opt?: KubernetesClient.ConfigurationOptions): KubernetesClient.ConfigurationOptions {
   const client = (): KubernetesClientModule => {

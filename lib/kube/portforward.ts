@@ -31,6 +31,21 @@ const DATA_CHANNEL = Uint8Array.of(0);
 /** How long the check "is the pod still there?" may take when a pod closes a connection. */
 const POD_CHECK_TIMEOUT_MS = 3_000;
 
+/**
+ * How `portForward()` listens and connects.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await using fwd = await env.svc.k8s.portForward("service/web", 80, {
+ *   namespace: "shop",
+ *   localPort: 8080,
+ *   onError: (err) => console.error(err.message),
+ * });
+ * ```
+ */
 export interface PortForwardOptions {
   /** Namespace of the target. Default "default" (or the namespace handle's). */
   namespace?: string;
@@ -49,6 +64,20 @@ export interface PortForwardOptions {
   transport?: "tunnel" | "websocket";
 }
 
+/**
+ * A local port forwarding to a pod, open until `close()` or the end of an
+ * `await using` block.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await using fwd = await env.svc.k8s.portForward("service/web", 80);
+ * const res = await fetch(`http://127.0.0.1:${fwd.localPort}/healthz`);
+ * console.log(res.status, fwd.pod); // { namespace, name, port }: the pod and targetPort the Service resolved to
+ * ```
+ */
 export interface PortForward extends AsyncDisposable {
   /** The local port (127.0.0.1) that forwards to the pod. */
   readonly localPort: number;
@@ -60,6 +89,24 @@ export interface PortForward extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/**
+ * `portForward()` could not set up the forward (no such pod or Service, no
+ * ready pod behind it, the upgrade refused), or a connection through it
+ * failed (then given to `onError` and kept as `lastError`).
+ *
+ * @example
+ * ```ts
+ * import { k3s, PortForwardError, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await using fwd = await env.svc.k8s.portForward("pod/missing", 80);
+ * } catch (err) {
+ *   if (!(err instanceof PortForwardError)) throw err;
+ *   console.error(err.message);
+ * }
+ * ```
+ */
 export class PortForwardError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

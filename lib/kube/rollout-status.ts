@@ -5,6 +5,7 @@
 
 export type RolloutKind = "Deployment" | "StatefulSet" | "DaemonSet";
 
+/** What `rolloutState` says about a workload: whether its rollout is done, and what is still missing. */
 export interface RolloutState {
   done: boolean;
   /** What is still missing, or why it will never finish ("exceeded its progress deadline"). */
@@ -93,6 +94,24 @@ export function daemonSetRolloutState(ds: Workload): RolloutState {
   return { done: true, message: `${available} of ${want} pods available` };
 }
 
+/**
+ * Whether a Deployment, StatefulSet or DaemonSet has rolled out its current
+ * spec, by the rules of `kubectl rollout status`, from the object alone
+ * (what `rollout()` polls).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rolloutState } from "k3sbox";
+ *
+ * const deployment = {
+ *   metadata: { generation: 2 },
+ *   spec: { replicas: 3 },
+ *   status: { observedGeneration: 2, replicas: 3, updatedReplicas: 3, readyReplicas: 2, availableReplicas: 2 },
+ * };
+ * assert.deepEqual(rolloutState("Deployment", deployment), { done: false, message: "2 of 3 updated replicas available" });
+ * ```
+ */
 export function rolloutState(kind: RolloutKind, obj: unknown): RolloutState {
   const w = obj as Workload;
   if (kind === "Deployment") return deploymentRolloutState(w);

@@ -20,6 +20,18 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 120_000;
 export const WAIT_POLL_MS = 250;
 const PROGRESS_EVERY_MS = 5_000;
 
+/**
+ * How long and where `rollout()` and `waitFor()` wait.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, type WaitOptions } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const opts: WaitOptions = { namespace: "kube-system", timeoutMs: 60_000, progress: (m) => console.error(m) };
+ * await env.svc.k8s.rollout("deployment/coredns", opts);
+ * ```
+ */
 export interface WaitOptions {
   /** Namespace when the target does not name one. Default "default". */
   namespace?: string;
@@ -31,7 +43,22 @@ export interface WaitOptions {
   progress?: (message: string) => void;
 }
 
-/** A wait that timed out or can never succeed; `lastSeen` is the last state observed. */
+/**
+ * A wait that timed out or can never succeed; `lastSeen` is the last state observed.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, WaitError } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.waitFor("pod/web-0", "Ready", { timeoutMs: 5_000 });
+ * } catch (err) {
+ *   if (!(err instanceof WaitError)) throw err;
+ *   console.error(err.timedOut, err.lastSeen); // the last state seen; err.diagnostics has pods, events, log tails
+ * }
+ * ```
+ */
 export class WaitError extends Error {
   constructor(message: string, readonly lastSeen: string, readonly diagnostics: string, readonly timedOut: boolean) {
     super(`${message}\n${diagnostics}`);
@@ -46,6 +73,18 @@ export interface WaitDeps {
 
 /** A condition by type ("Ready", "Available", "Complete"), optionally with the status wanted ("Ready=False"). */
 export type ConditionName = string;
+/**
+ * A test of an object's current state, for `waitFor()`.
+ *
+ * @example
+ * ```ts
+ * import { k3s, type Predicate, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const hasColor: Predicate<{ data?: Record<string, string> }> = (cm) => cm.data?.color !== undefined;
+ * await env.svc.k8s.waitFor("configmap/settings", hasColor, { timeoutMs: 30_000 });
+ * ```
+ */
 export type Predicate<T> = (object: T) => boolean;
 
 interface Ref {

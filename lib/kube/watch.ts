@@ -28,11 +28,37 @@ import { type FaultProbe, FAULT_PROBE_REFUSED_MS, KubeTransportError, probeFault
 import { currentRequestSignal } from "./request-scope.ts";
 import type { Transport } from "./transport.ts";
 
+/**
+ * One event of a watch: what happened to which object.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, type WatchEvent } from "k3sbox";
+ *
+ * type Pod = { metadata: { name: string } };
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const seen: WatchEvent<Pod>[] = [];
+ * await env.svc.k8s.client.watch<Pod>("/api/v1/namespaces/kube-system/pods", (e) => void seen.push(e), { timeoutSeconds: 5 });
+ * console.log(seen.map((e) => `${e.type} ${e.object.metadata.name}`));
+ * ```
+ */
 export interface WatchEvent<T = Record<string, unknown>> {
   type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
   object: T;
 }
 
+/**
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, type WatchOptions } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const stop = new AbortController();
+ * const opts: WatchOptions = { query: { labelSelector: "app=web" }, timeoutSeconds: 120, idleTimeoutMs: 10_000, signal: stop.signal };
+ * setTimeout(() => stop.abort(), 5_000);
+ * await env.svc.k8s.client.watch("/api/v1/namespaces/default/pods", (e) => console.log(e.type), opts);
+ * ```
+ */
 export interface WatchOptions {
   /** Query parameters such as labelSelector, fieldSelector, resourceVersion. */
   query?: Record<string, string>;
@@ -64,7 +90,22 @@ export const WATCH_END_GRACE_MS = 500;
 /** Budget for asking Docker what is wrong when the watch stalls (with the grace, keeps the 1 s promise at `timeoutSeconds`). */
 const STALL_PROBE_MS = 400;
 
-/** A watch the API server stopped serving: silent and unanswering, or not ended at its `timeoutSeconds`. */
+/**
+ * A watch the API server stopped serving: silent and unanswering, or not ended at its `timeoutSeconds`.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, WatchStalledError } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.client.watch("/api/v1/pods", () => true, { timeoutSeconds: 60, idleTimeoutMs: 5_000 });
+ * } catch (err) {
+ *   if (!(err instanceof WatchStalledError)) throw err;
+ *   console.error(err.path, err.silentMs, err.fault); // e.g. the API server's container was paused
+ * }
+ * ```
+ */
 export class WatchStalledError extends Error {
   constructor(
     readonly path: string,

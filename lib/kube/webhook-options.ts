@@ -5,7 +5,16 @@ import type { AdmissionHandler, ConversionHandler } from "./admission.ts";
 import type { Manifest } from "./manifest.ts";
 import { isDnsName } from "../names.ts";
 
-/** One rule of an admission webhook (admissionregistration.k8s.io/v1 RuleWithOperations). */
+/**
+ * One rule of an admission webhook (admissionregistration.k8s.io/v1 RuleWithOperations).
+ *
+ * @example
+ * ```ts
+ * import type { WebhookRule } from "k3sbox";
+ *
+ * const deployments: WebhookRule = { operations: ["CREATE", "UPDATE"], apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments"] };
+ * ```
+ */
 export interface WebhookRule {
   operations: ("CREATE" | "UPDATE" | "DELETE" | "CONNECT" | "*")[];
   apiGroups: string[];
@@ -14,7 +23,26 @@ export interface WebhookRule {
   scope?: "Cluster" | "Namespaced" | "*";
 }
 
-/** An admission webhook served by a handler in this process. */
+/**
+ * An admission webhook served by a handler in this process.
+ *
+ * @example
+ * ```ts
+ * import type { AdmissionWebhook } from "k3sbox";
+ *
+ * const noLatest: AdmissionWebhook = {
+ *   name: "no-latest.example.test",
+ *   rules: [{ operations: ["CREATE", "UPDATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+ *   handler: (req) => {
+ *     const images: string[] = (req.object?.spec?.containers ?? []).map((c: { image: string }) => c.image);
+ *     const latest = images.find((i) => !i.includes(":") || i.endsWith(":latest"));
+ *     return latest ? { allowed: false, message: `${latest}: pin a tag` } : { allowed: true };
+ *   },
+ *   failurePolicy: "Fail",
+ *   timeoutSeconds: 5,
+ * };
+ * ```
+ */
 export interface AdmissionWebhook {
   /** The webhook's name: a DNS name of at least three labels, e.g. "deny-secrets.example.test". */
   name: string;
@@ -35,14 +63,44 @@ export interface AdmissionWebhook {
   reinvocationPolicy?: "Never" | "IfNeeded";
 }
 
-/** A CRD's conversion served by a handler in this process. */
+/**
+ * A CRD's conversion served by a handler in this process.
+ *
+ * @example
+ * ```ts
+ * import type { ConversionWebhook } from "k3sbox";
+ *
+ * const widgets: ConversionWebhook = {
+ *   crd: "widgets.example.test",
+ *   convert: (obj, to) => (to === "example.test/v2" ? { ...obj, apiVersion: to, spec: { size: { value: obj.spec.size } } } : { ...obj, apiVersion: to }),
+ * };
+ * ```
+ */
 export interface ConversionWebhook {
   /** The CustomResourceDefinition's name, e.g. "widgets.example.test"; it must exist. */
   crd: string;
   convert: ConversionHandler;
 }
 
-/** What `webhooks()` takes. */
+/**
+ * What `webhooks()` takes.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, type WebhookOptions } from "k3sbox";
+ *
+ * const options: WebhookOptions = {
+ *   validating: [{
+ *     name: "no-passwords.example.test",
+ *     rules: [{ operations: ["CREATE", "UPDATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }],
+ *     handler: (req) => ("password" in (req.object?.data ?? {}) ? { allowed: false, message: "no passwords in ConfigMaps" } : { allowed: true }),
+ *   }],
+ *   timeoutMs: 60_000,
+ * };
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await using hooks = await env.svc.k8s.webhooks(options);
+ * ```
+ */
 export interface WebhookOptions {
   /** Validating admission webhooks, each with its handler. */
   validating?: AdmissionWebhook[];
@@ -68,7 +126,24 @@ export interface WebhookOptions {
   timeoutMs?: number;
 }
 
-/** An option of webhooks() is malformed; `option` names it. */
+/**
+ * An option of webhooks() is malformed; `option` names it.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, WebhookOptionError } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await env.svc.k8s.webhooks({
+ *     validating: [{ name: "short", rules: [], handler: () => ({ allowed: true }) }],
+ *   });
+ * } catch (err) {
+ *   if (!(err instanceof WebhookOptionError)) throw err;
+ *   console.error(err.option, err.message); // a webhook name needs three DNS labels
+ * }
+ * ```
+ */
 export class WebhookOptionError extends Error {
   constructor(readonly option: string, allowed: string, got: unknown) {
     super(`webhooks(): ${option} must be ${allowed}; got ${describe(got)}`);

@@ -29,7 +29,25 @@ import {
 } from "./webhook-config.ts";
 import { validateWebhookOptions, WebhookOptionError, type WebhookOptions } from "./webhook-options.ts";
 
-/** Webhooks being served; `await using` or close() uninstalls them, then stops the server. */
+/**
+ * Webhooks being served; `await using` or close() uninstalls them, then stops the server.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await using hooks = await env.svc.k8s.webhooks({
+ *   mutating: [{
+ *     name: "stamp.example.test",
+ *     rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }],
+ *     handler: () => ({ allowed: true, patch: [{ op: "add", path: "/metadata/labels", value: { stamped: "yes" } }] }),
+ *   }],
+ * });
+ * await env.svc.k8s.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } });
+ * console.log(hooks.url, hooks.calls("stamp.example.test")); // https://host.k3sbox.internal:<port> 1
+ * ```
+ */
 export interface Webhooks extends AsyncDisposable {
   /** `https://host.k3sbox.internal:<port>`: where the API server calls. */
   readonly url: string;
@@ -58,7 +76,29 @@ export interface WebhookContext {
   live: Set<Webhooks>;
 }
 
-/** The API server did not call (or did not stop calling) the webhooks in time. */
+/**
+ * The API server did not call (or did not stop calling) the webhooks in time.
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment, WebhookNotReadyError } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * try {
+ *   await using hooks = await env.svc.k8s.webhooks({
+ *     validating: [{
+ *       name: "allow-all.example.test",
+ *       rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }],
+ *       handler: () => ({ allowed: true }),
+ *     }],
+ *     timeoutMs: 10_000,
+ *   });
+ * } catch (err) {
+ *   if (!(err instanceof WebhookNotReadyError)) throw err;
+ *   console.error(err.message); // the API server could not call host.k3sbox.internal: a firewall on this machine?
+ * }
+ * ```
+ */
 export class WebhookNotReadyError extends Error {
   constructor(message: string) {
     super(message);

@@ -62,7 +62,28 @@ import type { CompanionSpec, PreparedContainer, RunningCompanion, ServiceFile } 
 type AnyDefinition = ServiceDefinition<any>;
 type Services = Record<string, AnyDefinition>;
 
+/**
+ * What `startEnvironment` takes: the services to start, by key, and how.
+ * Checked before anything starts: a bad value rejects with an
+ * EnvironmentOptionError naming the field.
+ *
+ * @example
+ * ```ts
+ * import { type EnvironmentOptions, generateCa, k3s, startEnvironment } from "k3sbox";
+ *
+ * const ca = await generateCa({ commonName: "my tests CA" });
+ * const services = { k8s: k3s({ ingressDomains: ["example.test"] }) };
+ * const options: EnvironmentOptions<typeof services> = {
+ *   services,
+ *   ca: { certPem: ca.certPem, keyPem: await ca.keyPem() }, // ingress certificates from your own CA
+ *   onProgress: (message) => console.error(message),
+ *   reuse: false, // always a fresh environment, even with K3SBOX_REUSE=1
+ * };
+ * await using env = await startEnvironment(options);
+ * ```
+ */
 export interface EnvironmentOptions<S extends Services> {
+  /** The services to start, by key: `env.svc.<key>`, and `<key>`/`<key>.internal` on the environment's network. */
   services: S;
   /** CA for ingress certificates and env.fetch. Default: K3SBOX_CA_CERT/K3SBOX_CA_KEY, else a fresh one. */
   ca?: { certPem: string; keyPem: string };
@@ -95,6 +116,19 @@ export interface EnvironmentOptions<S extends Services> {
   hostAddress?: string;
 }
 
+/**
+ * A started service's container and where this process reaches it
+ * (`env.services.<key>`).
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * const { host, ports, containerName } = env.services.k8s;
+ * console.log(`${containerName}: API server at https://${host}:${ports[6443]}`);
+ * ```
+ */
 export interface RunningService {
   key: string;
   containerId: string;
@@ -109,6 +143,30 @@ export interface RunningService {
   daemonPorts: Record<number, number>;
 }
 
+/**
+ * A started environment: its services' helpers (`svc`), routing into it
+ * (`fetch`), kubeconfig files, the recorded calls and diagnostics.
+ * `await using` or `stop()` removes every container, network and file it made.
+ *
+ * @example
+ * ```ts
+ * import { type Environment, k3s, startEnvironment } from "k3sbox";
+ *
+ * const services = { k8s: k3s({ ingressDomains: ["example.test"] }) };
+ * const env: Environment<typeof services> = await startEnvironment({ services });
+ * try {
+ *   const kubeconfig = await env.kubeconfigPath("k8s"); // for kubectl or helm, 0600, removed at stop
+ *   const res = await env.fetch("https://hello.example.test/");
+ *   console.log(kubeconfig, res.status, env.timings);
+ * } catch (err) {
+ *   console.error(await env.diagnostics()); // pod states, warning events, log tails and the timeline
+ *   throw err;
+ * } finally {
+ *   console.log(env.timeline());
+ *   await env.stop();
+ * }
+ * ```
+ */
 export interface Environment<S extends Services> extends AsyncDisposable {
   readonly id: string;
   readonly network: string;
@@ -147,6 +205,7 @@ export interface Environment<S extends Services> extends AsyncDisposable {
   daemonPort(key: keyof S & string, containerPort: number): number;
   /** Writes the service's kubeconfig to a 0600 file (removed at stop) and returns its path. */
   kubeconfigPath(key: keyof S & string): Promise<string>;
+  /** The recorded calls (the newest 10 000), in the order they started. */
   events(): RecordedEvent[];
   /** One line per recorded call: `create deployments · default/hello 201 12ms`. */
   timeline(): string;
@@ -155,6 +214,7 @@ export interface Environment<S extends Services> extends AsyncDisposable {
    * failing containers' log tails) and the newest timeline lines. Never throws.
    */
   diagnostics(): Promise<string>;
+  /** Removes the environment (containers, network, files); what `await using` calls. A reuse environment is kept. */
   stop(): Promise<void>;
   /**
    * Releases the environment from this process without removing it: no
@@ -287,6 +347,17 @@ function publishRefused(err: unknown, topology: Topology, key: string): Error {
  * Starts the services. Beside the start it removes environments whose owner
  * process is provably dead (sweep.ts; one progress line names them;
  * K3SBOX_SWEEP=0 turns it off).
+ *
+ * @example
+ * ```ts
+ * import { k3s, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * await using ns = await env.svc.k8s.namespace("shop");
+ * await ns.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { color: "blue" } });
+ * const cm = await env.svc.k8s.client.core.readNamespacedConfigMap({ name: "settings", namespace: ns.name });
+ * console.log(cm.data?.color); // "blue"
+ * ```
  */
 export async function startEnvironment<S extends Services>(opts: EnvironmentOptions<S>): Promise<Environment<S>> {
   validateEnvironmentOptions(opts);

@@ -22,7 +22,21 @@ function refusalStory(r: Refused): string {
   return `  --privileged: ${r.refusal}\n  ${fallback}`;
 }
 
-/** The host refuses `--privileged` containers (and their capability fallback), which the service needs. */
+/**
+ * The host refuses `--privileged` containers (and their capability fallback), which the service needs.
+ *
+ * @example
+ * ```ts
+ * import { k3s, PrivilegedRefusedError, startEnvironment } from "k3sbox";
+ *
+ * try {
+ *   await using env = await startEnvironment({ services: { k8s: k3s() } });
+ * } catch (err) {
+ *   if (!(err instanceof PrivilegedRefusedError)) throw err;
+ *   console.error(`k3s needs privileged containers; ${err.service} was refused: ${err.message}`);
+ * }
+ * ```
+ */
 export class PrivilegedRefusedError extends Error {
   constructor(readonly service: string, readonly image: string, readonly resolution: Refused) {
     const k3s = isK3sImage(image);
@@ -37,7 +51,21 @@ export class PrivilegedRefusedError extends Error {
   }
 }
 
-/** An image is neither present nor pullable. */
+/**
+ * An image is neither present nor pullable.
+ *
+ * @example
+ * ```ts
+ * import { ImageUnavailableError, k3s, startEnvironment } from "k3sbox";
+ *
+ * try {
+ *   await using env = await startEnvironment({ services: { k8s: k3s({ image: "registry.example.test/mirror/rancher/k3s" }) } });
+ * } catch (err) {
+ *   if (!(err instanceof ImageUnavailableError)) throw err;
+ *   console.error(`load ${err.image} onto this host first`);
+ * }
+ * ```
+ */
 export class ImageUnavailableError extends Error {
   constructor(readonly service: string, readonly image: string, pullError: ImagePullError | Error) {
     super(

@@ -9,6 +9,7 @@ import { environmentDirPath, listEnvironmentDirs, removeEnvironmentDir, stateRoo
 import { DEFAULT_REUSE_IDLE_MS, pruneIdleReused } from "./reuse.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR } from "./labels.ts";
 
+/** What `prune()` removes: by age, and whether only to report. */
 export interface PruneOptions {
   /** Only remove objects at least this old. Default 0 (any age). */
   olderThanMs?: number;
@@ -18,6 +19,7 @@ export interface PruneOptions {
   reuseIdleMs?: number;
 }
 
+/** What `prune()` removed (or, with `dryRun`, would remove) and what it left alone. */
 export interface PruneResult {
   containers: string[];
   networks: string[];
@@ -33,6 +35,22 @@ export interface PruneResult {
 // least this long, whatever `olderThanMs` says.
 const FOREIGN_MIN_AGE_MS = 60 * 60 * 1000;
 
+/**
+ * Removes what crashed runs left on the Docker daemon: containers and
+ * networks whose owning process is gone, their private directories, and
+ * reuse environments idle for `reuseIdleMs`. A live process's environment
+ * and a detached one are never touched (`k3sbox prune` on the command line).
+ *
+ * @example
+ * ```ts
+ * import { prune } from "k3sbox";
+ *
+ * const preview = await prune({ olderThanMs: 60 * 60_000, dryRun: true });
+ * console.log(`would remove ${preview.containers.length} containers, ${preview.networks.length} networks`);
+ * const removed = await prune({ olderThanMs: 60 * 60_000 });
+ * console.log(removed.containers, removed.skippedLive);
+ * ```
+ */
 export async function prune(opts: PruneOptions = {}): Promise<PruneResult> {
   const now = Date.now();
   const minAge = opts.olderThanMs ?? 0;

@@ -13,6 +13,31 @@ import { sleep } from "../sleep.ts";
 export const READY_POLL_MS = { exec: 50, http: 25, probe: 25 } as const;
 const LOG_LINES = 50;
 
+/**
+ * A service did not become ready (its ready check did not pass by its
+ * deadline, or its container exited); the message says what it saw last and
+ * carries the container's state and log tail.
+ *
+ * @example
+ * ```ts
+ * import { ServiceNotReadyError, startEnvironment } from "k3sbox";
+ *
+ * try {
+ *   await using env = await startEnvironment({
+ *     services: {
+ *       web: {
+ *         image: { type: "registry", reference: "nginx:1.27" },
+ *         ports: [80],
+ *         readyCheck: { type: "http", port: 80, path: "/healthz", timeoutSecs: 30 },
+ *       },
+ *     },
+ *   });
+ * } catch (err) {
+ *   if (!(err instanceof ServiceNotReadyError)) throw err;
+ *   console.error(`${err.service} never answered: ${err.message}`);
+ * }
+ * ```
+ */
 export class ServiceNotReadyError extends Error {
   constructor(
     readonly service: string,

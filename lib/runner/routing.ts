@@ -20,6 +20,23 @@ export interface Route {
   host?: string;
 }
 
+/**
+ * `env.fetch` was asked for a URL that routes to a service (a declared name,
+ * an ingress domain, `<key>.internal`) on a port that service does not publish.
+ *
+ * @example
+ * ```ts
+ * import { k3s, RoutingError, startEnvironment } from "k3sbox";
+ *
+ * await using env = await startEnvironment({ services: { k8s: k3s({ ingressDomains: ["example.test"] }) } });
+ * try {
+ *   await env.fetch("https://hello.example.test:8443/");
+ * } catch (err) {
+ *   if (!(err instanceof RoutingError)) throw err;
+ *   console.error(err.message); // names the service and the ports it publishes
+ * }
+ * ```
+ */
 export class RoutingError extends Error {
   constructor(message: string) {
     super(message);

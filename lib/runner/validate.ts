@@ -9,6 +9,25 @@ import { MAX_TIMER_MS } from "../limits.ts";
 import { didYouMean } from "../suggest.ts";
 import { isIP } from "node:net";
 
+/**
+ * A bad input to `startEnvironment`, found before anything is created; the
+ * message names the field, the allowed form and, for a misspelling, the field
+ * you probably meant.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EnvironmentOptionError, startEnvironment } from "k3sbox";
+ *
+ * try {
+ *   await startEnvironment({ services: { web: { image: { type: "registry", reference: "nginx:1.27" }, ports: [0] } } });
+ *   assert.fail("port 0 was taken");
+ * } catch (err) {
+ *   if (!(err instanceof EnvironmentOptionError)) throw err;
+ *   assert.equal(err.option, "services.web.ports");
+ * }
+ * ```
+ */
 export class EnvironmentOptionError extends Error {
   /** The option at fault, e.g. `services.web.readyCheck.timeoutSecs`. */
   readonly option: string;

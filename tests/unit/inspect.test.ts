@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
 import { expectStrictEqual } from "../support/expect.ts";
-import { deepUnwrap, readRaw, readTag, tagObject, wrap } from "../../lib/inspect.ts";
+import { deepUnwrap, readTag, tagObject, wrap } from "../../lib/inspect.ts";
 
 const pod = () => ({ metadata: { name: "web-1", labels: { app: "web" } }, status: { phase: "Running", created: new Date(0) }, items: [{ n: 1 }] });
 
@@ -40,11 +40,13 @@ test("wrap: no tag when there is no sequence number, but unwrap() still works", 
   assert.equal(w.unwrap(), raw);
 });
 
-test("readRaw returns plain values unchanged and unwraps wrappers", () => {
+test("a wrapped value is the plain value itself: wrap returns its argument and unwrap() the object", () => {
   const raw = { a: { b: 2 } };
-  assert.equal(readRaw(wrap(raw, 3)), raw);
-  assert.equal(readRaw(5), 5);
-  assert.equal(readRaw(raw), raw);
+  const w = wrap(raw, 3);
+  assert.equal(w, raw);
+  assert.equal(w.unwrap(), raw);
+  assert.equal(w.a.unwrap(), raw.a);
+  assert.equal(wrap(5), 5);
 });
 
 test("deepUnwrap strips wrappers nested inside plain objects and arrays", () => {
