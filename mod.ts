@@ -27,7 +27,8 @@ export type { NodeHandle } from "./lib/k3s/nodes.ts";
 export { type LoadedImage, LoadImagesError } from "./lib/k3s/load-images.ts";
 export { collectDiagnostics, waitForDeployment } from "./lib/k3s/setup.ts";
 
-export { type Environment, type EnvironmentOptions, type RunningService, startEnvironment } from "./lib/runner/environment.ts";
+export { type Environment, startEnvironment } from "./lib/runner/environment.ts";
+export type { EnvironmentOptions, RunningService } from "./lib/runner/environment-options.ts";
 export { prune, type PruneOptions, type PruneResult } from "./lib/runner/prune.ts";
 export { ImageUnavailableError, PrivilegedRefusedError } from "./lib/runner/preflight.ts";
 export { ServiceNotReadyError } from "./lib/runner/readiness.ts";

@@ -300,6 +300,12 @@ export interface ServiceDefinition<H = unknown> {
   /** What `env.diagnostics()` reports for this service (default: its container's state and log tail). */
   diagnostics?: (helpers: H) => Promise<string>;
   /**
+   * The kubeconfig that reaches this service's Kubernetes API from this
+   * process, as `KubeConfig.exportConfig()` gives it; `env.kubeconfigPath(key)`
+   * writes it to a file. A service without this hook has no kubeconfig.
+   */
+  exportKubeconfig?: (helpers: H) => string;
+  /**
    * Deadline of each of `helpers`, `setup` and `peers`, in seconds (default
    * 300): past it the start fails naming the hook, and the hook's
    * `ctx.signal` aborts. `dispose` gets 30 s, then teardown goes on.

@@ -228,6 +228,7 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
     peers: (ctx, peers) => registerPeersInCoreDns(ctx.helpers, nodeHostsEntries(peers, reachableHost(ctx))),
     dispose: (helpers) => helpers.close(),
     diagnostics: (helpers) => helpers.diagnostics(),
+    exportKubeconfig: (helpers) => helpers.kubeconfig.exportConfig(),
   };
   const domains = opts.ingressDomains.map((d) => dnsName(`*.${d}`, { service: SELF_SERVICE_TOKEN }));
   return domains.length ? provides(def, domains) : def;

@@ -88,7 +88,7 @@ function knownFields(at: (f: string) => string, obj: Record<string, unknown>, kn
 
 const SERVICE_FIELDS = [
   "image", "command", "env", "privileged", "tmpfs", "cgroupns", "ports", "files", "prepare", "readyCheck", "readyProbe",
-  "dnsNames", "helpers", "setup", "peers", "dispose", "diagnostics", "hookTimeoutSecs",
+  "dnsNames", "helpers", "setup", "peers", "dispose", "diagnostics", "exportKubeconfig", "hookTimeoutSecs",
 ] as const;
 const READY_CHECK_FIELDS = { exec: ["type", "command", "timeoutSecs"], http: ["type", "port", "path", "scheme", "ca", "status", "timeoutSecs"] } as const;
 
@@ -217,7 +217,7 @@ function validateService(key: string, def: unknown, keys: string[]): void {
   }
   if (def.files !== undefined && typeof def.files !== "function") validateFiles(key, def.files);
   if (def.readyCheck !== undefined) validateReadyCheck(at, def.readyCheck, ports);
-  for (const hook of ["prepare", "readyProbe", "helpers", "setup", "peers", "dispose", "diagnostics"]) {
+  for (const hook of ["prepare", "readyProbe", "helpers", "setup", "peers", "dispose", "diagnostics", "exportKubeconfig"]) {
     if (def[hook] !== undefined && typeof def[hook] !== "function") throw new EnvironmentOptionError(at(hook), "a function", def[hook]);
   }
   if (def.dnsNames !== undefined && !Array.isArray(def.dnsNames)) {

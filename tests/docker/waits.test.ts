@@ -153,7 +153,7 @@ suite("waits keep their deadlines; exits, pauses and lost networks are named (re
   });
 
   t("kubeconfigs (stub service, no API server): YAML, k3sbox-<env>-<key> names, 0600 in a 0700 directory; kubectl merges two; gone at stop", async ({ stateDir }) => {
-    const stub = (server: string): ServiceDefinition<{ kubeconfig: KubeConfig }> => ({ image, command: "exec sleep 600", helpers: async () => ({ kubeconfig: await stubKubeconfig(server) }) });
+    const stub = (server: string): ServiceDefinition<{ kubeconfig: KubeConfig }> => ({ image, command: "exec sleep 600", helpers: async () => ({ kubeconfig: await stubKubeconfig(server) }), exportKubeconfig: (h) => h.kubeconfig.exportConfig() });
     const a = await startEnvironment({ services: { k8s: stub("https://127.0.0.1:6443") } });
     const b = await startEnvironment({ services: { k8s: stub("https://127.0.0.1:7443") } });
     try {

@@ -1,5 +1,5 @@
 // A child for the kill-cycle test: starts an environment (ready check, a
-// helper carrying a kubeconfig so the private directory is used, a setup
+// helper carrying a kubeconfig, exported so the private directory is used, a setup
 // hook that takes a moment), writes the kubeconfig, then stops it and exits.
 // Prints each phase as it begins ("PHASE <name>") so the test can tell which
 // moment its signal hit.
@@ -28,6 +28,7 @@ const env = await startEnvironment({
       command: "touch /ready; exec sleep 600",
       readyCheck: { type: "exec", command: "test -f /ready", timeoutSecs: 30 },
       helpers: async () => ({ kubeconfig: await stubKubeconfig() }),
+      exportKubeconfig: (h) => h.kubeconfig.exportConfig(),
       setup: () => new Promise((r) => setTimeout(r, 300)),
     },
   },
