@@ -99,5 +99,5 @@ export { type WatchEvent, type WatchOptions, WatchStalledError } from "./lib/kub
 export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";
 
 export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";
-export { DockerError, DockerUnavailableError } from "./lib/docker.ts";
+export { DockerError, DockerUnavailableError } from "./lib/docker/cli.ts";
 export { HOST_ALIAS, HostAddressError } from "./lib/docker/host-address.ts";

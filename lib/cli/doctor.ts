@@ -4,7 +4,7 @@
 // why), the privilege decision, whether the node image is present, and what
 // to change when something stands in the way.
 
-import { docker, dockerInfo, dockerResult, type DockerInfo, DockerUnavailableError, imageExists } from "../docker.ts";
+import { dockerInfo, type DockerInfo, DockerUnavailableError, dockerVersion, imageExists, listImages } from "../docker.ts";
 import { detectTopology, type Topology } from "../docker/topology.ts";
 import { inotifyAdvice, type InotifyLimits, readInotifyLimits } from "../runner/host-limits.ts";
 import { type PrivilegeResolution, resolvePrivilege } from "../runner/privilege.ts";
@@ -45,19 +45,14 @@ function describePrivilege(r: PrivilegeResolution): DoctorReport["privilege"] {
 export async function doctor(image: string): Promise<DoctorReport> {
   const endpoint = process.env.DOCKER_HOST || "(default: the active context or unix:///var/run/docker.sock)";
   const report: DoctorReport = { ok: true, docker: { endpoint }, image: { reference: image }, advice: [] };
-  const cli = await dockerResult(["version", "--format", "{{json .}}"], { timeoutMs: 20_000 }).catch((e) => e as Error);
-  if (cli instanceof Error) {
+  const version = await dockerVersion().catch((e) => e as Error);
+  if (version instanceof Error) {
     report.ok = false;
-    report.docker.error = cli.message;
-    report.advice.push(cli instanceof DockerUnavailableError ? cli.message : `the docker CLI failed: ${cli.message}`);
+    report.docker.error = version.message;
+    report.advice.push(version instanceof DockerUnavailableError ? version.message : `the docker CLI failed: ${version.message}`);
     return report;
   }
-  // deno-lint-ignore no-explicit-any
-  let version: any = {};
-  try {
-    version = JSON.parse(cli.stdout.trim().split("\n").pop() ?? "{}");
-  } catch { /* reported below through docker info */ }
-  report.docker.cliVersion = version?.Client?.Version;
+  report.docker.cliVersion = version.client;
   let info: DockerInfo;
   try {
     info = await dockerInfo();
@@ -67,9 +62,7 @@ export async function doctor(image: string): Promise<DoctorReport> {
     report.advice.push((err as Error).message);
     return report;
   }
-  // deno-lint-ignore no-explicit-any
-  const components: any[] = version?.Server?.Components ?? [];
-  const podman = components.some((c) => /podman/i.test(c?.Name ?? ""));
+  const podman = version.serverComponents.some((name) => /podman/i.test(name));
   Object.assign(report.docker, {
     engine: podman ? "Podman" : "Docker",
     serverVersion: info.serverVersion,
@@ -95,8 +88,7 @@ export async function doctor(image: string): Promise<DoctorReport> {
   report.image.present = await imageExists(image).catch(() => undefined);
   let probeImage: string | undefined = report.image.present ? image : undefined;
   if (!probeImage) {
-    const local = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]).catch(() => "")).split("\n").filter((i) => i && !i.includes("<none>"));
-    probeImage = local[0];
+    probeImage = (await listImages().catch(() => []))[0];
     report.advice.push(`image ${image} is not present on this daemon; the first start pulls it (or \`docker load\` it on an offline host)`);
   }
   if (probeImage) {

@@ -2,7 +2,7 @@
 // process did not start (`k3sbox up --detach`, a test run's, a reused one).
 // The node is the environment's container that has k3s's containerd socket.
 
-import { dockerResult, listByLabel } from "../docker.ts";
+import { DockerError, execIn, listByLabel } from "../docker.ts";
 import { CONTAINERD_SOCKET, type LoadedImage, loadImages } from "../k3s/load-images.ts";
 import { LABEL_ENV } from "../runner/labels.ts";
 import { UsageError } from "./args.ts";
@@ -18,8 +18,12 @@ async function findNodes(envId?: string): Promise<Node[]> {
   const containers = await listByLabel("container", [envId ? `${LABEL_ENV}=${envId}` : LABEL_ENV]);
   const nodes: Node[] = [];
   await Promise.all(containers.map(async (c) => {
-    const probe = await dockerResult(["exec", c.id, "test", "-S", CONTAINERD_SOCKET], { timeoutMs: 10_000 });
-    if (probe.code === 0) nodes.push({ envId: c.labels[LABEL_ENV], container: c.id, name: c.name });
+    // A container that stopped (or went) meanwhile is no node; only Docker being unreachable is an error.
+    const probe = await execIn(c.id, ["test", "-S", CONTAINERD_SOCKET], { timeoutMs: 10_000 }).catch((e) => {
+      if (e instanceof DockerError) return undefined;
+      throw e;
+    });
+    if (probe?.code === 0) nodes.push({ envId: c.labels[LABEL_ENV], container: c.id, name: c.name });
   }));
   return nodes.sort((a, b) => a.name.localeCompare(b.name));
 }

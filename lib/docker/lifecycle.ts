@@ -1,7 +1,8 @@
 // A container's run state as a test tool: stop, start, pause, unpause,
 // kill (k3s node handles, lib/k3s/nodes.ts). One `docker` call each.
 
-import { docker, validateName } from "../docker.ts";
+import { validateName } from "./args.ts";
+import { docker } from "./cli.ts";
 
 export type LifecycleAction = "stop" | "start" | "pause" | "unpause" | "kill";
 

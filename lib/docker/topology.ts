@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { connect, isIP } from "node:net";
 import process from "node:process";
-import { DockerError, dockerResult, validateName } from "../docker.ts";
+import { validateName } from "./args.ts";
+import { DockerError, dockerResult } from "./cli.ts";
 
 export type TopologyKind = "local" | "tcp" | "ssh" | "container" | "override";
 

@@ -3,9 +3,10 @@
 // what they hold reaches a node on a remote daemon too (a bind mount of this
 // process's files would not).
 
-import { docker, DockerError, DockerNameError, dockerResult, validateName } from "../docker.ts";
+import { DockerArgumentError, validateName } from "./args.ts";
+import { docker, DockerError, dockerResult } from "./cli.ts";
 
-export { mountArgs, type VolumeMount } from "../docker.ts";
+export { mountArgs, type VolumeMount } from "./args.ts";
 
 export interface VolumeListing {
   name: string;
@@ -16,7 +17,7 @@ export interface VolumeListing {
 export async function createVolume(name: string, labels: Record<string, string>): Promise<void> {
   const args = ["volume", "create"];
   for (const [k, v] of Object.entries(labels)) {
-    if (!k || /[=\s\0,]/.test(k) || /[\0\n,]/.test(v)) throw new DockerNameError("volume label", `${k}=${v}`, "keys without '=', ',' or spaces; values without ',' or newlines");
+    if (!k || /[=\s\0,]/.test(k) || /[\0\n,]/.test(v)) throw new DockerArgumentError("volume label", `${k}=${v}`, "keys without '=', ',' or spaces; values without ',' or newlines");
     args.push("--label", `${k}=${v}`);
   }
   await docker([...args, validateName(name, "volume name")]);

@@ -8,7 +8,7 @@
 // works wherever the daemon is.
 
 import { createHash } from "node:crypto";
-import { DockerError, dockerResult, type ImagePullError, pullImage } from "../docker.ts";
+import { DockerError, imageId, type ImagePullError, imageSaveCommand, pullImage, runThrowaway, type ThrowawaySpec, throwawayCommand } from "../docker.ts";
 import { createVolume, listVolumes, removeVolumes, type VolumeMount } from "../docker/volumes.ts";
 import { isImageReference } from "../image-ref.ts";
 import { runPipeline } from "../exec.ts";
@@ -71,12 +71,8 @@ export async function listCache(): Promise<CachedImage[]> {
 }
 
 /** The daemon's image id for `ref`, or undefined when it does not have it. */
-export async function daemonImageId(ref: string): Promise<string | undefined> {
-  const args = ["image", "inspect", "--format", "{{.Id}}", ref];
-  const r = await dockerResult(args);
-  if (r.code === 0) return r.stdout.trim();
-  if (/no such image/i.test(r.stderr)) return undefined;
-  throw new DockerError(args, r.code, r.stderr, r.timedOut);
+export function daemonImageId(ref: string): Promise<string | undefined> {
+  return imageId(ref);
 }
 
 /**
@@ -91,15 +87,17 @@ export async function saveToCache(ref: string, id: string, helperImage: string):
   const volume = cacheVolumeName(ref, id);
   await createVolume(volume, { [LABEL_CACHE]: "image", [LABEL_IMAGE_REF]: ref, [LABEL_IMAGE_ID]: id });
   const part = `image.tar.${crypto.randomUUID()}`;
-  const helper = (script: string, ...args: string[]) => [
-    "run", "--rm", "--interactive", "--network", "none", "--label", `${LABEL_CACHE}=writer`,
-    "--mount", `type=volume,source=${volume},target=/cache`, "--entrypoint", "/bin/sh", helperImage, "-c", script, "sh", ...args,
-  ];
-  const r = await runPipeline({ cmd: "docker", args: ["save", ref] }, { cmd: "docker", args: helper('cat > "/cache/$1"', part) }, { timeoutMs: SAVE_TIMEOUT_MS });
+  const helper = (script: string, ...args: string[]): ThrowawaySpec => ({
+    image: helperImage, interactive: true, labels: { [LABEL_CACHE]: "writer" }, mounts: [{ volume, target: "/cache" }],
+    entrypoint: "/bin/sh", command: ["-c", script, "sh", ...args],
+  });
+  const r = await runPipeline(imageSaveCommand([ref]), throwawayCommand(helper('cat > "/cache/$1"', part)), { timeoutMs: SAVE_TIMEOUT_MS });
   let failure = r.timedOut ? `not done within ${SAVE_TIMEOUT_MS / 1000}s` : r.first.code !== 0 ? r.first.stderr.trim() : r.second.code !== 0 ? r.second.stderr.trim() : "";
   if (!failure) {
-    const done = await dockerResult(helper('mv "/cache/$1" /cache/image.tar && printf "%s\\n" "$2" > /cache/ref', part, ref));
-    if (done.code !== 0) failure = done.stderr.trim();
+    await runThrowaway(helper('mv "/cache/$1" /cache/image.tar && printf "%s\\n" "$2" > /cache/ref', part, ref)).catch((err) => {
+      if (!(err instanceof DockerError)) throw err;
+      failure = err.stderr.trim();
+    });
   }
   if (failure) {
     await removeVolumes([volume]).catch(() => {});

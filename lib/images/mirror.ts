@@ -8,7 +8,7 @@
 // network reach it. k3sbox stores no credentials: it mirrors anonymously.
 
 import { createHash } from "node:crypto";
-import { createContainer, DockerError, dockerResult, imageExists, listByLabel, pullImage, removeContainers, removeNetworks } from "../docker.ts";
+import { createContainer, DockerError, ensureNetwork, imageExists, listByLabel, pullImage, removeContainers, removeNetworks, startContainer } from "../docker.ts";
 import { createVolume, removeVolumes } from "../docker/volumes.ts";
 import { LABEL_CACHE } from "./cache.ts";
 import { sleep } from "../sleep.ts";
@@ -62,8 +62,7 @@ export async function ensureMirror(opts: MirrorOptions = {}, progress?: (m: stri
   const upstream = validateUpstream(opts.upstream ?? DOCKER_HUB_UPSTREAM);
   const name = mirrorName(upstream);
   const labels = { [LABEL_CACHE]: "mirror", [LABEL_UPSTREAM]: upstream };
-  const net = await dockerResult(["network", "create", "--label", `${LABEL_CACHE}=mirror`, MIRROR_NETWORK]);
-  if (net.code !== 0 && !/already exists/.test(net.stderr)) throw new DockerError(["network", "create"], net.code, net.stderr, net.timedOut);
+  await ensureNetwork(MIRROR_NETWORK, { [LABEL_CACHE]: "mirror" });
   const existing = (await listByLabel("container", [`${LABEL_CACHE}=mirror`])).find((c) => c.name === name);
   if (existing?.state === "running") return { network: MIRROR_NETWORK, endpoint: mirrorEndpoint(upstream), name };
   if (!existing) {
@@ -90,9 +89,13 @@ export async function ensureMirror(opts: MirrorOptions = {}, progress?: (m: stri
   // Docker reserves a name before the container exists: a start racing another
   // create of it can find no such container for a moment. Retry that, briefly.
   for (const deadline = Date.now() + 10_000; ;) {
-    const r = await dockerResult(["start", name]);
-    if (r.code === 0) break;
-    if (!/no such container/i.test(r.stderr) || Date.now() > deadline) throw new Error(`registry mirror ${name} did not start: ${r.stderr.trim()}`);
+    try {
+      await startContainer(name);
+      break;
+    } catch (err) {
+      if (!(err instanceof DockerError)) throw err;
+      if (!/no such container/i.test(err.stderr) || Date.now() > deadline) throw new Error(`registry mirror ${name} did not start: ${err.stderr.trim()}`);
+    }
     await sleep(200);
   }
   return { network: MIRROR_NETWORK, endpoint: mirrorEndpoint(upstream), name };

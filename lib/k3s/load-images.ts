@@ -7,10 +7,9 @@
 // `--platform` on both ends keeps to the host's (Docker ≥ 28 has it on
 // save; the classic store saves one platform anyway).
 
-import { docker, dockerResult, imageExists } from "../docker.ts";
+import { execCommand, imageExists, imageSaveCommand, listImages, saveSupportsPlatform, serverPlatform, throwawayCommand } from "../docker.ts";
 import { hasTagOrDigest, isImageReference, normalizeReference } from "../image-ref.ts";
 import { runPipeline } from "../exec.ts";
-import { mountArgs } from "../docker/volumes.ts";
 import { cacheMount, type CachedImage } from "../images/cache.ts";
 
 /** Where k3s's containerd listens (also the test image's). */
@@ -56,14 +55,14 @@ export class LoadImagesError extends Error {
 let hostPlatform: Promise<string> | undefined;
 /** "linux/amd64": the Docker engine's platform, which the node shares. */
 function dockerPlatform(): Promise<string> {
-  hostPlatform ??= docker(["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"]).then((s) => s.trim());
+  hostPlatform ??= serverPlatform();
   return hostPlatform;
 }
 
 let savePlatformFlag: Promise<boolean> | undefined;
 /** Does this docker CLI's `save` take `--platform` (Docker ≥ 28)? */
 function saveTakesPlatform(): Promise<boolean> {
-  savePlatformFlag ??= dockerResult(["save", "--help"]).then((r) => /--platform\b/.test(r.stdout + r.stderr));
+  savePlatformFlag ??= saveSupportsPlatform();
   return savePlatformFlag;
 }
 
@@ -78,11 +77,8 @@ const IMPORT_THEN_LIST = `ctr --address "$1" --namespace "$2" images import --pl
 /** The two commands of the pipeline (pure, for tests). */
 export function loadCommands(container: string, refs: string[], platform: string, savePlatform: boolean) {
   return {
-    save: { cmd: "docker", args: ["save", ...(savePlatform ? ["--platform", platform] : []), ...refs] },
-    importer: {
-      cmd: "docker",
-      args: ["exec", "--interactive", container, "sh", "-c", IMPORT_THEN_LIST, "sh", CONTAINERD_SOCKET, CRI_NAMESPACE, platform, LIST_MARKER],
-    },
+    save: imageSaveCommand(refs, savePlatform ? platform : undefined),
+    importer: execCommand(container, ["sh", "-c", IMPORT_THEN_LIST, "sh", CONTAINERD_SOCKET, CRI_NAMESPACE, platform, LIST_MARKER]),
   };
 }
 
@@ -103,8 +99,7 @@ function checkRefs(refs: unknown[]): string[] {
 /** The tags the host has of a reference's repository ("app:1", "app:2"), for a hint when the one named is missing. */
 async function tagsOf(ref: string): Promise<string[]> {
   const repo = ref.replace(/@.*$/, "").replace(/:[^:/]*$/, "");
-  const r = await dockerResult(["images", "--format", "{{.Repository}}:{{.Tag}}", repo]).catch(() => undefined);
-  return (r?.stdout ?? "").split("\n").map((l) => l.trim()).filter((l) => l && !l.endsWith(":<none>")).slice(0, 5);
+  return (await listImages(repo).catch(() => [])).slice(0, 5);
 }
 
 /** Names of the images the host's Docker does not have (asked only after `docker save` failed). */
@@ -158,10 +153,9 @@ export async function loadImages(container: string, refs: unknown[], opts: { tim
 export async function importCachedImage(container: string, image: CachedImage, helperImage: string, opts: { timeoutMs?: number } = {}): Promise<LoadedImage[]> {
   const platform = await dockerPlatform();
   const { importer } = loadCommands(container, [image.ref], platform, false);
-  const reader = {
-    cmd: "docker",
-    args: ["run", "--rm", "--network", "none", ...mountArgs({ ...cacheMount(image), target: "/cache" }), "--entrypoint", "/bin/cat", helperImage, "/cache/image.tar"],
-  };
+  const reader = throwawayCommand({
+    image: helperImage, entrypoint: "/bin/cat", command: ["/cache/image.tar"], mounts: [{ ...cacheMount(image), target: "/cache" }],
+  });
   const r = await runPipeline(reader, importer, { timeoutMs: opts.timeoutMs ?? LOAD_TIMEOUT_MS });
   if (r.timedOut || r.first.code !== 0 || r.second.code !== 0) {
     const why = r.timedOut ? "timed out" : r.first.code !== 0 ? `reading volume ${image.volume}: ${r.first.stderr.trim()}` : (r.second.stderr || r.second.stdout).trim();

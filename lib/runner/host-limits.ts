@@ -7,7 +7,7 @@
 // server with two agents takes about 35 of it, so the fourth such cluster on
 // a machine fails (kind documents the same limit for its nodes).
 
-import { docker, logsTail } from "../docker.ts";
+import { logsTail, runThrowaway } from "../docker.ts";
 
 /** How many log lines are read to look for a host limit (the display shows fewer). */
 export const CAUSE_SCAN_LINES = 400;
@@ -68,10 +68,9 @@ export interface InotifyLimits {
  * (a container in the host's user namespace sees the host's values).
  */
 export async function readInotifyLimits(image: string): Promise<InotifyLimits> {
-  const out = await docker([
-    "run", "--rm", "--network", "none", "--entrypoint", "cat", image,
-    "/proc/sys/fs/inotify/max_user_instances", "/proc/sys/fs/inotify/max_user_watches",
-  ], { timeoutMs: 30_000 });
+  const out = await runThrowaway({
+    image, entrypoint: "cat", command: ["/proc/sys/fs/inotify/max_user_instances", "/proc/sys/fs/inotify/max_user_watches"],
+  }, { timeoutMs: 30_000 });
   const [instances, watches] = out.trim().split(/\s+/).map(Number);
   if (!Number.isInteger(instances) || !Number.isInteger(watches)) throw new Error(`unexpected /proc/sys/fs/inotify values: ${JSON.stringify(out.trim())}`);
   return { maxUserInstances: instances, maxUserWatches: watches };

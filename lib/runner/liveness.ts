@@ -5,7 +5,7 @@
 // that container runs; on this host, while its pid exists; on another host
 // it cannot be checked (foreign).
 
-import { docker, type LabelledObject } from "../docker.ts";
+import { type LabelledObject, runningContainerIds } from "../docker.ts";
 import { detectTopology } from "../docker/topology.ts";
 import { isProcessAlive } from "../exec.ts";
 import { HOST_NAME, LABEL_DETACHED, LABEL_HOST, LABEL_OWNER_CONTAINER, LABEL_PID, LABEL_PIDNS, LABEL_SESSION, PID_NAMESPACE, SESSION_ID } from "./labels.ts";
@@ -53,10 +53,5 @@ export interface OwnerStates {
 export async function ownerStates(objects: LabelledObject[]): Promise<OwnerStates> {
   const owners = [...new Set(objects.map((o) => o.labels[LABEL_OWNER_CONTAINER]).filter((id): id is string => !!id && /^[0-9a-f]{12,64}$/.test(id)))];
   const self = owners.length ? (await detectTopology().catch(() => undefined))?.processContainer : undefined;
-  const running = new Set<string>();
-  if (owners.length) {
-    const out = await docker(["ps", "--quiet", "--no-trunc", ...owners.flatMap((id) => ["--filter", `id=${id}`])]);
-    for (const id of out.split("\n").map((l) => l.trim()).filter(Boolean)) running.add(id);
-  }
-  return { self, running };
+  return { self, running: await runningContainerIds(owners) };
 }

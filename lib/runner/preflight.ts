@@ -2,7 +2,7 @@
 // Docker reachable, images present (or pulled), privileged containers allowed
 // (or their capability fallback) when a service needs them.
 
-import { docker, dockerInfo, imageExists, type ImagePullError, type Privilege, pullImage } from "../docker.ts";
+import { dockerInfo, imageExists, type ImagePullError, listImages, type Privilege, pullImage } from "../docker.ts";
 import type { ServiceDefinition } from "../service.ts";
 import { fallbackNotice, type PrivilegeResolution, resolvePrivilege } from "./privilege.ts";
 
@@ -81,7 +81,7 @@ export class ImageUnavailableError extends Error {
 /** Probes privileged support with whatever image is local; undefined when allowed (maybe by the fallback) or unknown. */
 async function privilegedRefusalWithAnyImage(daemonId: string): Promise<Refused | undefined> {
   try {
-    const images = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])).split("\n").filter((i) => i && !i.includes("<none>"));
+    const images = await listImages();
     if (images.length === 0) return undefined;
     const r = await resolvePrivilege(images[0], daemonId);
     return r.ok ? undefined : r;

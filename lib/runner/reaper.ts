@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../exec.ts";
 import { envFlag } from "./env-flags.ts";
 import { runtime } from "../runtime.ts";
-import { docker, dockerResult, DockerUnavailableError, listByLabel, removeLabelled } from "../docker.ts";
+import { DockerUnavailableError, inspectContainer, isRunning, listByLabel, removeContainers, removeLabelled, runThrowaway } from "../docker.ts";
 import { LABEL_JOINED, leaveNetwork } from "../docker/topology.ts";
 import { LABEL_DETACHED, LABEL_ENV, LABEL_SESSION, LABEL_STATE_DIR, SESSION_ID } from "./labels.ts";
 import { removeEnvironmentDir, stateRootFromLabel } from "./state-dir.ts";
@@ -74,22 +74,20 @@ export function ensureContainerWatchdog(ownContainer: string): void {
   if (siblingStarted || process.env.K3SBOX_REAPER === "0") return;
   siblingStarted = true;
   (async () => {
-    const image = (await docker(["inspect", "--type", "container", "--format", "{{.Image}}", ownContainer])).trim();
-    const env = ["PATH", "HOME", "NODE_OPTIONS", "NODE_COMPILE_CACHE", "DOCKER_HOST", "DENO_DIR"].filter((k) => process.env[k]).flatMap((k) => ["--env", `${k}=${process.env[k]}`]);
-    await docker([
-      "run", "--detach", "--rm", "--name", watchdogName(SESSION_ID), "--label", `${LABEL_WATCHDOG}=${SESSION_ID}`,
-      "--volumes-from", ownContainer, "--network", "none", "--log-driver", "none", ...env, "--env", "K3SBOX_REAPER=0",
-      "--entrypoint", process.execPath, image, ...reaperArgv(), "--reap-container", SESSION_ID, ownContainer,
-    ]);
+    const { imageId } = await inspectContainer(ownContainer);
+    const env: Record<string, string> = {};
+    for (const k of ["PATH", "HOME", "NODE_OPTIONS", "NODE_COMPILE_CACHE", "DOCKER_HOST", "DENO_DIR"]) if (process.env[k]) env[k] = process.env[k]!;
+    await runThrowaway({
+      detach: true, name: watchdogName(SESSION_ID), labels: { [LABEL_WATCHDOG]: SESSION_ID }, volumesFrom: ownContainer, noLogs: true,
+      env: { ...env, K3SBOX_REAPER: "0" }, entrypoint: process.execPath, image: imageId,
+      command: [...reaperArgv(), "--reap-container", SESSION_ID, ownContainer],
+    });
   })().catch(() => {}); // best effort, like the watchdog: prune still works
 }
 
 /** `container` runs (false once it stopped or is gone; true while Docker cannot tell). */
 async function containerRunning(container: string): Promise<boolean> {
-  const r = await dockerResult(["inspect", "--type", "container", "--format", "{{.State.Running}}", container], { timeoutMs: 10_000 }).catch(() => undefined);
-  if (!r) return true;
-  if (r.code !== 0) return !/no such (container|object)/i.test(r.stderr);
-  return r.stdout.trim() === "true";
+  return await isRunning(container, { timeoutMs: 10_000 }).catch(() => true);
 }
 
 /** The sibling's loop: waits for `container` to stop, then removes the session's leftovers (twice, for creates in flight). */
@@ -107,10 +105,12 @@ export async function reapSession(session: string): Promise<{ containers: string
     if (n.labels[LABEL_DETACHED] !== "true") await leaveNetwork(n.name, n.labels[LABEL_JOINED]).catch(() => {});
   }
   const envs = new Map<string, string | undefined>();
-  const removed = await removeLabelled([`${LABEL_SESSION}=${session}`], (o) => {
-    const doomed = o.labels[LABEL_DETACHED] !== "true";
-    if (doomed) envs.set(o.labels[LABEL_ENV], stateRootFromLabel(o.labels[LABEL_STATE_DIR]));
-    return doomed;
+  const removed = await removeLabelled([`${LABEL_SESSION}=${session}`], {
+    only: (o) => {
+      const doomed = o.labels[LABEL_DETACHED] !== "true";
+      if (doomed) envs.set(o.labels[LABEL_ENV], stateRootFromLabel(o.labels[LABEL_STATE_DIR]));
+      return doomed;
+    },
   });
   for (const [id, root] of envs) await removeEnvironmentDir(id, root).catch(() => {}); // their kubeconfigs, where they were written
   return removed;
@@ -167,7 +167,7 @@ export async function reapWhenDaemonAnswers(session: string, maxMs = DAEMON_RETR
 export async function watch(session: string, parent: number): Promise<void> {
   while (isProcessAlive(parent)) await sleep(CHECK_EVERY_MS);
   // The parent's sibling watchdog (a process in a container), if any, is no longer needed.
-  await dockerResult(["rm", "--force", watchdogName(session)]).catch(() => {});
+  await removeContainers([watchdogName(session)]).catch(() => {});
   // Counted BEFORE the sweep: a create that ends after this count was
   // running at it, so it is waited for and swept up by the second pass.
   let lingering = await lingeringCreators(session);

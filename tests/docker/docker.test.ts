@@ -16,7 +16,7 @@ import {
   docker,
   DockerError,
   dockerInfo,
-  DockerNameError,
+  DockerArgumentError,
   DockerUnavailableError,
   execIn,
   imageExists,
@@ -443,17 +443,17 @@ if (unavailable) {
       const nameRule = /Docker names must match \[a-zA-Z0-9\]\[a-zA-Z0-9_\.-\]\*/;
       for (const bad of ["-rf", "--privileged", "has space", "../x", "", "_x", ".x", "a/b", "a;b", "ä"]) {
         await assert.rejects(createContainer({ name: bad, image }), (err: unknown) => {
-          assert.ok(err instanceof DockerNameError, `${JSON.stringify(bad)}: ${err}`);
+          assert.ok(err instanceof DockerArgumentError, `${JSON.stringify(bad)}: ${err}`);
           assert.ok(err.message.startsWith(`invalid container name ${JSON.stringify(bad)}: `), err.message);
           assert.match(err.message, nameRule);
           return true;
         });
       }
-      await assert.rejects(createNetwork("-d"), /^DockerNameError: invalid network name "-d"/);
+      await assert.rejects(createNetwork("-d"), /^DockerArgumentError: invalid network name "-d"/);
       await assert.rejects(removeContainers(["ok", "--all"]), /invalid container "--all"/);
       await assert.rejects(removeNetworks(["--force"]), /invalid network name "--force"/);
       await assert.rejects(execIn("-it", ["sh"]), /invalid container "-it"/);
-      await assert.rejects(inspectContainer("x y"), DockerNameError);
+      await assert.rejects(inspectContainer("x y"), DockerArgumentError);
       await assert.rejects(createContainer({ name: "ok", image: "--privileged" }), /invalid image reference "--privileged"/);
       await assert.rejects(
         createContainer({ name: "ok", image, privilege: { mode: "capabilities", drop: ["SYS_ADMIN --privileged"], kmsg: false } }),

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { CAPABILITIES, DockerNameError, type Privilege, privilegeArgs } from "../../lib/docker.ts";
+import { CAPABILITIES, DockerArgumentError, type Privilege, privilegeArgs } from "../../lib/docker.ts";
 import { PrivilegedRefusedError } from "../../lib/runner/preflight.ts";
 import { fallbackNotice } from "../../lib/runner/privilege.ts";
 
@@ -50,7 +50,7 @@ test("privilegeArgs: every capability name is accepted; anything else is refused
   ];
   for (const [what, p, message] of bad) {
     assert.throws(() => privilegeArgs(p as Privilege), (err: unknown) => {
-      assert.ok(err instanceof DockerNameError, `${what}: ${err}`);
+      assert.ok(err instanceof DockerArgumentError, `${what}: ${err}`);
       assert.match(err.message, message, what);
       return true;
     });

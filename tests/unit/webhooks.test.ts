@@ -20,7 +20,7 @@ import { validateWebhookOptions, WebhookOptionError } from "../../lib/kube/webho
 import type { KubeObject } from "../../lib/kube/manifest.ts";
 import { mergeNodeHosts, nodeHostsEntries } from "../../lib/k3s/setup.ts";
 import { describeEvent, Recorder } from "../../lib/recorder.ts";
-import { createContainer, DockerNameError } from "../../lib/docker.ts";
+import { createContainer, DockerArgumentError } from "../../lib/docker.ts";
 import { EnvironmentOptionError } from "../../lib/runner/validate.ts";
 import { validateEnvironmentOptions } from "../../lib/runner/validate.ts";
 
@@ -97,7 +97,7 @@ test("host address: K3SBOX_HOST with a local socket keeps the gateway; with a re
 test("host address: --add-host values are checked before Docker sees them", async () => {
   await assert.rejects(
     createContainer({ name: "x", image: "busybox", addHosts: ["host.k3sbox.internal:1.2.3.4 --privileged"] }),
-    (e: Error) => e instanceof DockerNameError && /extra host/.test(e.message),
+    (e: Error) => e instanceof DockerArgumentError && /extra host/.test(e.message),
   );
 });
 
