@@ -19,6 +19,14 @@ export const LABEL_NODE_CONFIG = "k3sbox.node-config";
 export const LABEL_BUILT_IN = "k3sbox.images.built-in";
 /** The cache label of these records; earlier ones (without built-in lists) were "image-list" and are ignored. */
 export const NODE_NEEDS = "node-needs";
+/**
+ * The format of a record's built-in list. Format 1 counted an image k3sbox
+ * handed to the learning boot as not built in even when the node image's own
+ * tarballs carry it too, so every later boot imported it twice; those records
+ * are ignored (and relearned), `k3sbox images prune` still removes them.
+ */
+export const LABEL_NEEDS_FORMAT = "k3sbox.node-needs.format";
+const NEEDS_FORMAT = "2";
 
 /** What boots of a node image learned: the images it pulls, and which of those (and of setup's) it has built in. */
 export interface NodeImageNeeds {
@@ -68,14 +76,19 @@ function markerName(nodeImageId: string, config: string, refs: readonly string[]
  * daemon.
  */
 export async function recordedNodeNeeds(nodeImageId: string, config: string): Promise<NodeImageNeeds | undefined> {
-  const lists = await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`, `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`, `${LABEL_NODE_CONFIG}=${config}`]);
+  const lists = await listVolumes([
+    `${LABEL_CACHE}=${NODE_NEEDS}`,
+    `${LABEL_NEEDS_FORMAT}=${NEEDS_FORMAT}`,
+    `${LABEL_NODE_IMAGE_ID}=${nodeImageId}`,
+    `${LABEL_NODE_CONFIG}=${config}`,
+  ]);
   return lists.length === 0 ? undefined : mergeNeeds(lists.map((l) => l.labels));
 }
 
 /** Every node image the cache has records for (by reference), with what its boots learned. */
 export async function allRecordedNeeds(): Promise<{ nodeImage: string; needs: NodeImageNeeds }[]> {
   const byNode = new Map<string, Record<string, string>[]>();
-  for (const l of await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`])) {
+  for (const l of await listVolumes([`${LABEL_CACHE}=${NODE_NEEDS}`, `${LABEL_NEEDS_FORMAT}=${NEEDS_FORMAT}`])) {
     const node = l.labels[LABEL_NODE_IMAGE_REF] ?? "?";
     byNode.set(node, [...(byNode.get(node) ?? []), l.labels]);
   }
@@ -97,8 +110,9 @@ function mergeNeeds(records: Record<string, string>[]): NodeImageNeeds {
 
 /** Records what a boot of the node image learned (an empty volume whose labels carry the lists). */
 export async function recordNodeNeeds(nodeImageId: string, config: string, nodeImageRef: string, needs: NodeImageNeeds): Promise<void> {
-  await createVolume(markerName(nodeImageId, config, [...needs.system, "|", ...needs.builtIn]), {
+  await createVolume(markerName(nodeImageId, config, [...needs.system, "|", ...needs.builtIn, "|", NEEDS_FORMAT]), {
     [LABEL_CACHE]: NODE_NEEDS,
+    [LABEL_NEEDS_FORMAT]: NEEDS_FORMAT,
     [LABEL_NODE_IMAGE_ID]: nodeImageId,
     [LABEL_NODE_CONFIG]: config,
     [LABEL_NODE_IMAGE_REF]: nodeImageRef,

@@ -17,6 +17,7 @@ import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage, loadImages } from 
 import { REGISTRY_IMAGE, SYSTEM_NAMESPACE, TRAEFIK_IMAGE } from "./manifests.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { sleep } from "../sleep.ts";
+import { shellQuote } from "./command.ts";
 
 /** k3s's airgap directory: tarballs here are imported into containerd at start. */
 export const AIRGAP_DIR = "/var/lib/rancher/k3s/agent/images";
@@ -78,6 +79,25 @@ export function linkCachedImagesScript(cacheDir: string, airgapDir = AIRGAP_DIR)
 // One exec prints the containerd config and every staged manifest, each after a marker line.
 const SHOW_STAGED = `cat ${CONTAINERD_CONFIG} 2>/dev/null; for f in ${MANIFESTS_DIR}/*.yaml; do [ -f "$f" ] && echo "--- k3sbox-manifest: \${f##*/}" && cat "$f"; done; true`;
 
+/**
+ * The references the node image's own airgap tarballs carry (normalized),
+ * from the `RepoTags` of each `docker save`-format tarball's manifest.json.
+ * Compressed or OCI-layout tarballs name nothing here: what they carry is
+ * then not counted as built in, and is handed over on every boot as before.
+ */
+async function ownTarballRefs(ctx: SetupContext<KubeHelpers>, own: string[]): Promise<Set<string>> {
+  const tars = own.filter((f) => f.endsWith(".tar")).map((f) => shellQuote(`${AIRGAP_DIR}/${f}`));
+  if (tars.length === 0) return new Set();
+  const r = await ctx.exec(["sh", "-c", `for t in ${tars.join(" ")}; do tar -xOf "$t" manifest.json 2>/dev/null; echo; done; true`], { timeoutMs: 60_000 });
+  const refs = new Set<string>();
+  for (const line of r.stdout.split("\n")) {
+    try {
+      for (const entry of JSON.parse(line) as { RepoTags?: string[] }[]) for (const tag of entry.RepoTags ?? []) refs.add(normalizeReference(tag));
+    } catch { /* not a docker save manifest */ }
+  }
+  return refs;
+}
+
 /** Prints the names containerd's CRI namespace has, one per line. */
 const LIST_IMAGES = ["ctr", "--address", CONTAINERD_SOCKET, "--namespace", CRI_NAMESPACE, "images", "list", "--quiet"];
 
@@ -110,9 +130,13 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
     // is open: with no tarballs of its own, a node image has nothing built in.
     const airgap = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout.split("\n").filter(Boolean);
     const own = airgap.filter((f) => !f.startsWith("k3sbox-"));
-    // What k3sbox mounted (its links are named after the cache volumes) is not built in.
+    // What k3sbox mounted (its links are named after the cache volumes) is built in only
+    // if one of the image's own tarballs carries it as well.
     const handed = new Set((await listCache()).filter((c) => airgap.includes(`k3sbox-${c.volume}.tar`)).map((c) => c.ref));
-    const builtIn = own.length === 0 ? [] : [...system, ...setupImages(opts)].filter((r) => present.has(normalizeReference(r)) && !handed.has(r));
+    const ownRefs = handed.size > 0 && own.length > 0 ? await ownTarballRefs(ctx, own) : new Set<string>();
+    const builtIn = own.length === 0 ? [] : [...system, ...setupImages(opts)].filter((r) =>
+      present.has(normalizeReference(r)) && (!handed.has(r) || ownRefs.has(normalizeReference(r)))
+    );
     if (nodeId) await recordNodeNeeds(nodeId, config, ctx.image, { system, builtIn });
     ctx.progress(`service "${ctx.name}": learned ${ctx.image}'s system images: ${system.join(", ") || "none"}${builtIn.length ? ` (built in: ${builtIn.join(", ")})` : ""}`);
   }
