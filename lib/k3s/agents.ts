@@ -9,7 +9,8 @@ import { causeLine, logTailWithCause } from "../runner/host-limits.ts";
 import type { KubeHelpers } from "../kube/client.ts";
 import type { RunningCompanion, SetupContext } from "../service.ts";
 import { sleep } from "../sleep.ts";
-import { RESOLV_CONF_PATH, shellQuote } from "./command.ts";
+import { RESOLV_CONF_PATH } from "./command.ts";
+import { shellQuote } from "../shell-quote.ts";
 import { CACHE_MOUNT_DIR } from "../images/cache.ts";
 import { linkCachedImagesScript } from "./node-images.ts";
 

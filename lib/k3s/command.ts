@@ -7,15 +7,11 @@ import { REACH_HOSTS_TOKEN, SELF_SERVICE_TOKEN } from "../service.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { CACHE_MOUNT_DIR } from "../images/cache.ts";
 import { linkCachedImagesScript } from "./node-images.ts";
+import { shellQuote } from "../shell-quote.ts";
 
 /** Where the wrapper writes the resolv.conf k3s hands to CoreDNS. */
 export const RESOLV_CONF_PATH = "/run/k3sbox-resolv.conf";
 
-/** POSIX shell quoting; plain words are left bare for readability. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /** `k3s server` argv, in the reference's order, then the TLS SANs, then extraArgs. */
 export function k3sServerArgs(opts: ResolvedK3sOptions): string[] {

@@ -17,7 +17,7 @@ import { CONTAINERD_SOCKET, CRI_NAMESPACE, importCachedImage, loadImages } from 
 import { REGISTRY_IMAGE, SYSTEM_NAMESPACE, TRAEFIK_IMAGE } from "./manifests.ts";
 import type { ResolvedK3sOptions } from "./options.ts";
 import { sleep } from "../sleep.ts";
-import { shellQuote } from "./command.ts";
+import { shellQuote } from "../shell-quote.ts";
 
 /** k3s's airgap directory: tarballs here are imported into containerd at start. */
 export const AIRGAP_DIR = "/var/lib/rancher/k3s/agent/images";

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "../harness.ts";
-import { k3sServerArgs, k3sStartupScript, RESOLV_CONF_PATH, shellQuote } from "../../lib/k3s/command.ts";
+import { k3sServerArgs, k3sStartupScript, RESOLV_CONF_PATH } from "../../lib/k3s/command.ts";
+import { shellQuote } from "../../lib/shell-quote.ts";
 import { resolveK3sOptions } from "../../lib/k3s/options.ts";
 import { run } from "../../lib/exec.ts";
 
