@@ -47,7 +47,7 @@ export {
   type ServiceFile,
   type SetupContext,
 } from "./lib/service.ts";
-export { readTag, type Tag, wrap, type Wrapped } from "./lib/inspect.ts";
+export { readTag, type Tag, wrap, type Wrapped } from "./lib/provenance.ts";
 export { describeEvent, type KubeMeta, type RecordedEvent, Recorder, type WebhookMeta } from "./lib/recorder.ts";
 
 export {

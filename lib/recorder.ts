@@ -3,7 +3,7 @@
 // an event; the Kubernetes layer then reclassifies it as a `kube` event
 // (`annotate`) or retracts library plumbing such as discovery (`remove`).
 
-import { tagObject } from "./inspect.ts";
+import { tagObject } from "./provenance.ts";
 
 /**
  * Kubernetes meaning of an API request, derived from method and path.

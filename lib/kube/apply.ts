@@ -7,7 +7,7 @@
 import { checkTimeoutMs } from "../limits.ts";
 import { withRequestSignal } from "./request-scope.ts";
 import { type KubernetesObject, type KubernetesObjectApi, loadKubernetesClient, type V1APIResource } from "../../deps.ts";
-import type { Wrapped } from "../inspect.ts";
+import type { Wrapped } from "../provenance.ts";
 import { KubeApiError } from "./errors.ts";
 import { resolveResource } from "./kinds.ts";
 import { ApplyError, describeObject, groupOf, kindsDefinedBy, type KubeObject, type Manifest, parseManifest } from "./manifest.ts";

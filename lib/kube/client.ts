@@ -12,7 +12,7 @@ import {
   type RequestContext,
   type SecurityAuthentication,
 } from "../../deps.ts";
-import type { Wrapped } from "../inspect.ts";
+import type { Wrapped } from "../provenance.ts";
 import { Recorder } from "../recorder.ts";
 import { type ApplyOptions, createApply, createCreate, createDelete, type CreateOptions, type DeleteOptions } from "./apply.ts";
 import { collectDiagnostics, type DiagnosticsOptions } from "./diagnostics.ts";

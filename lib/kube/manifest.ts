@@ -2,7 +2,7 @@
 // text, one object, or an array of objects. Pure: no API calls.
 
 import { type KubernetesObject, parseAllDocuments } from "../../deps.ts";
-import { deepUnwrap } from "../inspect.ts";
+import { deepUnwrap } from "../provenance.ts";
 import { isKubernetesName } from "../names.ts";
 
 /**

@@ -4,7 +4,7 @@
 // turned into a KubeApiError that reads like the timeline.
 
 import type { KubernetesClientModule } from "../../deps.ts";
-import { deepUnwrap, wrap, type Wrapped } from "../inspect.ts";
+import { deepUnwrap, wrap, type Wrapped } from "../provenance.ts";
 import { type CallSlot, callSlots } from "./call-slot.ts";
 import { KubeApiError } from "./errors.ts";
 

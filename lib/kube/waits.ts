@@ -5,7 +5,7 @@
 // pods involved (phases, waiting messages, warning events, log tails).
 
 import type { KubernetesObject, KubernetesObjectApi } from "../../deps.ts";
-import type { Wrapped } from "../inspect.ts";
+import type { Wrapped } from "../provenance.ts";
 import { KubeApiError } from "./errors.ts";
 import { resolveResource } from "./kinds.ts";
 import { parseRolloutTarget, type RolloutKind, rolloutState } from "./rollout-status.ts";

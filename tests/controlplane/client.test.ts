@@ -8,7 +8,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { skip, suite } from "../harness.ts";
-import { readTag } from "../../lib/inspect.ts";
+import { readTag } from "../../lib/provenance.ts";
 import { ApplyError } from "../../lib/kube/apply.ts";
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig } from "../../lib/kube/client.ts";
 import { KubeApiError } from "../../lib/kube/errors.ts";

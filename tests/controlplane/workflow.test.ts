@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { skip, suite } from "../harness.ts";
 import { expectStrictEqual } from "../support/expect.ts";
 import { PatchStrategy, setHeaderOptions } from "../../mod.ts";
-import { readTag } from "../../lib/inspect.ts";
+import { readTag } from "../../lib/provenance.ts";
 import { ApplyConflictError, ApplyError } from "../../lib/kube/apply.ts";
 import { createKubeHelpers, type KubeHelpers, loadKubeconfig } from "../../lib/kube/client.ts";
 import { KubeApiError } from "../../lib/kube/errors.ts";

@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { suite } from "../harness.ts";
 import { stringifyYaml } from "../../deps.ts";
-import { readTag } from "../../lib/inspect.ts";
+import { readTag } from "../../lib/provenance.ts";
 import { createKubeHelpers, loadKubeconfig } from "../../lib/kube/client.ts";
 import { KubeApiError } from "../../lib/kube/errors.ts";
 import { KubeTransportError } from "../../lib/kube/http-library.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { test } from "../harness.ts";
-import { readTag } from "../../lib/inspect.ts";
+import { readTag } from "../../lib/provenance.ts";
 import { describeEvent, Recorder } from "../../lib/recorder.ts";
 
 test("recorder: begin/end/annotate render a kube timeline line", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
 import { expectStrictEqual } from "../support/expect.ts";
-import { deepUnwrap, readTag, tagObject, wrap } from "../../lib/inspect.ts";
+import { deepUnwrap, readTag, tagObject, wrap } from "../../lib/provenance.ts";
 
 const pod = () => ({ metadata: { name: "web-1", labels: { app: "web" } }, status: { phase: "Running", created: new Date(0) }, items: [{ n: 1 }] });
 
