@@ -98,6 +98,7 @@ export { KubeTransportError } from "./lib/kube/http-library.ts";
 export { type WatchEvent, type WatchOptions, WatchStalledError } from "./lib/kube/watch.ts";
 export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";
 
-export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";
+export { type CertificateAuthority, generateCa, loadCa } from "./lib/pki/ca.ts";
+export { issueLeaf } from "./lib/pki/leaf.ts";
 export { DockerError, DockerUnavailableError } from "./lib/docker/cli.ts";
 export { HOST_ALIAS, HostAddressError } from "./lib/docker/host-address.ts";

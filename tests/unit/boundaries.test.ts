@@ -21,7 +21,6 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 export const MAX_LINES = 450;
 /** Files over MAX_LINES when the rule came in (issue 18), at their size then: the most each may have until it is split. */
 export const OVERSIZE: Readonly<Record<string, number>> = {
-  "lib/pki.ts": 654,
   "lib/kube/portforward.ts": 511,
 };
 
