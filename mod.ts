@@ -73,7 +73,7 @@ export { type ConditionName, type Predicate, WaitError, type WaitOptions } from 
 export { rolloutState, type RolloutState } from "./lib/kube/rollout-status.ts";
 export type { LogsOptions } from "./lib/kube/logs.ts";
 export { ExecError, type ExecOptions, type ExecResult } from "./lib/kube/exec.ts";
-export { type PortForward, PortForwardError, type PortForwardOptions } from "./lib/kube/portforward.ts";
+export { type PortForward, PortForwardError, type PortForwardOptions } from "./lib/kube/portforward-api.ts";
 export type { DiagnosticsOptions } from "./lib/kube/diagnostics.ts";
 export { WebhookNotReadyError, type Webhooks } from "./lib/kube/webhooks.ts";
 export {
