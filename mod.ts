@@ -73,7 +73,7 @@ export { type ConditionName, type Predicate, WaitError, type WaitOptions } from 
 export { rolloutState, type RolloutState } from "./lib/kube/rollout-status.ts";
 export type { LogsOptions } from "./lib/kube/logs.ts";
 export { ExecError, type ExecOptions, type ExecResult } from "./lib/kube/exec.ts";
-export { type PortForward, PortForwardError, type PortForwardOptions } from "./lib/kube/portforward.ts";
+export { type PortForward, PortForwardError, type PortForwardOptions } from "./lib/kube/portforward-api.ts";
 export type { DiagnosticsOptions } from "./lib/kube/diagnostics.ts";
 export { WebhookNotReadyError, type Webhooks } from "./lib/kube/webhooks.ts";
 export {
@@ -98,6 +98,7 @@ export { KubeTransportError } from "./lib/kube/http-library.ts";
 export { type WatchEvent, type WatchOptions, WatchStalledError } from "./lib/kube/watch.ts";
 export { describeKubeRequest, isKubeDiscoveryPath } from "./lib/kube/describe.ts";
 
-export { type CertificateAuthority, generateCa, issueLeaf, loadCa } from "./lib/pki.ts";
+export { type CertificateAuthority, generateCa, loadCa } from "./lib/pki/ca.ts";
+export { issueLeaf } from "./lib/pki/leaf.ts";
 export { DockerError, DockerUnavailableError } from "./lib/docker/cli.ts";
 export { HOST_ALIAS, HostAddressError } from "./lib/docker/host-address.ts";

@@ -173,7 +173,7 @@ doc_modules() { echo mod.ts cli.ts; sed -nE 's#^.*from "\./([^"]+)";$#\1#p' mod.
 # so an example that reached for Docker would fail. The other examples start
 # clusters; Deno has no marker for "type-check but do not run" a code block,
 # so they are type-checked only.
-doc_test_modules=(cli.ts lib/provenance.ts lib/recorder.ts lib/service.ts lib/pki.ts lib/k3s/options.ts lib/runner/validate.ts
+doc_test_modules=(cli.ts lib/provenance.ts lib/recorder.ts lib/service.ts lib/pki/ca.ts lib/pki/leaf.ts lib/k3s/options.ts lib/runner/validate.ts
   lib/kube/admission.ts lib/kube/describe.ts lib/kube/rollout-status.ts)
 
 # One check per command: counted as one passed or one failed test.

@@ -7,9 +7,9 @@
 //   import of the raw CLI calls (docker, dockerResult, dockerCommand), which
 //   would let an argv built in a variable through. Add a function to the
 //   module of lib/docker/ that owns the resource instead.
-// - No lib/ file is longer than 450 lines. The files in OVERSIZE predate the
-//   rule: each may not grow past the size recorded there, and its entry goes
-//   once it is split.
+// - No lib/ file is longer than 450 lines. A file in OVERSIZE (none now)
+//   predates the rule: it may not grow past the size recorded there, and its
+//   entry goes once it is split.
 
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
@@ -19,11 +19,11 @@ import { test } from "../harness.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 export const MAX_LINES = 450;
-/** Files over MAX_LINES when the rule came in (issue 18), at their size then: the most each may have until it is split. */
-export const OVERSIZE: Readonly<Record<string, number>> = {
-  "lib/pki.ts": 654,
-  "lib/kube/portforward.ts": 511,
-};
+/**
+ * Files over MAX_LINES when the rule came in (issue 18), at their size then:
+ * the most each may have until it is split. All of them have been split.
+ */
+export const OVERSIZE: Readonly<Record<string, number>> = {};
 
 async function modules(dir: string): Promise<string[]> {
   const out: string[] = [];
