@@ -4,6 +4,7 @@
 // format (PAX headers for long paths); this module only decides what goes in.
 
 import { loadTarStream } from "../../deps.ts";
+import { joinBytes } from "../bytes.ts";
 
 export interface ArchiveEntry {
   /** Path inside the archive; a leading `/` is stripped. */
@@ -50,13 +51,7 @@ export async function archiveOf(entries: readonly ArchiveEntry[], opts: { mtime?
   }
   pack.finalize();
   await ended;
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return joinBytes(chunks);
 }
 
 /** Strips leading slashes and refuses paths that are empty, hold NUL or escape the root. */

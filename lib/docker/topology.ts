@@ -18,6 +18,7 @@ import { connect, isIP } from "node:net";
 import process from "node:process";
 import { validateName } from "./args.ts";
 import { DockerError, dockerResult } from "./cli.ts";
+import { isDnsName } from "../names.ts";
 
 export type TopologyKind = "local" | "tcp" | "ssh" | "container" | "override";
 
@@ -88,11 +89,9 @@ export class TopologyError extends Error {
   }
 }
 
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
 /** A host this module hands to Docker, certificates and a shell: an IP address or a DNS name, nothing else. */
 export function validHost(host: string): boolean {
-  return typeof host === "string" && (isIP(host) !== 0 || DNS_NAME.test(host));
+  return typeof host === "string" && (isIP(host) !== 0 || isDnsName(host.toLowerCase()));
 }
 
 const isLoopback = (h: string) => h === "localhost" || /^127\./.test(h) || h === "::1";
