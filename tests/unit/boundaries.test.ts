@@ -12,12 +12,12 @@
 //   entry goes once it is split.
 
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "../harness.ts";
+import { repoRoot, sourceFiles } from "../support/source-files.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
+const root = repoRoot;
 export const MAX_LINES = 450;
 /**
  * Files over MAX_LINES when the rule came in (issue 18), at their size then:
@@ -25,15 +25,6 @@ export const MAX_LINES = 450;
  */
 export const OVERSIZE: Readonly<Record<string, number>> = {};
 
-async function modules(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(join(root, dir), { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...await modules(path));
-    else if (e.name.endsWith(".ts")) out.push(path);
-  }
-  return out.sort();
-}
 
 /** Inside the boundary: lib/docker/ and its index. */
 export const insideDockerBoundary = (file: string) => file === "lib/docker.ts" || file.startsWith("lib/docker/");
@@ -143,7 +134,7 @@ test("boundaries: the rules find what they are about", () => {
 });
 
 test("boundaries: only lib/docker/ builds a docker argv or starts the docker CLI", async () => {
-  const files = await modules("lib");
+  const files = await sourceFiles("lib");
   assert.ok(files.length > 50, `the walk saw ${files.length} modules`);
   const violations: Violation[] = [];
   for (const f of files) violations.push(...dockerArgvViolations(f, await readFile(join(root, f), "utf8")));
@@ -151,7 +142,7 @@ test("boundaries: only lib/docker/ builds a docker argv or starts the docker CLI
 });
 
 test(`boundaries: no lib/ file over ${MAX_LINES} lines`, async () => {
-  const files = await modules("lib");
+  const files = await sourceFiles("lib");
   const violations: Violation[] = [];
   for (const f of files) violations.push(...sizeViolations(f, lineCount(await readFile(join(root, f), "utf8"))));
   for (const f of Object.keys(OVERSIZE)) {

@@ -3,23 +3,14 @@
 // included, and its dynamic import("./…") calls, and fails naming a cycle.
 
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "../harness.ts";
+import { repoRoot, sourceFiles } from "../support/source-files.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
+const root = repoRoot;
 const withoutComments = (source: string) => source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
 
-async function modules(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(join(root, dir), { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...await modules(path));
-    else if (e.name.endsWith(".ts")) out.push(path);
-  }
-  return out;
-}
 
 /** The relative modules `file` imports, re-exports or dynamically imports. */
 export function importsOf(file: string, source: string): string[] {
@@ -64,7 +55,7 @@ test("import cycles: the walk finds one when there is one", () => {
 });
 
 test("import cycles: none in lib/ and the entry points", async () => {
-  const files = [...await modules("lib"), "mod.ts", "cli.ts", "deps.ts"];
+  const files = [...await sourceFiles("lib"), "mod.ts", "cli.ts", "deps.ts"];
   const graph = new Map<string, string[]>();
   for (const f of files) graph.set(f, importsOf(f, await readFile(join(root, f), "utf8")));
   assert.ok(graph.size > 50, `the walk saw ${graph.size} modules`);
