@@ -24,6 +24,7 @@ import { generateCa, issueLeaf } from "../../lib/pki.ts";
 import { run } from "../../lib/exec.ts";
 import { resolvePrivilege } from "../../lib/runner/privilege.ts";
 import { ensureImageOnce } from "./images.ts";
+import { endWatchdogsOf } from "./watchdogs.ts";
 
 const BINARIES = ["/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/sbin/docker-proxy", "/usr/bin/docker"];
 /** Debian's sshd, when installed: the ssh:// topology (`startDind({ ssh: true })`). */
@@ -207,7 +208,8 @@ export async function stopDind(name: string, certDir?: string): Promise<void> {
   if (!/^k3sbox-test-dind-[0-9a-f]{8}$/.test(name)) throw new Error(`not a test DinD name: ${name}`);
   const ip = (await dockerResult(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name])).stdout.trim().split(" ")[0];
   await dockerResult(["rm", "--force", "--volumes", name]);
-  if (ip) await endWatchdogsOf(ip);
+  // ssh://root@<ip> or tcp://<ip>:<port>: the watchdogs of the processes that used it.
+  if (ip) await endWatchdogsOf((host) => new RegExp(`^(?:tcp|ssh)://(?:[^@/]+@)?${ip.replaceAll(".", "\\.")}(?::\\d+)?$`).test(host));
   await dockerResult(["volume", "rm", "--force", name]);
   if (certDir) await rm(certDir, { recursive: true, force: true });
   await removeCgroups(`k3sbox-dind-${name.slice("k3sbox-test-dind-".length)}`);
@@ -229,27 +231,6 @@ export async function sharedOrOwnDind(opts: { tls?: boolean; ssh?: boolean } = {
   // ssh: the configured `ssh` (key, known_hosts) first on PATH.
   if (opts.ssh) env.PATH = `${process.env.K3SBOX_DIND_SSH_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`;
   return { name: "(shared)", ip, dockerHost: host, env, stop: async () => {} };
-}
-
-/**
- * Ends the crash watchdogs (lib/runner/reaper.ts) of test processes that used
- * the DinD at `ip` (their DOCKER_HOST names it). Its daemon and everything on
- * it are gone, so they have nothing left to remove; otherwise each would keep
- * retrying the vanished daemon for its 10-minute outage allowance after the
- * test run ended.
- */
-async function endWatchdogsOf(ip: string): Promise<void> {
-  const at = new RegExp(`^DOCKER_HOST=(?:tcp|ssh)://(?:[^@/]+@)?${ip.replaceAll(".", "\\.")}(?::\\d+)?$`, "m");
-  for (const pid of (await readdir("/proc").catch(() => [] as string[])).filter((d) => /^\d+$/.test(d))) {
-    const argv = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (!argv.includes("reaper-main")) continue;
-    const env = (await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "")).replaceAll("\0", "\n");
-    if (at.test(env)) {
-      try {
-        process.kill(Number(pid), "SIGTERM");
-      } catch { /* already gone */ }
-    }
-  }
 }
 
 /** Removes the (empty) cgroup directories below `parent` in every v1 hierarchy, deepest first. */

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../lib/exec.ts";
+import { endWatchdogsOf } from "./watchdogs.ts";
 
 export interface PodmanService {
   dockerHost: string;
@@ -61,6 +62,7 @@ async function startService(limits?: { nofile: string; nproc: string }): Promise
       await new Promise((r) => cp.once("exit", r));
     }
     await rm(dir, { recursive: true, force: true });
+    await endWatchdogsOf((host) => host === `unix://${sock}`);
   };
   const deadline = Date.now() + 30_000;
   while (true) {

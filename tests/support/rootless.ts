@@ -8,6 +8,7 @@ import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from "node:fs/p
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../lib/exec.ts";
+import { endWatchdogsOf } from "./watchdogs.ts";
 
 export const ROOTLESS_USER = process.env.K3SBOX_ROOTLESS_USER ?? "k3sboxrl";
 const SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
@@ -69,6 +70,7 @@ export async function startRootless(): Promise<RootlessDaemon> {
     while ((await rootlesskitOf(dir)).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     if (!exited) cp.kill("SIGTERM");
     await rm(dir, { recursive: true, force: true });
+    await endWatchdogsOf((host) => host === dockerHost);
   };
   const deadline = Date.now() + 60_000;
   while (true) {
