@@ -38,7 +38,9 @@ export async function containerFault(
   withinMs = 600,
 ): Promise<string | undefined> {
   const t0 = Date.now();
-  const readLogs = () => logTailWithCause(container, LOG_LINES).catch(() => ({ tail: "", cause: undefined }));
+  // The latest log read that has come back; the loop below never waits for one.
+  let seen: { tail: string; cause?: string } | undefined;
+  const readLogs = () => logTailWithCause(container, LOG_LINES).catch(() => ({ tail: "", cause: undefined })).then((l) => (seen = l));
   let logs = readLogs();
   let logsAt = t0;
   // A refused connection can come before Docker reports why: a killed container shows
@@ -50,8 +52,9 @@ export async function containerFault(
   while (!state && Date.now() - t0 + RECHECK_MS + 100 < withinMs) {
     await new Promise((r) => setTimeout(r, RECHECK_MS));
     state = await containerState(container, network);
-    if (!state && Date.now() - logsAt >= LOG_REREAD_MS) {
-      if ((await logs).cause) break;
+    if (!state && seen?.cause) break;
+    if (!state && seen && Date.now() - logsAt >= LOG_REREAD_MS) {
+      seen = undefined;
       logs = readLogs();
       logsAt = Date.now();
     }
