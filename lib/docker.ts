@@ -61,5 +61,6 @@ export {
   type ThrowawaySpec,
 } from "./docker/containers.ts";
 export { WaitCancelledError, type WaitHandle } from "./docker/waits.ts";
+export { containerLifecycle, type LifecycleAction } from "./docker/lifecycle.ts";
 export { type LabelledObject } from "./docker/inventory.ts";
 export { CAPABILITIES, EngineConfigError, type Privilege, privilegeArgs, RLIMIT_REFUSED, rlimitAdvice, type StartProbe } from "./docker/privilege.ts";

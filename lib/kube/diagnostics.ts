@@ -124,10 +124,14 @@ export async function failingContainerLog(
   previous: boolean,
 ): Promise<{ text: string; previous: boolean }> {
   const read = (prev: boolean) => readContainerLog(getText, namespace, pod, { container, tail, previous: prev, timeoutMs: LOG_TIMEOUT_MS, limitBytes: LOG_LIMIT_BYTES });
-  const text = await read(previous);
-  if (!LOG_GONE.test(text)) return { text, previous };
+  const first = await read(previous).then((text) => ({ text }), (error: unknown) => ({ error }));
+  if ("text" in first && first.text.trim() !== "" && !LOG_GONE.test(first.text)) return { text: first.text, previous };
+  // Gone, empty (an instance that has just been started) or refused (the kubelet's 400 when the
+  // instance the status named was replaced in between): the other instance may say it.
   const other = await read(!previous).catch(() => "");
-  return other.trim() !== "" && !LOG_GONE.test(other) ? { text: other, previous: !previous } : { text, previous };
+  if (other.trim() !== "" && !LOG_GONE.test(other)) return { text: other, previous: !previous };
+  if ("error" in first) throw first.error;
+  return { text: first.text, previous };
 }
 
 async function logTailLines(getText: GetText, namespace: string, pod: string, container: string, tail: number, previous: boolean) {

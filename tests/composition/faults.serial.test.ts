@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { skip, suite, test } from "../harness.ts";
-import { docker, dockerResult } from "../../lib/docker.ts";
+import { containerLifecycle, docker, dockerResult } from "../../lib/docker.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
 import { WaitError } from "../../lib/kube/waits.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
@@ -57,7 +57,7 @@ if (!TESTBED_IMAGE) {
         const pausing = (async () => {
           const until = Date.now() + 30_000;
           while (lastSeq(ctx.recorder) === before && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-          await docker(["pause", node]);
+          await containerLifecycle(node, "pause");
           pausedAt = performance.now();
         })();
         await Promise.all([base.setup!(ctx), pausing]);
@@ -103,7 +103,7 @@ if (!TESTBED_IMAGE) {
       try {
         const { err, ms } = await faultDuringWait(
           () => env.svc.k8s.waitFor("pod/never-created", "Ready", { timeoutMs: 4_000 }),
-          () => docker(["pause", node]),
+          () => containerLifecycle(node, "pause"),
         );
         assert.ok(err instanceof WaitError, `${err.name}: ${err.message}`);
         assert.ok(err.timedOut);
@@ -121,7 +121,7 @@ if (!TESTBED_IMAGE) {
       try {
         const { err, ms } = await faultDuringWait(
           () => env.svc.k8s.rollout("deployment/never-created", { namespace: "default", timeoutMs: 3_000 }),
-          () => docker(["pause", node]),
+          () => containerLifecycle(node, "pause"),
         );
         assert.ok(err instanceof WaitError, `${err.name}: ${err.message}`);
         assert.match(err.message, /the container \S+ is paused \(docker pause\)/);

@@ -61,7 +61,8 @@ async function holdAgentUntilServerReady(then: () => Promise<void>): Promise<voi
   for (;;) {
     const r = await dockerResult(["pause", agent]);
     if (r.code === 0) break;
-    if (!/is not running/.test(r.stderr) || Date.now() > deadline) throw new Error(`docker pause ${agent}: ${r.stderr.trim()}`);
+    // "is not running": not started yet; "unable to freeze": runc's freezer gave up on a busy start (it thaws).
+    if (!/is not running|unable to freeze/.test(r.stderr) || Date.now() > deadline) throw new Error(`docker pause ${agent}: ${r.stderr.trim()}`);
     await sleep(20);
   }
   const server = (await listByLabel("container", [`${LABEL_PID}=${process.pid}`])).find((c) => c.name !== agent)?.name;

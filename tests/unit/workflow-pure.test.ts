@@ -162,7 +162,7 @@ test("namespace names: prefix plus 6 random characters, prefix validated", () =>
 test("a failing container's log when the kubelet no longer has the instance the status names: the other instance's (kubelet answers simulated: the race needs a crash loop's exact timing)", async () => {
   const gone = "unable to retrieve container logs for containerd://68a427bc94d5";
   // What the kubelet answers for ?previous=true and for the current instance.
-  const kubelet = (previous: string, current: string | Error) => (_path: string, query: Record<string, string>) => {
+  const kubelet = (previous: string | Error, current: string | Error) => (_path: string, query: Record<string, string>) => {
     const answer = query.previous === "true" ? previous : current;
     return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
   };
@@ -176,6 +176,13 @@ test("a failing container's log when the kubelet no longer has the instance the 
   const fileGone = 'failed to try resolving symlinks in path "/var/log/pods/crash_crash-1_e793/app/1.log": lstat /var/log/pods/crash_crash-1_e793/app/1.log: no such file or directory';
   assert.deepEqual(await log(kubelet(fileGone, "fatal: no config\n")), { text: "fatal: no config\n", previous: false });
   assert.deepEqual(await log(kubelet("a line that says failed to try resolving symlinks in path\n", "x")), { text: "a line that says failed to try resolving symlinks in path\n", previous: true }, "a log that merely mentions it is a log");
+  // The kubelet refuses the instance the status named (replaced in between), or it has just started and
+  // wrote nothing yet: the other instance's log. When neither has one, the refusal is what is reported.
+  const refused = new Error('400: previous terminated container "app" in pod "crash-1" not found');
+  assert.deepEqual(await log(kubelet(refused, "fatal: no config\n")), { text: "fatal: no config\n", previous: false });
+  assert.deepEqual(await failingContainerLog(kubelet("fatal: no config\n", ""), "ns", "crash-1", "app", 20, false), { text: "fatal: no config\n", previous: true });
+  await assert.rejects(log(kubelet(refused, "")), refused);
+  assert.deepEqual(await log(kubelet("", "")), { text: "", previous: true });
 });
 
 test("logs: a selector is told from a pod name", () => {
