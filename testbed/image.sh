@@ -7,10 +7,11 @@
 #     kubectl, echo-https in /bin;
 #   from parts.sh: containerd, containerd-shim-runc-v2, ctr, runc in /bin,
 #     the CNI plugins in /opt/cni/bin, and the airgap images (pause, CoreDNS,
-#     Traefik, registry, whoami, local-path-provisioner, busybox) in
-#     /var/lib/rancher/k3s/agent/images (in a last layer: the image without
-#     it is tagged k3sbox-testbed-bare:<same tag>, a node that must be handed
-#     its images like rancher/k3s, which bakes none);
+#     Traefik, registry, whoami, local-path-provisioner, busybox), imported
+#     into containerd's content store at build time, not unpacked (in a last
+#     layer, with their list in /var/lib/rancher/k3s/agent/seeded-images: the
+#     image without it is tagged k3sbox-testbed-bare:<same tag>, a node that
+#     must be handed its images like rancher/k3s, which bakes none);
 #   from the host's Debian packages: nft and iptables (nf_tables) with the
 #     shared libraries they load, for kube-proxy and the CNI plugins.
 # Nothing is pulled. Tagged k3sbox-testbed:<kube version>-<hash of all of
@@ -101,13 +102,48 @@ ENV PATH=/bin:/usr/bin:/usr/sbin HOME=/root KUBECONFIG=/etc/rancher/k3s/k3s.yaml
 CMD ["/bin/k3s", "server"]
 EOF
   echo "ENV K3SBOX_COREDNS_IMAGE=$coredns_image K3SBOX_LOCAL_PATH_IMAGE=$local_path_image K3SBOX_LOCAL_PATH_HELPER_IMAGE=$local_path_helper_image" >> "$ctx/Dockerfile"
-  printf 'airgap\nDockerfile.baked\n' > "$ctx/.dockerignore"
+  printf 'airgap\nDockerfile.baked\nseed.sh\n' > "$ctx/.dockerignore"
   log "building $bare_tag from $bin"
   docker build --label "k3sbox.testbed.kube-version=$kube_version" -t "$bare_tag" "$ctx" >&2
-  # The baked node: the bare one plus the airgap tarballs, in a context of their own.
-  printf 'FROM %s\nCOPY airgap/ /var/lib/rancher/k3s/agent/images/\n' "$bare_tag" > "$ctx/Dockerfile.baked"
-  log "building $tag (the bare image and its airgap images)"
-  docker build -f Dockerfile.baked -t "$tag" - < <(tar -C "$ctx" -c Dockerfile.baked airgap) >&2
+  # The baked node: the bare one plus its system images already in
+  # containerd's content store (as kind bakes its node images), so no node
+  # imports ~350 MB of tarballs on every boot. A build stage imports the
+  # tarballs without unpacking them (no snapshotter, no privileges needed);
+  # the node's CRI unpacks an image the first time a container uses it.
+  # Only the content store and its metadata are copied out (where the k3s
+  # entry puts them in place at start, testbed/shim/cmd/k3s/node.go), with
+  # the list of references (lib/k3s/node-images.ts counts those as built in).
+  cat > "$ctx/seed.sh" <<'EOF'
+set -e
+d=/var/lib/rancher/k3s/agent
+sock=/run/seed/containerd.sock
+mkdir -p /run/seed
+printf 'version = 3\nroot = "/seed/root"\nstate = "/run/seed"\n[grpc]\n  address = "%s"\n' "$sock" > /run/seed/config.toml
+containerd --config /run/seed/config.toml > /run/seed/log 2>&1 &
+i=0
+until [ -S "$sock" ]; do
+  i=$((i + 1))
+  [ $i -lt 300 ] || { cat /run/seed/log; exit 1; }
+  sleep 0.1
+done
+for t in /seed/airgap/*.tar; do ctr --address "$sock" --namespace k8s.io images import --no-unpack "$t" > /dev/null; done
+ctr --address "$sock" --namespace k8s.io images list --quiet | grep -v '^sha256:' > "$d/seeded-images"
+kill %1
+wait
+test -s "$d/seeded-images"
+EOF
+  cat > "$ctx/Dockerfile.baked" <<EOF
+FROM $bare_tag AS seed
+COPY airgap/ /seed/airgap/
+COPY seed.sh /seed/
+RUN sh /seed/seed.sh
+FROM $bare_tag
+COPY --from=seed /seed/root/io.containerd.content.v1.content/ /var/lib/rancher/k3s/agent/containerd-content/
+COPY --from=seed /seed/root/io.containerd.metadata.v1.bolt/meta.db /var/lib/rancher/k3s/agent/containerd-seeded-meta.db
+COPY --from=seed /var/lib/rancher/k3s/agent/seeded-images /var/lib/rancher/k3s/agent/seeded-images
+EOF
+  log "building $tag (the bare image and its system images in containerd's store)"
+  docker build -f Dockerfile.baked -t "$tag" - < <(tar -C "$ctx" -c Dockerfile.baked seed.sh airgap) >&2
   log "built $tag in $(( $(date +%s) - start ))s"
 fi
 docker tag "$tag" k3sbox-testbed:latest

@@ -21,6 +21,12 @@ import { shellQuote } from "../shell-quote.ts";
 
 /** k3s's airgap directory: tarballs here are imported into containerd at start. */
 export const AIRGAP_DIR = "/var/lib/rancher/k3s/agent/images";
+/**
+ * A node image may come with its system images already in containerd's
+ * content store (the node image here does, testbed/image.sh): their
+ * references are listed in this file, one per line.
+ */
+export const SEEDED_LIST = "/var/lib/rancher/k3s/agent/seeded-images";
 const MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests";
 const CONTAINERD_CONFIG = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
 /** k3s's packaged manifests that name images (metrics-server and Traefik are disabled by k3s()). */
@@ -128,13 +134,18 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
     // Nothing was handed to this boot yet, so what containerd has came from
     // the image's own airgap tarballs — or from a pull, where the network
     // is open: with no tarballs of its own, a node image has nothing built in.
-    const airgap = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout.split("\n").filter(Boolean);
+    const listed = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; echo /; cat ${SEEDED_LIST} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout;
+    const lines = listed.split("\n");
+    const cut = lines.indexOf("/"); // no file name is "/"
+    const [airgap, seededList] = [lines.slice(0, cut), lines.slice(cut + 1)].map((part) => part.filter(Boolean));
     const own = airgap.filter((f) => !f.startsWith("k3sbox-"));
+    const seeded = new Set(seededList.map((r) => normalizeReference(r)));
     // What k3sbox mounted (its links are named after the cache volumes) is built in only
-    // if one of the image's own tarballs carries it as well.
+    // if the image's own store or one of its own tarballs carries it as well.
     const handed = new Set((await listCache()).filter((c) => airgap.includes(`k3sbox-${c.volume}.tar`)).map((c) => c.ref));
     const ownRefs = handed.size > 0 && own.length > 0 ? await ownTarballRefs(ctx, own) : new Set<string>();
-    const builtIn = own.length === 0 ? [] : [...system, ...setupImages(opts)].filter((r) =>
+    for (const r of seeded) ownRefs.add(r);
+    const builtIn = own.length === 0 && seeded.size === 0 ? [] : [...system, ...setupImages(opts)].filter((r) =>
       present.has(normalizeReference(r)) && (!handed.has(r) || ownRefs.has(normalizeReference(r)))
     );
     if (nodeId) await recordNodeNeeds(nodeId, config, ctx.image, { system, builtIn });

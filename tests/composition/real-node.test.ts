@@ -21,9 +21,11 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { skip, suite } from "../harness.ts";
 import { k3s, type K3sHelpers } from "../../lib/k3s/k3s.ts";
-import { REGISTRY_DEPLOYMENT } from "../../lib/k3s/manifests.ts";
+import { REGISTRY_DEPLOYMENT, REGISTRY_IMAGE, TRAEFIK_IMAGE } from "../../lib/k3s/manifests.ts";
+import { AIRGAP_DIR, SEEDED_LIST } from "../../lib/k3s/node-images.ts";
+import { allRecordedNeeds } from "../../lib/images/system-images.ts";
 import { waitForDeployment } from "../../lib/k3s/setup.ts";
-import { LoadImagesError } from "../../lib/k3s/load-images.ts";
+import { CONTAINERD_SOCKET, CRI_NAMESPACE, LoadImagesError } from "../../lib/k3s/load-images.ts";
 import { WaitError } from "../../lib/kube/waits.ts";
 import { demoManifest } from "../../lib/cli/smoke.ts";
 import { docker } from "../../lib/docker.ts";
@@ -126,6 +128,29 @@ if (!TESTBED_IMAGE) {
         assert.match(pod.status?.containerStatuses?.[0]?.containerID ?? "", /^containerd:\/\//, pod.metadata?.name);
       }
     }, LONG);
+
+    t("the node image's own images come in containerd's store: none is imported at start, one is unpacked only once a container uses it, and the cache records them as built in", async ({ env }) => {
+      const node = env.services.k8s.containerId;
+      const sh = async (script: string) => (await docker(["exec", node, "sh", "-c", script])).split("\n").map((l) => l.trim()).filter(Boolean);
+      const seeded = await sh(`cat ${SEEDED_LIST}`);
+      assert.ok(seeded.length >= 5, `the node image lists its images in ${SEEDED_LIST}: ${seeded.join(", ")}`);
+      const own = (await sh(`ls -A ${AIRGAP_DIR}`)).filter((f) => !f.startsWith("k3sbox-"));
+      assert.deepEqual(own, [], "no tarball of the node image's own is left to import at start");
+      // REF TYPE DIGEST STATUS SIZE UNPACKED, one line per image.
+      const unpacked = new Map((await sh(`ctr --address ${CONTAINERD_SOCKET} -n ${CRI_NAMESPACE} images check`)).slice(1).map((l) => {
+        const cols = l.split(/\s+/);
+        return [cols[0], cols[cols.length - 1] === "true"] as const;
+      }));
+      const used = new Set((await sh(`ctr --address ${CONTAINERD_SOCKET} -n ${CRI_NAMESPACE} containers list`)).slice(1).map((l) => l.split(/\s+/)[1]));
+      for (const ref of seeded) assert.ok(unpacked.has(ref), `containerd has ${ref}`);
+      for (const ref of seeded.filter((r) => used.has(r))) assert.equal(unpacked.get(ref), true, `${ref} runs in a container, so it was unpacked`);
+      const idle = seeded.filter((r) => !used.has(r));
+      assert.ok(idle.length > 0, "some image of the node's (whoami, busybox) is used by no container yet");
+      for (const ref of idle) assert.equal(unpacked.get(ref), false, `${ref} is used by no container, so it is still packed`);
+      const needs = (await allRecordedNeeds()).find((r) => r.nodeImage === TESTBED_IMAGE)?.needs;
+      assert.ok(needs, `the cache has a record of ${TESTBED_IMAGE}'s needs`);
+      for (const ref of [...needs.system, TRAEFIK_IMAGE, REGISTRY_IMAGE]) assert.ok(needs.builtIn.includes(ref), `${ref} is recorded as built in (${needs.builtIn.join(", ")})`);
+    });
 
     t("an Ingress reaches a pod through real Traefik: HTTPS verified against the environment CA, and plain HTTP", async ({ env }) => {
       await env.svc.k8s.apply(demoManifest("hello.example.test"));

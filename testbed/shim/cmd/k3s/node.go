@@ -238,7 +238,12 @@ func envOr(name, def string) string {
 // nodeMounts: "/" becomes rshared so volume mounts the kubelet makes
 // propagate into pods, and containerd's root gets a tmpfs when it would
 // otherwise sit on the container's overlayfs (overlayfs cannot stack on
-// overlayfs). The tmpfs also means a removed node leaves nothing on disk.
+// overlayfs); each start of the container begins with a fresh containerd.
+// Its content store alone (plain files) stays on the container's
+// filesystem, bound into the tmpfs: a node image may carry its system images
+// there already, with the metadata that goes with them (testbed/image.sh),
+// so no node imports them at start; the CRI unpacks an image when a
+// container first uses it.
 func nodeMounts(l nodeLayout) error {
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SHARED, ""); err != nil {
 		return fmt.Errorf("making / rshared: %w", err)
@@ -247,12 +252,35 @@ func nodeMounts(l nodeLayout) error {
 	if err := syscall.Statfs(l.Containerd, &st); err != nil {
 		return err
 	}
-	if st.Type == overlayfsMagic {
-		if err := syscall.Mount("tmpfs", l.Containerd, "tmpfs", 0, "mode=0700"); err != nil {
-			return fmt.Errorf("mounting a tmpfs on %s: %w", l.Containerd, err)
+	if st.Type != overlayfsMagic {
+		return nil
+	}
+	if err := syscall.Mount("tmpfs", l.Containerd, "tmpfs", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("mounting a tmpfs on %s: %w", l.Containerd, err)
+	}
+	content := filepath.Join(l.Containerd, "io.containerd.content.v1.content")
+	for _, dir := range []string{content, l.Content, filepath.Join(l.Containerd, "io.containerd.metadata.v1.bolt")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
 		}
 	}
-	return nil
+	if err := syscall.Mount(l.Content, content, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding %s to %s: %w", l.Content, content, err)
+	}
+	return seedMetadata(l)
+}
+
+// seedMetadata gives the fresh containerd the metadata of the content the
+// node image carries (its images, not unpacked), when it carries any.
+func seedMetadata(l nodeLayout) error {
+	seed, err := os.ReadFile(l.SeededMeta)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(l.Containerd, "io.containerd.metadata.v1.bolt", "meta.db"), seed, 0o600)
 }
 
 // nodeSysctls turns on what the pod network and kube-proxy rely on: IP

@@ -24,6 +24,8 @@ type nodeLayout struct {
 	CNIConf       string
 	CNIBin        string
 	Images        string // airgap image tarballs imported at start
+	Content       string // containerd's content store, on the container's own filesystem
+	SeededMeta    string // containerd metadata that goes with the content the node image carries
 	KubeletRoot   string
 	KubeletCerts  string
 }
@@ -41,6 +43,8 @@ func newNodeLayout(dataDir, cniBin string) nodeLayout {
 		CNIConf:       filepath.Join(agent, "etc", "cni", "net.d"),
 		CNIBin:        cniBin,
 		Images:        filepath.Join(agent, "images"),
+		Content:       filepath.Join(agent, "containerd-content"),
+		SeededMeta:    filepath.Join(agent, "containerd-seeded-meta.db"),
 		KubeletRoot:   "/var/lib/kubelet",
 		KubeletCerts:  filepath.Join(agent, "kubelet-pki"),
 	}
