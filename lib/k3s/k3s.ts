@@ -216,10 +216,16 @@ export function k3s(options: K3sOptions = {}): ServiceDefinition<K3sHelpers> {
       // Agents join while the server checks its images and its add-ons roll out.
       const agentsStarted = performance.now();
       const agents = await startAgentNodes(ctx, opts.agents, K3S_API_PORT);
-      await ensureNodeImages(opts, ctx);
-      await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
-      if (agents.length) {
-        const readyAfter = await waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000, agentsStarted);
+      // Waited for beside the add-ons' rollouts: Ready times are taken as they
+      // happen, and an agent that fails ends the start at once.
+      const [, readyAfter] = await Promise.all([
+        (async () => {
+          await ensureNodeImages(opts, ctx);
+          await setupK3sCluster(ctx.name, ctx.helpers, opts, { issueCertificate: ctx.issueCertificate, progress: ctx.progress, signal: ctx.signal });
+        })(),
+        agents.length ? waitForAgentNodes(ctx, agents, opts.readyTimeoutSecs * 1000, agentsStarted) : undefined,
+      ]);
+      if (readyAfter) {
         for (const [node, ms] of Object.entries(readyAfter)) ctx.timing(`${node} Ready`, ms);
         ctx.progress(`service "${ctx.name}": agent nodes Ready: ${Object.entries(readyAfter).map(([n, ms]) => `${n} ${ms}ms`).join(", ")}`);
       }
