@@ -132,8 +132,8 @@ export async function ensureNodeImages(opts: ResolvedK3sOptions, ctx: SetupConte
   if (system === undefined) {
     system = await learnSystemImages(opts, ctx);
     // Nothing was handed to this boot yet, so what containerd has came from
-    // the image's own airgap tarballs — or from a pull, where the network
-    // is open: with no tarballs of its own, a node image has nothing built in.
+    // the image's own store or airgap tarballs — or from a pull, where the
+    // network is open: with neither of its own, a node image has nothing built in.
     const listed = (await ctx.exec(["sh", "-c", `ls -A ${AIRGAP_DIR} 2>/dev/null; echo /; cat ${SEEDED_LIST} 2>/dev/null; true`], { timeoutMs: 15_000 })).stdout;
     const lines = listed.split("\n");
     const cut = lines.indexOf("/"); // no file name is "/"
