@@ -6,7 +6,12 @@
 //                         what a test suite shelling out to it pays)
 //   connection latency    connect → 1 byte → echo → close, sequential, through
 //                         ns.portForward()  vs  a running `kubectl port-forward`
-//   throughput            4 connections × 16 MB each way at once, same two forwards
+//   throughput            4 connections × 16 MB each way at once, same two forwards;
+//                         the echo client runs in this process (beside k3sbox's
+//                         forwarder, as in a test suite) while kubectl forwards
+//                         in a process of its own
+//   throughput, client    the same, the echo client in a child process for both
+//   in a child            (forwarder against forwarder, each with its own process)
 //
 // Prints medians and k3sbox/kubectl ratios (below 1.0: k3sbox is faster).
 //
@@ -16,12 +21,14 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { k3s } from "../lib/k3s/k3s.ts";
 import { run } from "../lib/exec.ts";
 import { spawnChild } from "../tests/support/spawn-child.ts";
 import { runtime } from "../lib/runtime.ts";
 import { startEnvironment } from "../lib/runner/environment.ts";
-import { ECHO_PORT, echoPod, echoThrough, equalBytes, openEchoConnections, openSocket, pattern, shellPod } from "../tests/support/streams.ts";
+import { scriptArgv } from "../tests/support/script.ts";
+import { ECHO_PORT, echoPod, echoThroughput, openSocket, shellPod } from "../tests/support/streams.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const KUBECTL = process.env.KUBECTL ?? "kubectl";
@@ -47,16 +54,12 @@ async function roundTrip(port: number): Promise<void> {
   sock.destroy();
 }
 
-async function throughput(port: number, conns: number, bytes: number): Promise<number> {
-  const data = Array.from({ length: conns }, (_, i) => pattern(bytes, i + 1));
-  const t0 = performance.now();
-  const socks = await openEchoConnections(port, conns); // one by one: busybox nc's backlog is 2
-  const back = await Promise.all(data.map((d, i) => echoThrough(port, d, 120_000, Promise.resolve(socks[i]))));
-  const secs = (performance.now() - t0) / 1000;
-  back.forEach((b, i) => {
-    if (!equalBytes(b, data[i])) throw new Error(`throughput: connection ${i} came back different`);
-  });
-  return (2 * conns * bytes) / MB / secs; // MB/s, both directions counted
+/** The same transfer from a child process (bench/streams-echo-client.ts), so the client has a process of its own. */
+async function throughputFromChild(port: number, conns: number, bytes: number): Promise<number> {
+  const [cmd, ...args] = scriptArgv(fileURLToPath(new URL("./streams-echo-client.ts", import.meta.url)));
+  const out = await run(cmd, [...args, String(port), String(conns), String(bytes)], { timeoutMs: 180_000 });
+  if (out.code !== 0) throw new Error(`echo client: ${out.stderr.trim()}`);
+  return Number(out.stdout.trim().split("\n").pop());
 }
 
 await using env = await startEnvironment({
@@ -90,6 +93,8 @@ try {
     connKubectl: [] as number[],
     tputOurs: [] as number[],
     tputKubectl: [] as number[],
+    childOurs: [] as number[],
+    childKubectl: [] as number[],
   };
   // Warm-up: first connections, TLS session caches, the kubelet's first exec.
   await ns.exec("shell", ["true"]);
@@ -112,8 +117,10 @@ try {
       r.connOurs.push(await time(() => roundTrip(fwd.localPort)));
       r.connKubectl.push(await time(() => roundTrip(kubectlPort)));
     }
-    r.tputOurs.push(await throughput(fwd.localPort, 4, 16 * MB));
-    r.tputKubectl.push(await throughput(kubectlPort, 4, 16 * MB));
+    r.tputOurs.push(await echoThroughput(fwd.localPort, 4, 16 * MB));
+    r.tputKubectl.push(await echoThroughput(kubectlPort, 4, 16 * MB));
+    r.childOurs.push(await throughputFromChild(fwd.localPort, 4, 16 * MB));
+    r.childKubectl.push(await throughputFromChild(kubectlPort, 4, 16 * MB));
   }
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   const rows: [string, string, string, string][] = [
@@ -125,6 +132,12 @@ try {
       `${median(r.tputOurs).toFixed(0)} MB/s`,
       `${median(r.tputKubectl).toFixed(0)} MB/s`,
       (median(r.tputKubectl) / median(r.tputOurs)).toFixed(2),
+    ],
+    [
+      "  same, echo client in a child process",
+      `${median(r.childOurs).toFixed(0)} MB/s`,
+      `${median(r.childKubectl).toFixed(0)} MB/s`,
+      (median(r.childKubectl) / median(r.childOurs)).toFixed(2),
     ],
   ];
   console.log(`streams bench: ${runtime}, ${ROUNDS} rounds, ${kubectlVersion}, node image ${IMAGE}`);

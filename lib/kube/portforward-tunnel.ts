@@ -64,6 +64,8 @@ interface Pair {
   dataId: number;
   events: TunnelStreamEvents;
   errorText: string;
+  /** The error stream's text can arrive in pieces that split a character. */
+  errorDecoder: TextDecoder | undefined;
   errorDone: boolean;
   dataDone: boolean;
   finished: boolean;
@@ -89,7 +91,8 @@ export class PortForwardTunnel {
 
   constructor(ws: WebSocketConnection) {
     this.#ws = ws;
-    ws.listen((msg) => this.#receive(msg));
+    // The session is a byte stream: WebSocket message boundaries mean nothing to it.
+    ws.listen((bytes) => this.#receive(bytes), "bytes");
     this.closed = ws.closed.then((info) => {
       this.#lose(info.error ? `the tunnel through the API server was lost: ${info.error.message}` : `the tunnel through the API server was closed (${info.code}${info.reason ? ` ${info.reason}` : ""})`);
       return info;
@@ -121,6 +124,7 @@ export class PortForwardTunnel {
       dataId,
       events,
       errorText: "",
+      errorDecoder: undefined,
       errorDone: false,
       dataDone: false,
       finished: false,
@@ -198,10 +202,10 @@ export class PortForwardTunnel {
     this.#lose(reason);
   }
 
-  #receive(msg: Uint8Array): void {
+  #receive(bytes: Uint8Array): void {
     let frames;
     try {
-      frames = this.#decoder.push(msg);
+      frames = this.#decoder.push(bytes);
     } catch (err) {
       this.#ws.destroy(err as Error);
       this.#lose(`the tunnel broke: ${(err as Error).message}`);
@@ -212,7 +216,7 @@ export class PortForwardTunnel {
         const pair = this.#byStream.get(f.streamId);
         if (!pair) continue;
         if (f.streamId === pair.errorId) {
-          pair.errorText += new TextDecoder().decode(f.data);
+          pair.errorText += (pair.errorDecoder ??= new TextDecoder()).decode(f.data, { stream: !(f.flags & FLAG_FIN) });
           if (f.flags & FLAG_FIN) pair.errorDone = true;
         } else {
           if (f.data.length) pair.events.data(f.data);

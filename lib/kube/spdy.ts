@@ -16,6 +16,7 @@
 
 import { Buffer } from "node:buffer";
 import { joinBytes } from "../bytes.ts";
+import { ByteQueue } from "./byte-queue.ts";
 
 export const SPDY_VERSION = 3;
 export const SPDY_TYPE = { synStream: 1, synReply: 2, rstStream: 3, settings: 4, ping: 6, goaway: 7, headers: 8, windowUpdate: 9 } as const;
@@ -36,6 +37,11 @@ export const RST_STATUS: Record<number, string> = {
 export const RST_CANCEL = 5;
 const MAX_FRAME_LENGTH = 0xffffff;
 
+/**
+ * A control frame (whole), or a piece of a DATA frame: its payload comes in
+ * the pieces it arrived in (views, not copies), the frame's flags on the
+ * last (a FIN ends the stream only after every byte of its frame).
+ */
 export type SpdyFrame =
   | { control: true; type: number; flags: number; payload: Uint8Array }
   | { control: false; streamId: number; flags: number; data: Uint8Array };
@@ -156,47 +162,43 @@ export function controlStreamId(payload: Uint8Array): number {
   return new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0) & 0x7fffffff;
 }
 
-/** Incremental decoder: push bytes as they come (in any pieces), get whole frames back. */
+/** Incremental decoder: push bytes as they come (in any pieces), get control frames and DATA pieces back. */
 export class SpdyDecoder {
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  #queue = new ByteQueue();
+  /** The DATA frame whose payload is coming, and how many of its bytes are still to come. */
+  #data: { streamId: number; flags: number; left: number } | undefined;
 
   push(chunk: Uint8Array): SpdyFrame[] {
-    if (chunk.length) {
-      // Plain Uint8Array views (not Buffers): what comes out is the same type whatever went in.
-      this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-      this.#buffered += chunk.length;
-    }
+    const q = this.#queue;
+    // Plain Uint8Array views (not Buffers): what comes out is the same type whatever went in.
+    q.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     const out: SpdyFrame[] = [];
-    while (this.#buffered >= 8) {
-      if (this.#chunks[0].length < 8) this.#merge(8);
-      const head = this.#chunks[0];
-      const len = (head[5] << 16) | (head[6] << 8) | head[7];
-      if (this.#buffered < 8 + len) break;
-      if (this.#chunks[0].length < 8 + len) this.#merge(8 + len);
-      const all = this.#chunks[0];
-      const body = all.subarray(8, 8 + len);
-      const flags = all[4];
-      if (all[0] & 0x80) {
-        const version = ((all[0] & 0x7f) << 8) | all[1];
-        if (version !== SPDY_VERSION) throw new Error(`SPDY version ${version} frame (expected ${SPDY_VERSION})`);
-        out.push({ control: true, type: (all[2] << 8) | all[3], flags, payload: body });
-      } else {
-        const streamId = ((all[0] << 24) | (all[1] << 16) | (all[2] << 8) | all[3]) & 0x7fffffff;
-        out.push({ control: false, streamId, flags, data: body });
+    while (true) {
+      const d = this.#data;
+      if (d) {
+        if (d.left > 0 && q.length === 0) break;
+        const piece = q.take(d.left);
+        d.left -= piece.length;
+        const last = d.left === 0;
+        out.push({ control: false, streamId: d.streamId, flags: last ? d.flags : d.flags & ~FLAG_FIN, data: piece });
+        if (last) this.#data = undefined;
+        continue;
       }
-      if (all.length === 8 + len) this.#chunks.shift();
-      else this.#chunks[0] = all.subarray(8 + len);
-      this.#buffered -= 8 + len;
+      if (q.length < 8) break;
+      const head = q.peek(8);
+      const len = (head[5] << 16) | (head[6] << 8) | head[7];
+      const flags = head[4];
+      if (head[0] & 0x80) {
+        const version = ((head[0] & 0x7f) << 8) | head[1];
+        if (version !== SPDY_VERSION) throw new Error(`SPDY version ${version} frame (expected ${SPDY_VERSION})`);
+        if (q.length < 8 + len) break;
+        q.skip(8);
+        out.push({ control: true, type: (head[2] << 8) | head[3], flags, payload: q.takeWhole(len) });
+      } else {
+        q.skip(8);
+        this.#data = { streamId: ((head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3]) & 0x7fffffff, flags, left: len };
+      }
     }
     return out;
-  }
-
-  /** Joins the leading chunks until the first holds at least `n` bytes (copying only those). */
-  #merge(n: number): void {
-    let count = 0;
-    let bytes = 0;
-    while (bytes < n) bytes += this.#chunks[count++].length;
-    this.#chunks.splice(0, count, joinBytes(this.#chunks.slice(0, count)));
   }
 }

@@ -17,11 +17,19 @@ import { createHash, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import * as tls from "node:tls";
 import type { TlsMaterial } from "./transport.ts";
-import { decodeClose, encodeClose, encodeFrame, type Frame, FrameDecoder, OPCODE } from "./ws-frame.ts";
+import { BufferPool } from "./buffer-pool.ts";
+import { clientFrameLength, decodeClose, encodeClose, encodeFrame, type FramePiece, FramePieceDecoder, MessageAssembler, OPCODE } from "./ws-frame.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/**
+ * Frames from this size up are encoded into reused buffers of POOLED_FRAME_BYTES
+ * (a SPDY tunnel's 64 KiB DATA frame with its headers fits), given back when
+ * the socket is done with them; smaller ones are not worth it.
+ */
+const POOLED_FRAME_MIN = 16 * 1024;
+const POOLED_FRAME_BYTES = clientFrameLength(64 * 1024 + 64);
 
 /** The server answered the upgrade with an HTTP status instead of 101 (e.g. 403, 404, 400). */
 export class UpgradeRefusedError extends Error {
@@ -63,15 +71,18 @@ export interface CloseInfo {
 /** One open WebSocket. Messages arrive through `listen`; `closed` settles once the TLS socket is gone. */
 export class WebSocketConnection {
   #socket: tls.TLSSocket;
-  #decoder = new FrameDecoder();
+  #decoder = new FramePieceDecoder();
+  #frames: BufferPool | undefined;
   #closeSent = false;
   #closeInfo: CloseInfo | undefined;
   #resolveClosed!: (info: CloseInfo) => void;
   /** Settles (never rejects) when the connection is over, with how it ended. */
   readonly closed: Promise<CloseInfo>;
-  #onMessage: ((data: Uint8Array, opcode: number) => void) | undefined;
-  // Messages that arrived before `listen` (e.g. right behind the upgrade answer).
-  #early: [Uint8Array, number][] = [];
+  #onData: ((data: Uint8Array, opcode: number) => void) | undefined;
+  /** Set for listeners of whole messages; without it data goes out in pieces. */
+  #messages: MessageAssembler | undefined;
+  // Data that arrived before `listen` (e.g. right behind the upgrade answer).
+  #early: FramePiece[] = [];
 
   constructor(socket: tls.TLSSocket, readonly protocol: string, rest: Uint8Array) {
     this.#socket = socket;
@@ -87,34 +98,57 @@ export class WebSocketConnection {
     if (rest.length > 0) this.#receive(rest);
   }
 
-  /** Delivers every data message, those that came before this call first. */
-  listen(fn: (data: Uint8Array, opcode: number) => void): void {
-    this.#onMessage = fn;
-    for (const [d, op] of this.#early.splice(0)) fn(d, op);
+  /**
+   * Delivers every data message, those that came before this call first.
+   * With `bytes`, a message's payload goes out in the pieces it arrived in
+   * (views, no copy): for a byte stream carried in messages whose
+   * boundaries mean nothing, as the SPDY tunnel's.
+   */
+  listen(fn: (data: Uint8Array, opcode: number) => void, mode: "messages" | "bytes" = "messages"): void {
+    this.#onData = fn;
+    this.#messages = mode === "messages" ? new MessageAssembler() : undefined;
+    for (const p of this.#early.splice(0)) this.#deliver(p);
   }
 
   #receive(chunk: Uint8Array): void {
-    let frames: Frame[];
+    let pieces: FramePiece[];
     try {
-      frames = this.#decoder.push(chunk);
+      pieces = this.#decoder.push(chunk);
     } catch (err) {
-      this.#finish({ code: 1002, reason: "", error: err as Error });
-      this.#socket.destroy();
-      return;
+      return this.#protocolError(err as Error);
     }
-    for (const f of frames) {
+    for (const p of pieces) {
       if (this.#closeInfo) return;
-      if (f.opcode === OPCODE.ping) this.#write(OPCODE.pong, f.payload);
-      else if (f.opcode === OPCODE.pong) continue;
-      else if (f.opcode === OPCODE.close) {
-        const { code, reason } = decodeClose(f.payload);
-        if (!this.#closeSent) this.#write(OPCODE.close, f.payload.subarray(0, 2));
+      if (p.opcode === OPCODE.ping) this.#write(OPCODE.pong, p.data);
+      else if (p.opcode === OPCODE.pong) continue;
+      else if (p.opcode === OPCODE.close) {
+        const { code, reason } = decodeClose(p.data);
+        if (!this.#closeSent) this.#write(OPCODE.close, p.data.subarray(0, 2));
         this.#closeSent = true;
         this.#finish({ code, reason });
         this.#socket.end();
-      } else if (this.#onMessage) this.#onMessage(f.payload, f.opcode);
-      else this.#early.push([f.payload, f.opcode]);
+      } else if (this.#onData) this.#deliver(p);
+      else this.#early.push(p);
     }
+  }
+
+  #deliver(p: FramePiece): void {
+    if (!this.#messages) {
+      if (p.data.length > 0) this.#onData!(p.data, p.opcode);
+      return;
+    }
+    let message: Uint8Array | undefined;
+    try {
+      message = this.#messages.add(p);
+    } catch (err) {
+      return this.#protocolError(err as Error);
+    }
+    if (message) this.#onData!(message, p.opcode);
+  }
+
+  #protocolError(err: Error): void {
+    this.#finish({ code: 1002, reason: "", error: err });
+    this.#socket.destroy();
   }
 
   #finish(info: CloseInfo): void {
@@ -125,7 +159,12 @@ export class WebSocketConnection {
 
   #write(opcode: number, payload: Uint8Array, rest?: Uint8Array): boolean {
     if (this.#socket.destroyed || !this.#socket.writable) return false;
-    return this.#socket.write(encodeFrame(opcode, payload, maskKey(), rest));
+    const total = clientFrameLength(payload.length + (rest?.length ?? 0));
+    if (total < POOLED_FRAME_MIN || total > POOLED_FRAME_BYTES) return this.#socket.write(encodeFrame(opcode, payload, maskKey(), rest));
+    // The write's callback comes once the socket no longer needs the bytes: the buffer goes back then.
+    const pool = this.#frames ??= new BufferPool(POOLED_FRAME_BYTES, 32);
+    const buf = pool.take();
+    return this.#socket.write(encodeFrame(opcode, payload, maskKey(), rest, buf), () => pool.give(buf));
   }
 
   /** Sends one binary message (`data`, then `rest` if given); false means "wait for onDrain before sending more". */

@@ -5,6 +5,7 @@
 
 import { Buffer } from "node:buffer";
 import { joinBytes } from "../bytes.ts";
+import { ByteQueue } from "./byte-queue.ts";
 
 export const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -14,27 +15,39 @@ export interface Frame {
   payload: Uint8Array;
 }
 
+/** The bytes of a client frame (header with its mask key, then the payload) for a payload of `len` bytes. */
+export function clientFrameLength(len: number): number {
+  return 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + 4 + len;
+}
+
 /**
  * Encodes one final (FIN) frame, masked with `maskKey` (4 random bytes). The
  * payload is `payload` followed by `rest` when given (one copy for a header
- * and its data, e.g. a SPDY frame header and the bytes it carries).
+ * and its data, e.g. a SPDY frame header and the bytes it carries). Written
+ * into the start of `into` when given (it must hold clientFrameLength bytes),
+ * else into a new buffer.
  */
-export function encodeFrame(opcode: number, payload: Uint8Array, maskKey: Uint8Array, rest?: Uint8Array): Uint8Array {
+export function encodeFrame(opcode: number, payload: Uint8Array, maskKey: Uint8Array, rest?: Uint8Array, into?: Uint8Array): Uint8Array {
   const len = payload.length + (rest?.length ?? 0);
-  const headerLen = 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + 4;
-  const out = Buffer.allocUnsafe(headerLen + len);
+  const total = clientFrameLength(len);
+  if (into && into.length < total) throw new RangeError(`a frame of ${total} bytes does not fit in ${into.length}`);
+  const out = into ? into.subarray(0, total) : Buffer.allocUnsafe(total);
   out[0] = 0x80 | opcode;
   let o = 2;
   if (len < 126) {
     out[1] = 0x80 | len;
   } else if (len < 65536) {
     out[1] = 0x80 | 126;
-    out.writeUInt16BE(len, 2);
+    out[2] = len >>> 8;
+    out[3] = len & 0xff;
     o = 4;
   } else {
     out[1] = 0x80 | 127;
-    out.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
-    out.writeUInt32BE(len >>> 0, 6);
+    const hi = Math.floor(len / 2 ** 32);
+    for (let i = 0; i < 4; i++) {
+      out[2 + i] = (hi >>> (24 - 8 * i)) & 0xff;
+      out[6 + i] = (len >>> (24 - 8 * i)) & 0xff;
+    }
     o = 10;
   }
   out.set(maskKey, o);
@@ -72,107 +85,149 @@ export class WebSocketProtocolError extends Error {
 }
 
 /**
- * Incremental decoder of server frames: `push` bytes as they arrive and get
- * back every frame completed so far (data frames as whole messages).
+ * A piece of what the server sent: part of a data message's payload (a view
+ * of the bytes as they arrived, not a copy), or a whole control frame.
  */
-export class FrameDecoder {
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #fragments: Uint8Array[] = [];
-  #fragmentOpcode = -1;
-  #fragmentBytes = 0;
+export interface FramePiece {
+  /** The message's opcode (text or binary) for data, else the control frame's. */
+  opcode: number;
+  data: Uint8Array;
+  /** The message's (or control frame's) last piece. */
+  last: boolean;
+}
 
-  constructor(private readonly maxMessageBytes = 64 * 1024 * 1024) {}
+const EMPTY = new Uint8Array(0);
 
-  push(chunk: Uint8Array): Frame[] {
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-    }
-    const out: Frame[] = [];
+/**
+ * Incremental decoder of server frames that copies no payload: `push` bytes
+ * as they arrive and get back data messages in the pieces they arrived in
+ * (a byte-stream protocol on top, such as the SPDY tunnel, needs nothing
+ * more) and each control frame whole.
+ */
+export class FramePieceDecoder {
+  #queue = new ByteQueue();
+  /** Opcode of the data message in progress; -1 between messages. */
+  #messageOpcode = -1;
+  /** Payload bytes of the current data frame still to come; -1 between frames. */
+  #frameLeft = -1;
+  #frameFin = false;
+
+  push(chunk: Uint8Array): FramePiece[] {
+    this.#queue.push(chunk);
+    const out: FramePiece[] = [];
     while (true) {
-      const frame = this.#next();
-      if (!frame) break;
-      if (frame.opcode >= 0x8) {
-        if (!frame.fin) throw new WebSocketProtocolError("fragmented control frame");
-        out.push({ opcode: frame.opcode, payload: frame.payload });
+      if (this.#frameLeft > 0) {
+        if (this.#queue.length === 0) break;
+        const piece = this.#queue.take(this.#frameLeft);
+        this.#frameLeft -= piece.length;
+        out.push({ opcode: this.#messageOpcode, data: piece, last: this.#frameLeft === 0 && this.#frameFin });
+        if (this.#frameLeft === 0) this.#endFrame();
         continue;
       }
-      if (frame.opcode === OPCODE.continuation) {
-        if (this.#fragmentOpcode < 0) throw new WebSocketProtocolError("continuation frame without a message to continue");
-      } else {
-        if (this.#fragmentOpcode >= 0) throw new WebSocketProtocolError("new message before the previous one was complete");
-        if (frame.opcode !== OPCODE.text && frame.opcode !== OPCODE.binary) throw new WebSocketProtocolError(`unknown opcode ${frame.opcode}`);
-        if (frame.fin) {
-          out.push({ opcode: frame.opcode, payload: frame.payload });
-          continue;
-        }
-        this.#fragmentOpcode = frame.opcode;
-      }
-      this.#fragments.push(frame.payload);
-      this.#fragmentBytes += frame.payload.length;
-      if (this.#fragmentBytes > this.maxMessageBytes) throw new WebSocketProtocolError(`message larger than ${this.maxMessageBytes} bytes`);
-      if (frame.fin) {
-        out.push({ opcode: this.#fragmentOpcode, payload: joinBytes(this.#fragments) });
-        this.#fragments = [];
-        this.#fragmentBytes = 0;
-        this.#fragmentOpcode = -1;
-      }
+      if (!this.#header(out)) break;
     }
     return out;
   }
 
-  /** One raw frame off the buffer, or undefined when it is not complete yet. */
-  #next(): { fin: boolean; opcode: number; payload: Uint8Array } | undefined {
-    if (this.#buffered < 2) return undefined;
-    const head = this.#peek(Math.min(this.#buffered, 14));
+  #endFrame(): void {
+    this.#frameLeft = -1;
+    if (this.#frameFin) this.#messageOpcode = -1;
+  }
+
+  /** Reads one frame header (and a control frame whole); false when the bytes are not there yet. */
+  #header(out: FramePiece[]): boolean {
+    const q = this.#queue;
+    if (q.length < 2) return false;
+    const head = q.peek(Math.min(q.length, 10));
     const fin = (head[0] & 0x80) !== 0;
     if ((head[0] & 0x70) !== 0) throw new WebSocketProtocolError("reserved bits set (no extension was negotiated)");
     const opcode = head[0] & 0x0f;
-    const masked = (head[1] & 0x80) !== 0;
-    if (masked) throw new WebSocketProtocolError("the server sent a masked frame");
+    if ((head[1] & 0x80) !== 0) throw new WebSocketProtocolError("the server sent a masked frame");
     let len = head[1] & 0x7f;
     let o = 2;
     if (len === 126) {
-      if (head.length < 4) return undefined;
+      if (head.length < 4) return false;
       len = (head[2] << 8) | head[3];
       o = 4;
     } else if (len === 127) {
-      if (head.length < 10) return undefined;
+      if (head.length < 10) return false;
       const hi = ((head[2] << 24) | (head[3] << 16) | (head[4] << 8) | head[5]) >>> 0;
       const lo = ((head[6] << 24) | (head[7] << 16) | (head[8] << 8) | head[9]) >>> 0;
       if (hi > 0x1fffff) throw new WebSocketProtocolError("frame length beyond 2^53");
       len = hi * 2 ** 32 + lo;
       o = 10;
     }
-    if (len > this.maxMessageBytes) throw new WebSocketProtocolError(`frame larger than ${this.maxMessageBytes} bytes`);
-    if (this.#buffered < o + len) return undefined;
-    const all = this.#take(o + len);
-    return { fin, opcode, payload: all.subarray(o) };
+    if (opcode >= 0x8) {
+      if (!fin) throw new WebSocketProtocolError("fragmented control frame");
+      if (len > 125) throw new WebSocketProtocolError(`control frame of ${len} bytes (at most 125)`);
+      if (q.length < o + len) return false;
+      q.skip(o);
+      out.push({ opcode, data: q.takeWhole(len), last: true });
+      return true;
+    }
+    if (opcode === OPCODE.continuation) {
+      if (this.#messageOpcode < 0) throw new WebSocketProtocolError("continuation frame without a message to continue");
+    } else {
+      if (this.#messageOpcode >= 0) throw new WebSocketProtocolError("new message before the previous one was complete");
+      if (opcode !== OPCODE.text && opcode !== OPCODE.binary) throw new WebSocketProtocolError(`unknown opcode ${opcode}`);
+      this.#messageOpcode = opcode;
+    }
+    q.skip(o);
+    this.#frameLeft = len;
+    this.#frameFin = fin;
+    if (len === 0) {
+      // An empty frame: only its FIN says anything (some servers end every message with one).
+      if (fin) out.push({ opcode: this.#messageOpcode, data: EMPTY, last: true });
+      this.#endFrame();
+    }
+    return true;
+  }
+}
+
+/** Puts data messages back together from their pieces: a single piece as it is, several joined. */
+export class MessageAssembler {
+  #parts: Uint8Array[] = [];
+  #bytes = 0;
+
+  constructor(private readonly maxMessageBytes = 64 * 1024 * 1024) {}
+
+  /** The whole message once `piece` was its last, else undefined. */
+  add(piece: FramePiece): Uint8Array | undefined {
+    if (piece.data.length > 0) {
+      this.#parts.push(piece.data);
+      this.#bytes += piece.data.length;
+      if (this.#bytes > this.maxMessageBytes) throw new WebSocketProtocolError(`message larger than ${this.maxMessageBytes} bytes`);
+    }
+    if (!piece.last) return undefined;
+    const parts = this.#parts;
+    this.#parts = [];
+    this.#bytes = 0;
+    return parts.length === 1 ? parts[0] : joinBytes(parts);
+  }
+}
+
+/**
+ * Incremental decoder of server frames: `push` bytes as they arrive and get
+ * back every control frame and every data message completed so far (whole).
+ */
+export class FrameDecoder {
+  #pieces = new FramePieceDecoder();
+  #messages: MessageAssembler;
+
+  constructor(maxMessageBytes?: number) {
+    this.#messages = new MessageAssembler(maxMessageBytes);
   }
 
-  #peek(n: number): Uint8Array {
-    if (this.#chunks[0].length >= n) return this.#chunks[0].subarray(0, n);
-    return this.#gather(n).subarray(0, n);
-  }
-
-  #take(n: number): Uint8Array {
-    const first = this.#chunks[0].length >= n ? this.#chunks[0] : this.#gather(n);
-    const out = first.subarray(0, n);
-    if (first.length === n) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(n);
-    this.#buffered -= n;
+  push(chunk: Uint8Array): Frame[] {
+    const out: Frame[] = [];
+    for (const p of this.#pieces.push(chunk)) {
+      if (p.opcode >= 0x8) out.push({ opcode: p.opcode, payload: p.data });
+      else {
+        const message = this.#messages.add(p);
+        if (message) out.push({ opcode: p.opcode, payload: message });
+      }
+    }
     return out;
-  }
-
-  /** Joins the leading chunks until the first holds at least `n` bytes (copying only those). */
-  #gather(n: number): Uint8Array {
-    let count = 0;
-    let bytes = 0;
-    while (bytes < n) bytes += this.#chunks[count++].length;
-    const joined = joinBytes(this.#chunks.slice(0, count));
-    this.#chunks.splice(0, count, joined);
-    return joined;
   }
 }
 

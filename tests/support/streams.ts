@@ -139,4 +139,21 @@ export async function openEchoConnections(port: number, n: number): Promise<Sock
   return out;
 }
 
+/**
+ * `conns` connections × `bytes` each way at once through an echo port
+ * (checked byte for byte); MB/s, both directions counted. The data is made
+ * before the clock starts.
+ */
+export async function echoThroughput(port: number, conns: number, bytes: number): Promise<number> {
+  const data = Array.from({ length: conns }, (_, i) => pattern(bytes, i + 1));
+  const t0 = performance.now();
+  const socks = await openEchoConnections(port, conns);
+  const back = await Promise.all(data.map((d, i) => echoThrough(port, d, 120_000, Promise.resolve(socks[i]))));
+  const secs = (performance.now() - t0) / 1000;
+  back.forEach((b, i) => {
+    if (!equalBytes(b, data[i])) throw new Error(`throughput: connection ${i} came back different`);
+  });
+  return (2 * conns * bytes) / (1024 * 1024) / secs;
+}
+
 export const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;

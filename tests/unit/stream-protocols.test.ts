@@ -5,7 +5,18 @@
 
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { decodeClose, encodeClose, encodeFrame, FrameDecoder, mask, OPCODE, WebSocketProtocolError } from "../../lib/kube/ws-frame.ts";
+import {
+  decodeClose,
+  encodeClose,
+  encodeFrame,
+  FrameDecoder,
+  type FramePiece,
+  FramePieceDecoder,
+  mask,
+  MessageAssembler,
+  OPCODE,
+  WebSocketProtocolError,
+} from "../../lib/kube/ws-frame.ts";
 import { acceptKey, parseResponseHead } from "../../lib/kube/websocket.ts";
 import { channelMessage, closeChannelMessage, execQuery, parseChannelMessage, parseExecStatus, parsePortPrefix } from "../../lib/kube/channels.ts";
 import { podTarget } from "../../lib/kube/exec.ts";
@@ -118,6 +129,43 @@ test("FrameDecoder: protocol violations are errors that say what is wrong", () =
   assert.throws(() => new FrameDecoder().push(serverFrame(OPCODE.ping, Uint8Array.of(1), false)), /fragmented control frame/);
   assert.throws(() => new FrameDecoder(1000).push(serverFrame(OPCODE.binary, bytes(2000))), /larger than 1000 bytes/);
   assert.throws(() => new FrameDecoder().push(serverFrame(0x3, Uint8Array.of(1))), /unknown opcode 3/);
+  assert.throws(() => new FrameDecoder().push(serverFrame(OPCODE.ping, bytes(126))), /control frame of 126 bytes/);
+});
+
+test("FramePieceDecoder: a message comes out in the pieces it arrived in, views of them, the last marked (as a server that ends each message with an empty frame sends it)", () => {
+  // A 16 KiB non-final frame, then an empty final continuation (Go's gorilla/websocket writes large messages so), then a ping.
+  const payload = bytes(16 * 1024, 3);
+  const wire = Buffer.concat([serverFrame(OPCODE.binary, payload, false), serverFrame(OPCODE.continuation, new Uint8Array(0)), serverFrame(OPCODE.ping, Uint8Array.of(7))]);
+  for (const step of [1, 3, 4, 1000, 16 * 1024, wire.length]) {
+    const d = new FramePieceDecoder();
+    const pieces: FramePiece[] = [];
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < wire.length; i += step) {
+      const chunk = Uint8Array.from(wire.subarray(i, i + step));
+      chunks.push(chunk);
+      pieces.push(...d.push(chunk));
+    }
+    const data = pieces.filter((p) => p.opcode === OPCODE.binary);
+    assert.deepEqual(Buffer.concat(data.map((p) => p.data)), Buffer.from(payload), `payload with chunks of ${step}`);
+    assert.deepEqual(data.map((p) => p.last), data.map((_, i) => i === data.length - 1), "only the last piece is marked last");
+    assert.ok(data.every((p) => p.data.length > 0 || p.last), "no empty pieces but the final one");
+    for (const p of data.filter((p) => p.data.length > 0)) {
+      assert.ok(chunks.some((c) => c.buffer === p.data.buffer), "a payload piece is a view of a pushed chunk, not a copy");
+    }
+    assert.deepEqual(pieces[pieces.length - 1], { opcode: OPCODE.ping, data: Uint8Array.of(7), last: true });
+  }
+});
+
+test("MessageAssembler: a message in one piece is that piece; several are joined; past the limit is an error", () => {
+  const one = Uint8Array.of(1, 2, 3);
+  const a = new MessageAssembler(10);
+  assert.equal(a.add({ opcode: OPCODE.binary, data: one, last: false }), undefined);
+  assert.equal(a.add({ opcode: OPCODE.binary, data: new Uint8Array(0), last: true }), one, "the same array, not a copy");
+  a.add({ opcode: OPCODE.binary, data: one, last: false });
+  assert.deepEqual(a.add({ opcode: OPCODE.binary, data: Uint8Array.of(4), last: true }), Uint8Array.of(1, 2, 3, 4));
+  assert.deepEqual(a.add({ opcode: OPCODE.text, data: new Uint8Array(0), last: true }), new Uint8Array(0), "an empty message");
+  a.add({ opcode: OPCODE.binary, data: bytes(8), last: false });
+  assert.throws(() => a.add({ opcode: OPCODE.binary, data: bytes(3), last: false }), /message larger than 10 bytes/);
 });
 
 test("close frames: code and reason round-trip; an empty close payload is 1005", () => {
@@ -218,14 +266,27 @@ test("SPDY: frames encode as the draft says and decode back from any split", () 
     const dec = new SpdyDecoder();
     const frames = [];
     for (let i = 0; i < wire.length; i += step) frames.push(...dec.push(wire.subarray(i, i + step)));
-    assert.equal(frames.length, 5, `five frames with chunks of ${step}`);
-    const [f0, f1, f2, f3, f4] = frames;
+    const pieces = frames.filter((f) => !f.control);
+    const control = frames.filter((f) => f.control);
+    assert.equal(control.length, 4, `four control frames with chunks of ${step}`);
+    const [f0, f2, f3, f4] = control;
     assert.ok(f0.control && f0.type === SPDY_TYPE.synStream && f0.flags === FLAG_FIN);
-    assert.ok(!f1.control && f1.streamId === 5 && f1.flags === FLAG_FIN);
-    assert.deepEqual(!f1.control && f1.data, bytes(70_000));
+    assert.ok(pieces.every((p) => !p.control && p.streamId === 5), "the DATA frame's pieces name its stream");
+    assert.deepEqual(pieces.map((p) => p.flags), pieces.map((_, i) => (i === pieces.length - 1 ? FLAG_FIN : 0)), "FIN on the last piece only");
+    assert.deepEqual(new Uint8Array(Buffer.concat(pieces.map((p) => (!p.control ? p.data : new Uint8Array(0))))), bytes(70_000));
     assert.ok(f2.control && f2.type === SPDY_TYPE.rstStream && controlStreamId(f2.payload) === 7);
     assert.ok(f3.control && f3.type === SPDY_TYPE.ping);
     assert.ok(f4.control && f4.type === SPDY_TYPE.goaway);
+    assert.ok(frames.indexOf(pieces[pieces.length - 1]) < frames.indexOf(f2), "in wire order");
   }
   assert.throws(() => new SpdyDecoder().push(Uint8Array.of(0x80, 0x02, 0, 1, 0, 0, 0, 0)), /SPDY version 2 frame/);
+});
+
+test("SPDY: DATA pieces are views of what was pushed; an empty DATA frame with FIN is one empty piece", () => {
+  const chunk = Buffer.concat([dataFrame(3, bytes(100)), dataFrame(3, new Uint8Array(0), true)]);
+  const frames = new SpdyDecoder().push(chunk);
+  assert.equal(frames.length, 2);
+  const [a, b] = frames;
+  assert.ok(!a.control && a.flags === 0 && a.data.buffer === chunk.buffer && a.data.length === 100, "no copy");
+  assert.ok(!b.control && b.flags === FLAG_FIN && b.data.length === 0);
 });
