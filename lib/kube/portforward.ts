@@ -1,20 +1,16 @@
 // portForward(target, remotePort): a TCP listener on 127.0.0.1 whose every
 // connection is carried to the pod's port through the API server.
 //
-// Protocol: one WebSocket (v4.channel.k8s.io, pods/<name>/portforward) per
-// accepted connection. The API server proxies it to the node's kubelet, which
-// hands it to the container runtime's streaming server (containerd's CRI
-// plugin here and in real k3s). This is the protocol every release since
-// Kubernetes 1.4 serves. kubectl ≥ 1.31 instead tunnels SPDY through one
-// WebSocket and multiplexes connections over it; that needs a SPDY/3.1
-// framer with zlib header compression under a preset dictionary, and saves
-// the per-connection TLS handshake. We chose the plain protocol: simpler,
-// no compression code, each connection isolated (one failing stream cannot
-// take the others down), and it works with real k3s v1.32 and the v1.35 node
-// alike. Its limit: v4 has no way to half-close, so a client's end-of-write
-// is not passed on (the connection stays open for reading until either side
-// closes it).
-
+// Protocols: where the API server offers it (Kubernetes 1.31+: real k3s
+// v1.32 and the v1.35 node), every connection of a forward is a stream pair
+// on one SPDY session tunnelled through one WebSocket, as kubectl ≥ 1.31
+// does (portforward-tunnel.ts): a new connection costs no TLS handshake and
+// half-closes pass through. Elsewhere, or with `transport: "websocket"`,
+// each accepted connection gets its own v4.channel.k8s.io WebSocket, the
+// protocol every release since Kubernetes 1.4 serves; v4 cannot half-close,
+// so a client's end-of-write is not passed on there. Either way the API
+// server proxies to the node's kubelet, which hands the stream to the
+// container runtime's streaming server (containerd's CRI plugin).
 //
 // This module starts a forward and owns its listener; portforward-api.ts has
 // the options, the handle and the error, portforward-target.ts resolves the
