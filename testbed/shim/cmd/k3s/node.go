@@ -238,12 +238,7 @@ func envOr(name, def string) string {
 // nodeMounts: "/" becomes rshared so volume mounts the kubelet makes
 // propagate into pods, and containerd's root gets a tmpfs when it would
 // otherwise sit on the container's overlayfs (overlayfs cannot stack on
-// overlayfs); each start of the container begins with a fresh containerd.
-// Its content store alone (plain files) stays on the container's
-// filesystem, bound into the tmpfs: a node image may carry its system images
-// there already, with the metadata that goes with them (testbed/image.sh),
-// so no node imports them at start; the CRI unpacks an image when a
-// container first uses it.
+// overlayfs); then each container start begins with a fresh containerd.
 func nodeMounts(l nodeLayout) error {
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SHARED, ""); err != nil {
 		return fmt.Errorf("making / rshared: %w", err)
@@ -252,14 +247,24 @@ func nodeMounts(l nodeLayout) error {
 	if err := syscall.Statfs(l.Containerd, &st); err != nil {
 		return err
 	}
-	if st.Type != overlayfsMagic {
-		return nil
+	if st.Type == overlayfsMagic {
+		if err := syscall.Mount("tmpfs", l.Containerd, "tmpfs", 0, "mode=0700"); err != nil {
+			return fmt.Errorf("mounting a tmpfs on %s: %w", l.Containerd, err)
+		}
 	}
-	if err := syscall.Mount("tmpfs", l.Containerd, "tmpfs", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("mounting a tmpfs on %s: %w", l.Containerd, err)
-	}
+	return useImageContent(l)
+}
+
+// useImageContent keeps containerd's content store (plain files) on the
+// container's own filesystem, bound into its root: a node image may carry
+// its system images there already (testbed/image.sh), so no node imports
+// them at start; the CRI unpacks an image when a container first uses it.
+// A root without metadata yet gets the metadata that goes with that content;
+// one that outlived a restart (not on a tmpfs) keeps its own.
+func useImageContent(l nodeLayout) error {
 	content := filepath.Join(l.Containerd, "io.containerd.content.v1.content")
-	for _, dir := range []string{content, l.Content, filepath.Join(l.Containerd, "io.containerd.metadata.v1.bolt")} {
+	metaDir := filepath.Join(l.Containerd, "io.containerd.metadata.v1.bolt")
+	for _, dir := range []string{content, l.Content, metaDir} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
@@ -267,12 +272,10 @@ func nodeMounts(l nodeLayout) error {
 	if err := syscall.Mount(l.Content, content, "", syscall.MS_BIND, ""); err != nil {
 		return fmt.Errorf("binding %s to %s: %w", l.Content, content, err)
 	}
-	return seedMetadata(l)
-}
-
-// seedMetadata gives the fresh containerd the metadata of the content the
-// node image carries (its images, not unpacked), when it carries any.
-func seedMetadata(l nodeLayout) error {
+	meta := filepath.Join(metaDir, "meta.db")
+	if _, err := os.Stat(meta); err == nil {
+		return nil
+	}
 	seed, err := os.ReadFile(l.SeededMeta)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -280,7 +283,7 @@ func seedMetadata(l nodeLayout) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(l.Containerd, "io.containerd.metadata.v1.bolt", "meta.db"), seed, 0o600)
+	return os.WriteFile(meta, seed, 0o600)
 }
 
 // nodeSysctls turns on what the pod network and kube-proxy rely on: IP
