@@ -84,21 +84,31 @@ func agentLayout(dataDir string) layout {
 	return layout{Server: a, TLS: filepath.Join(a, "tls"), Cred: filepath.Join(a, "cred"), Logs: filepath.Join(a, "logs"), Etc: filepath.Join(a, "etc")}
 }
 
-// prepareAgent joins: CA, credentials, then the node's configuration.
-func prepareAgent(ctx context.Context, c *serverConfig) (*server, error) {
+// resolveNodeIdentity fills in what a server and an agent default alike: the
+// node's name (the lower-cased hostname, as k3s names it) and the absolute
+// data directory.
+func resolveNodeIdentity(c *serverConfig) error {
 	if c.NodeName == "" {
 		host, err := os.Hostname()
 		if err != nil {
-			return nil, fmt.Errorf("--node-name not set and no hostname: %w", err)
+			return fmt.Errorf("--node-name not set and no hostname: %w", err)
 		}
 		c.NodeName = strings.ToLower(host)
 	}
 	dataDir, err := filepath.Abs(c.DataDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.DataDir = dataDir
-	s := &server{cfg: c, dirs: agentLayout(dataDir), bins: map[string]string{}}
+	return nil
+}
+
+// prepareAgent joins: CA, credentials, then the node's configuration.
+func prepareAgent(ctx context.Context, c *serverConfig) (*server, error) {
+	if err := resolveNodeIdentity(c); err != nil {
+		return nil, err
+	}
+	s := &server{cfg: c, dirs: agentLayout(c.DataDir), bins: map[string]string{}}
 	if ok, why := chooseRealNode(s.bins); !ok {
 		return nil, fmt.Errorf("an agent is a real node, and none can run here: %s", why)
 	}

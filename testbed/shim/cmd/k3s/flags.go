@@ -86,22 +86,59 @@ func repeat(dst func(c *serverConfig) *[]string) flagSpec {
 	return flagSpec{kindRepeat, func(c *serverConfig, v string) error { *dst(c) = append(*dst(c), v); return nil }}
 }
 
+// nodeFlags are the flags `k3s server` and `k3s agent` share: both run a node.
+var nodeFlags = map[string]flagSpec{
+	"token":          str(func(c *serverConfig) *string { return &c.Token }),
+	"t":              str(func(c *serverConfig) *string { return &c.Token }),
+	"token-file":     str(func(c *serverConfig) *string { return &c.TokenFile }),
+	"data-dir":       str(func(c *serverConfig) *string { return &c.DataDir }),
+	"d":              str(func(c *serverConfig) *string { return &c.DataDir }),
+	"node-name":      str(func(c *serverConfig) *string { return &c.NodeName }),
+	"node-ip":        str(func(c *serverConfig) *string { return &c.NodeIP }),
+	"i":              str(func(c *serverConfig) *string { return &c.NodeIP }),
+	"resolv-conf":    str(func(c *serverConfig) *string { return &c.ResolvConf }),
+	"node-label":     list(func(c *serverConfig) *[]string { return &c.NodeLabels }),
+	"node-taint":     list(func(c *serverConfig) *[]string { return &c.NodeTaints }),
+	"kubelet-arg":    repeat(func(c *serverConfig) *[]string { return &c.KubeletArgs }),
+	"kube-proxy-arg": repeat(func(c *serverConfig) *[]string { return &c.KubeProxyArgs }),
+	// The pod network is the node entry's host-gw (hostgw.go), whatever
+	// these say.
+	"flannel-iface":    {kind: ignString},
+	"flannel-conf":     {kind: ignString},
+	"flannel-cni-conf": {kind: ignString},
+	// Accepted (the library or users pass them) and without effect here.
+	"node-external-ip":           {kind: ignString},
+	"container-runtime-endpoint": {kind: ignString},
+	"image-service-endpoint":     {kind: ignString},
+	"default-runtime":            {kind: ignString},
+	"snapshotter":                {kind: ignString},
+	"pause-image":                {kind: ignString},
+	"private-registry":           {kind: ignString},
+	"log":                        {kind: ignString},
+	"l":                          {kind: ignString},
+	"v":                          {kind: ignString},
+	"vmodule":                    {kind: ignString},
+	"config":                     {kind: ignString},
+	"c":                          {kind: ignString},
+	"selinux":                    {kind: ignBool},
+	"protect-kernel-defaults":    {kind: ignBool},
+	"prefer-bundled-bin":         {kind: ignBool},
+	"rootless":                   {kind: ignBool},
+	"docker":                     {kind: ignBool},
+	"debug":                      {kind: ignBool},
+	"alsologtostderr":            {kind: ignBool},
+}
+
 // serverFlags is the table of every `k3s server` flag we accept.
-var serverFlags = map[string]flagSpec{
-	"data-dir":          str(func(c *serverConfig) *string { return &c.DataDir }),
-	"d":                 str(func(c *serverConfig) *string { return &c.DataDir }),
+var serverFlags = withFlags(nodeFlags, map[string]flagSpec{
 	"bind-address":      str(func(c *serverConfig) *string { return &c.BindAddress }),
 	"advertise-address": str(func(c *serverConfig) *string { return &c.AdvertiseAddress }),
 	"write-kubeconfig":  str(func(c *serverConfig) *string { return &c.WriteKubeconfig }),
 	"o":                 str(func(c *serverConfig) *string { return &c.WriteKubeconfig }),
-	"node-name":         str(func(c *serverConfig) *string { return &c.NodeName }),
-	"node-ip":           str(func(c *serverConfig) *string { return &c.NodeIP }),
-	"i":                 str(func(c *serverConfig) *string { return &c.NodeIP }),
 	"cluster-cidr":      str(func(c *serverConfig) *string { return &c.ClusterCIDR }),
 	"service-cidr":      str(func(c *serverConfig) *string { return &c.ServiceCIDR }),
 	"cluster-dns":       str(func(c *serverConfig) *string { return &c.ClusterDNS }),
 	"cluster-domain":    str(func(c *serverConfig) *string { return &c.ClusterDomain }),
-	"resolv-conf":       str(func(c *serverConfig) *string { return &c.ResolvConf }),
 	"https-listen-port": {kindString, func(c *serverConfig, v string) error {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 1 || p > 65535 {
@@ -115,54 +152,31 @@ var serverFlags = map[string]flagSpec{
 		c.WriteKubeconfigMode = m
 		return err
 	}},
-	"token":      str(func(c *serverConfig) *string { return &c.Token }),
-	"t":          str(func(c *serverConfig) *string { return &c.Token }),
-	"token-file": str(func(c *serverConfig) *string { return &c.TokenFile }),
-	"tls-san":    list(func(c *serverConfig) *[]string { return &c.TLSSANs }),
-	"disable":    list(func(c *serverConfig) *[]string { return &c.Disable }),
-	"node-label": list(func(c *serverConfig) *[]string { return &c.NodeLabels }),
-	"node-taint": list(func(c *serverConfig) *[]string { return &c.NodeTaints }),
+	"tls-san": list(func(c *serverConfig) *[]string { return &c.TLSSANs }),
+	"disable": list(func(c *serverConfig) *[]string { return &c.Disable }),
 
 	// Passed through to the real components, like k3s does.
 	"etcd-arg":                    repeat(func(c *serverConfig) *[]string { return &c.EtcdArgs }),
 	"kube-apiserver-arg":          repeat(func(c *serverConfig) *[]string { return &c.APIServerArgs }),
 	"kube-controller-manager-arg": repeat(func(c *serverConfig) *[]string { return &c.ControllerManagerArgs }),
 	"kube-scheduler-arg":          repeat(func(c *serverConfig) *[]string { return &c.SchedulerArgs }),
-	"kubelet-arg":                 repeat(func(c *serverConfig) *[]string { return &c.KubeletArgs }),
-	"kube-proxy-arg":              repeat(func(c *serverConfig) *[]string { return &c.KubeProxyArgs }),
 
 	// Networking and packaging flags with no counterpart here: accepted (the
 	// library passes several of them) and without effect. (The pod network
 	// is a CNI bridge, whatever --flannel-backend says.)
 	"kube-cloud-controller-manager-arg": {kind: ignString},
 	"flannel-backend":                   {kind: ignString},
-	"flannel-iface":                     {kind: ignString},
-	"flannel-conf":                      {kind: ignString},
-	"flannel-cni-conf":                  {kind: ignString},
 	"flannel-external-ip":               {kind: ignBool},
 	"flannel-ipv6-masq":                 {kind: ignBool},
 	"egress-selector-mode":              {kind: ignString},
 	"servicelb-namespace":               {kind: ignString},
 	"service-node-port-range":           {kind: ignString},
-	"node-external-ip":                  {kind: ignString},
 	"advertise-port":                    {kind: ignString},
 	"agent-token":                       {kind: ignString},
 	"agent-token-file":                  {kind: ignString},
 	"server":                            {kind: ignString},
 	"s":                                 {kind: ignString},
-	"container-runtime-endpoint":        {kind: ignString},
-	"image-service-endpoint":            {kind: ignString},
-	"default-runtime":                   {kind: ignString},
-	"snapshotter":                       {kind: ignString},
-	"pause-image":                       {kind: ignString},
-	"private-registry":                  {kind: ignString},
 	"system-default-registry":           {kind: ignString},
-	"log":                               {kind: ignString},
-	"l":                                 {kind: ignString},
-	"v":                                 {kind: ignString},
-	"vmodule":                           {kind: ignString},
-	"config":                            {kind: ignString},
-	"c":                                 {kind: ignString},
 	"disable-network-policy":            {kind: ignBool},
 	"disable-kube-proxy":                {kind: ignBool},
 	"disable-cloud-controller":          {kind: ignBool},
@@ -174,15 +188,20 @@ var serverFlags = map[string]flagSpec{
 	"embedded-registry":                 {kind: ignBool},
 	"cluster-init":                      {kind: ignBool},
 	"secrets-encryption":                {kind: ignBool},
-	"selinux":                           {kind: ignBool},
-	"protect-kernel-defaults":           {kind: ignBool},
-	"prefer-bundled-bin":                {kind: ignBool},
-	"rootless":                          {kind: ignBool},
-	"docker":                            {kind: ignBool},
-	"debug":                             {kind: ignBool},
-	"alsologtostderr":                   {kind: ignBool},
 	"tls-san-security":                  {kind: ignBool},
 	"write-kubeconfig-group":            {kind: ignString},
+})
+
+// withFlags is base with more's flags added.
+func withFlags(base, more map[string]flagSpec) map[string]flagSpec {
+	out := make(map[string]flagSpec, len(base)+len(more))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
 }
 
 // defaultServerConfig mirrors k3s's defaults, including the K3S_* variables
@@ -217,49 +236,11 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // agentFlags is the table of every `k3s agent` flag we accept.
-var agentFlags = map[string]flagSpec{
-	"server":         str(func(c *serverConfig) *string { return &c.ServerURL }),
-	"s":              str(func(c *serverConfig) *string { return &c.ServerURL }),
-	"token":          str(func(c *serverConfig) *string { return &c.Token }),
-	"t":              str(func(c *serverConfig) *string { return &c.Token }),
-	"token-file":     str(func(c *serverConfig) *string { return &c.TokenFile }),
-	"data-dir":       str(func(c *serverConfig) *string { return &c.DataDir }),
-	"d":              str(func(c *serverConfig) *string { return &c.DataDir }),
-	"node-name":      str(func(c *serverConfig) *string { return &c.NodeName }),
-	"node-ip":        str(func(c *serverConfig) *string { return &c.NodeIP }),
-	"i":              str(func(c *serverConfig) *string { return &c.NodeIP }),
-	"resolv-conf":    str(func(c *serverConfig) *string { return &c.ResolvConf }),
-	"node-label":     list(func(c *serverConfig) *[]string { return &c.NodeLabels }),
-	"node-taint":     list(func(c *serverConfig) *[]string { return &c.NodeTaints }),
-	"kubelet-arg":    repeat(func(c *serverConfig) *[]string { return &c.KubeletArgs }),
-	"kube-proxy-arg": repeat(func(c *serverConfig) *[]string { return &c.KubeProxyArgs }),
-	// The pod network is the node entry's host-gw (hostgw.go), whatever
-	// these say.
-	"flannel-iface":              {kind: ignString},
-	"flannel-conf":               {kind: ignString},
-	"flannel-cni-conf":           {kind: ignString},
-	"node-external-ip":           {kind: ignString},
-	"container-runtime-endpoint": {kind: ignString},
-	"image-service-endpoint":     {kind: ignString},
-	"default-runtime":            {kind: ignString},
-	"snapshotter":                {kind: ignString},
-	"pause-image":                {kind: ignString},
-	"private-registry":           {kind: ignString},
-	"log":                        {kind: ignString},
-	"l":                          {kind: ignString},
-	"v":                          {kind: ignString},
-	"vmodule":                    {kind: ignString},
-	"config":                     {kind: ignString},
-	"c":                          {kind: ignString},
-	"with-node-id":               {kind: ignBool},
-	"selinux":                    {kind: ignBool},
-	"protect-kernel-defaults":    {kind: ignBool},
-	"prefer-bundled-bin":         {kind: ignBool},
-	"rootless":                   {kind: ignBool},
-	"docker":                     {kind: ignBool},
-	"debug":                      {kind: ignBool},
-	"alsologtostderr":            {kind: ignBool},
-}
+var agentFlags = withFlags(nodeFlags, map[string]flagSpec{
+	"server":       str(func(c *serverConfig) *string { return &c.ServerURL }),
+	"s":            str(func(c *serverConfig) *string { return &c.ServerURL }),
+	"with-node-id": {kind: ignBool},
+})
 
 // parseServerFlags parses the arguments that follow `k3s server`.
 func parseServerFlags(args []string) (*serverConfig, error) {

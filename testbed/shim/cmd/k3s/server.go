@@ -103,18 +103,10 @@ func prepare(c *serverConfig) (*server, error) {
 			logf("warn", "--resolv-conf=%s: %v", c.ResolvConf, err)
 		}
 	}
-	if c.NodeName == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return nil, fmt.Errorf("--node-name not set and no hostname: %w", err)
-		}
-		c.NodeName = strings.ToLower(host)
-	}
-	dataDir, err := filepath.Abs(c.DataDir)
+	err := resolveNodeIdentity(c)
 	if err != nil {
 		return nil, err
 	}
-	c.DataDir = dataDir
 
 	s := &server{cfg: c, dirs: newLayout(c.DataDir), bins: map[string]string{}}
 	realNode, why := chooseRealNode(s.bins)
