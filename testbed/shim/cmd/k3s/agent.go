@@ -117,14 +117,11 @@ func prepareAgent(ctx context.Context, c *serverConfig) (*server, error) {
 			return nil, err
 		}
 	}
-	nodeIP := net.ParseIP(c.NodeIP)
-	if c.NodeIP != "" && nodeIP == nil {
-		return nil, fmt.Errorf("invalid --node-ip %q", c.NodeIP)
+	nodeIP, err := nodeIPOf(c)
+	if err != nil {
+		return nil, err
 	}
-	if nodeIP == nil {
-		nodeIP = defaultNodeIP()
-	}
-	s.nodeIP = nodeIP.String()
+	s.nodeIP = nodeIP
 
 	raw, err := readTokenFlag(c)
 	if err != nil {

@@ -24,6 +24,18 @@ func hostIPs() []net.IP {
 	return ips
 }
 
+// nodeIPOf is --node-ip, checked, or the address of the default route's interface.
+func nodeIPOf(c *serverConfig) (string, error) {
+	if c.NodeIP == "" {
+		return defaultNodeIP().String(), nil
+	}
+	ip := net.ParseIP(c.NodeIP)
+	if ip == nil {
+		return "", fmt.Errorf("invalid --node-ip %q", c.NodeIP)
+	}
+	return ip.String(), nil
+}
+
 // defaultNodeIP picks the node's InternalIP the way k3s does: the source
 // address of the default route. Connecting a UDP socket sends no packet; it
 // only asks the kernel for a route. Without a default route, it falls back to

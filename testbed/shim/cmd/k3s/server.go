@@ -130,14 +130,9 @@ func prepare(c *serverConfig) (*server, error) {
 		}
 	}
 
-	nodeIP := net.ParseIP(c.NodeIP)
-	if c.NodeIP != "" && nodeIP == nil {
-		return nil, fmt.Errorf("invalid --node-ip %q", c.NodeIP)
+	if s.nodeIP, err = nodeIPOf(c); err != nil {
+		return nil, err
 	}
-	if nodeIP == nil {
-		nodeIP = defaultNodeIP()
-	}
-	s.nodeIP = nodeIP.String()
 	s.advertise = s.nodeIP
 	if c.AdvertiseAddress != "" {
 		if net.ParseIP(c.AdvertiseAddress) == nil {
@@ -161,7 +156,7 @@ func prepare(c *serverConfig) (*server, error) {
 	}
 	s.apiURL = "https://" + net.JoinHostPort(local, strconv.Itoa(c.HTTPSListenPort))
 
-	dnsSANs, ipSANs, err := servingSANs(c, nodeIP, bind, net.ParseIP(s.advertise))
+	dnsSANs, ipSANs, err := servingSANs(c, net.ParseIP(s.nodeIP), bind, net.ParseIP(s.advertise))
 	if err != nil {
 		return nil, err
 	}
