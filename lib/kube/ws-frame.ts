@@ -126,6 +126,8 @@ export class FramePieceDecoder {
       }
       if (!this.#header(out)) break;
     }
+    // What is left (a header's start) is kept as a copy: the caller may reuse its buffer.
+    this.#queue.detach();
     return out;
   }
 
