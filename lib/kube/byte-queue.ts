@@ -1,7 +1,9 @@
 // Bytes received in pieces and not consumed yet, for the stream decoders
 // (ws-frame.ts, spdy.ts). What is taken off comes out as views of the
 // pieces, so payloads pass through without a copy; only a header or a
-// control frame that spans two pieces is copied, into a small array.
+// control frame that spans two pieces is copied, into a small array, and
+// so is what is left when a decoder's push returns (detach), as the
+// caller may reuse its buffer then.
 
 import { joinBytes } from "../bytes.ts";
 
@@ -44,6 +46,21 @@ export class ByteQueue {
     this.#chunks[0] = first.subarray(n);
     this.#length -= n;
     return first.subarray(0, n);
+  }
+
+  /**
+   * Copies the bytes held into an array of the queue's own, so that nothing
+   * refers to the pieces pushed any more (their owner may reuse them).
+   */
+  detach(): void {
+    if (this.#length === 0) return;
+    const own = new Uint8Array(this.#length);
+    let at = 0;
+    for (const c of this.#chunks) {
+      own.set(c, at);
+      at += c.length;
+    }
+    this.#chunks = [own];
   }
 
   /** Removes exactly `n` bytes (n ≤ length). */

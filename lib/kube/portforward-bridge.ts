@@ -134,9 +134,17 @@ export async function bridgeTunnel(session: ForwardSession, sock: Socket): Promi
   let localEnded = false;
   let waitingLocal = false;
   let waitingRemote = false;
+  // Borrowed bytes (see readsBorrowed) wait in the socket's queue as copies in pooled buffers, given back once written.
+  const pool = t.copies;
+  const writeLocal = !t.readsBorrowed ? (bytes: Uint8Array) => sock.write(bytes) : (bytes: Uint8Array) => {
+    if (bytes.length > pool.size) return sock.write(bytes.slice());
+    const own = pool.take();
+    own.set(bytes);
+    return sock.write(own.subarray(0, bytes.length), () => pool.give(own));
+  };
   const stream = t.open(pod.port, {
     data: (bytes) => {
-      sock.write(bytes);
+      writeLocal(bytes);
       if (sock.writableLength > TUNNEL_HIGH_WATER && !waitingLocal) {
         // The local client reads slower than the pod sends: hold the tunnel (as kubectl does).
         waitingLocal = true;

@@ -65,7 +65,7 @@ export class ForwardSession {
     ctx.recorder.annotate(seq, { kind: "kube", ...this.meta });
     let ws: WebSocketConnection;
     try {
-      ws = await connectWebSocket({ url, protocols: [TUNNEL_PROTOCOL], tls: ctx.tls, headers: ctx.headers, timeoutMs: this.connectTimeoutMs });
+      ws = await connectWebSocket({ url, protocols: [TUNNEL_PROTOCOL], tls: ctx.tls, headers: ctx.headers, timeoutMs: this.connectTimeoutMs, reuseReadBuffer: true });
     } catch (err) {
       ctx.recorder.end(seq, err instanceof UpgradeRefusedError ? { status: err.status } : { error: (err as Error).message.replace(`${url}: `, "") });
       throw err;

@@ -27,6 +27,7 @@ import {
   SpdyDecoder,
   synStream,
 } from "./spdy.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import type { CloseInfo, WebSocketConnection } from "./websocket.ts";
 
 export const TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
@@ -42,7 +43,7 @@ export const TUNNEL_HIGH_WATER = 1024 * 1024;
 
 /** What a stream pair reports to its owner. */
 export interface TunnelStreamEvents {
-  /** Bytes from the pod. */
+  /** Bytes from the pod: with the tunnel's `readsBorrowed`, a view valid only during the call. */
   data(bytes: Uint8Array): void;
   /** The pod side finished writing (FIN on the data stream). */
   end(): void;
@@ -88,6 +89,8 @@ export class PortForwardTunnel {
   #drainWaiters = new Set<() => void>();
   /** Settles when the WebSocket is gone, with why. */
   readonly closed: Promise<CloseInfo>;
+  /** Buffers for copies of borrowed bytes that wait in a local socket's queue (one TLS record each at most). */
+  readonly copies = new BufferPool(16 * 1024, 128);
 
   constructor(ws: WebSocketConnection) {
     this.#ws = ws;
@@ -101,6 +104,11 @@ export class PortForwardTunnel {
 
   get isOpen(): boolean {
     return this.#lost === undefined && this.#ws.isOpen;
+  }
+
+  /** The bytes given to `data` are views of the WebSocket's reused read buffer (under Node): copy what is kept. */
+  get readsBorrowed(): boolean {
+    return this.#ws.readsBorrowed;
   }
 
   /** Why the tunnel is unusable, once it is. */

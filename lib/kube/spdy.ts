@@ -199,6 +199,8 @@ export class SpdyDecoder {
         this.#data = { streamId: ((head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3]) & 0x7fffffff, flags, left: len };
       }
     }
+    // What is left (a header's or a control frame's start) is kept as a copy: the caller may reuse its buffer.
+    q.detach();
     return out;
   }
 }

@@ -14,8 +14,9 @@
 
 import { Buffer } from "node:buffer";
 import { createHash, randomBytes } from "node:crypto";
-import { isIP } from "node:net";
+import { isIP, type OnReadOpts } from "node:net";
 import * as tls from "node:tls";
+import { runtime } from "../runtime.ts";
 import type { TlsMaterial } from "./transport.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { clientFrameLength, decodeClose, encodeClose, encodeFrame, type FramePiece, FramePieceDecoder, MessageAssembler, OPCODE } from "./ws-frame.ts";
@@ -30,6 +31,8 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  */
 const POOLED_FRAME_MIN = 16 * 1024;
 const POOLED_FRAME_BYTES = clientFrameLength(64 * 1024 + 64);
+/** One TLS record's plaintext at most: what Node's TLS socket hands over per read. */
+const READ_BUFFER_BYTES = 16 * 1024;
 
 /** The server answered the upgrade with an HTTP status instead of 101 (e.g. 403, 404, 400). */
 export class UpgradeRefusedError extends Error {
@@ -59,6 +62,14 @@ export interface WebSocketConnectOptions {
   /** Deadline for TCP + TLS + the upgrade answer. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Under Node: the TLS socket reads into one reused buffer (its `onread`
+   * option) instead of a new one per 16 KiB record, whose external memory
+   * sets off V8's full collections; then what a "bytes" listener is given
+   * is valid only during the call (see `readsBorrowed`). Bun and Deno read
+   * as before.
+   */
+  reuseReadBuffer?: boolean;
 }
 
 export interface CloseInfo {
@@ -84,10 +95,14 @@ export class WebSocketConnection {
   // Data that arrived before `listen` (e.g. right behind the upgrade answer).
   #early: FramePiece[] = [];
 
-  constructor(socket: tls.TLSSocket, readonly protocol: string, rest: Uint8Array) {
+  /**
+   * `readFrom` routes the socket's bytes to a function; with `readsBorrowed`
+   * they are views of a buffer the socket reuses once that function returns.
+   */
+  constructor(socket: tls.TLSSocket, readonly protocol: string, rest: Uint8Array, readFrom: (fn: (chunk: Uint8Array) => void) => void, readonly readsBorrowed = false) {
     this.#socket = socket;
     this.closed = new Promise((r) => (this.#resolveClosed = r));
-    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    readFrom((chunk) => this.#receive(chunk));
     socket.on("error", (err: Error) => this.#finish({ code: 1006, reason: "", error: err }));
     socket.on("end", () => {
       // The server's FIN: after its close frame that is the normal end.
@@ -128,7 +143,7 @@ export class WebSocketConnection {
         this.#finish({ code, reason });
         this.#socket.end();
       } else if (this.#onData) this.#deliver(p);
-      else this.#early.push(p);
+      else this.#early.push(this.readsBorrowed ? { ...p, data: p.data.slice() } : p);
     }
   }
 
@@ -139,7 +154,8 @@ export class WebSocketConnection {
     }
     let message: Uint8Array | undefined;
     try {
-      message = this.#messages.add(p);
+      // The assembler keeps pieces until their message is whole: borrowed ones are copied first.
+      message = this.#messages.add(this.readsBorrowed ? { ...p, data: p.data.slice() } : p);
     } catch (err) {
       return this.#protocolError(err as Error);
     }
@@ -268,6 +284,18 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<WebSock
   const host = u.hostname.replace(/^\[|\]$/g, "");
   const port = u.port ? Number(u.port) : 443;
   const key = randomBytes(16).toString("base64");
+  const borrow = opts.reuseReadBuffer === true && runtime === "node";
+  // Whoever reads the socket now: the upgrade answer's parser, then the connection.
+  let reader: (chunk: Uint8Array) => void = () => {};
+  const onread: OnReadOpts | undefined = borrow
+    ? {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      callback: (n, buf) => {
+        reader(buf.subarray(0, n));
+        return true; // reading stops through pause() instead
+      },
+    }
+    : undefined;
   return new Promise((resolve, reject) => {
     let settled = false;
     const socket = tls.connect({
@@ -281,7 +309,8 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<WebSock
       key: opts.tls.key,
       rejectUnauthorized: true,
       ALPNProtocols: ["http/1.1"],
-    });
+      ...(onread ? { onread } : {}),
+    } as tls.ConnectionOptions);
     socket.setNoDelay(true);
     const fail = (err: Error) => {
       if (settled) return;
@@ -314,7 +343,7 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<WebSock
 
     let buf = Buffer.alloc(0);
     let refused: { status: number; headers: Record<string, string>; body: Buffer } | undefined;
-    const onData = (chunk: Buffer) => {
+    const onData = (chunk: Uint8Array) => {
       if (refused) {
         refused.body = Buffer.concat([refused.body, chunk]);
         return maybeRefusalDone();
@@ -344,10 +373,11 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<WebSock
       settled = true;
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
-      socket.off("data", onData);
       socket.off("error", fail);
       socket.off("end", onEnd);
-      resolve(new WebSocketConnection(socket, protocol, new Uint8Array(rest)));
+      if (borrow) return resolve(new WebSocketConnection(socket, protocol, new Uint8Array(rest), (fn) => (reader = fn), true));
+      socket.off("data", onData);
+      resolve(new WebSocketConnection(socket, protocol, new Uint8Array(rest), (fn) => socket.on("data", fn)));
     };
     // A refusal's body is read to its Content-Length (or the connection's end) for the Status message.
     const maybeRefusalDone = (ended = false) => {
@@ -361,7 +391,8 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<WebSock
       if (refused) maybeRefusalDone(true);
       else fail(new Error("the server closed the connection before answering the upgrade"));
     };
-    socket.on("data", onData);
+    if (borrow) reader = onData;
+    else socket.on("data", onData);
     socket.on("end", onEnd);
   });
 }

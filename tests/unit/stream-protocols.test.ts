@@ -156,6 +156,43 @@ test("FramePieceDecoder: a message comes out in the pieces it arrived in, views 
   }
 });
 
+test("decoders keep nothing of a pushed buffer once push returns: fed through one reused buffer (as a Node TLS socket with onread reads), every split decodes the same", () => {
+  const payload = bytes(40_000, 5);
+  const ws = Buffer.concat([serverFrame(OPCODE.binary, payload.subarray(0, 16 * 1024), false), serverFrame(OPCODE.continuation, payload.subarray(16 * 1024)), serverFrame(OPCODE.ping, Uint8Array.of(7, 8))]);
+  const spdy = Buffer.concat([synStream(3, Uint8Array.of(1, 2, 3)), dataFrame(5, payload, true), pingFrame(42)]);
+  for (const step of [1, 3, 7, 13, 1000]) {
+    const scratch = new Uint8Array(step);
+    // Each piece is used (copied) before the next push overwrites the scratch buffer, as a borrowed read must be.
+    const feed = (wire: Uint8Array, push: (chunk: Uint8Array) => void) => {
+      for (let i = 0; i < wire.length; i += step) {
+        const part = wire.subarray(i, i + step);
+        scratch.set(part);
+        push(scratch.subarray(0, part.length));
+        scratch.fill(0xee);
+      }
+    };
+    const wd = new FramePieceDecoder();
+    const wsData: Uint8Array[] = [];
+    const wsControl: Uint8Array[] = [];
+    feed(ws, (c) => {
+      for (const p of wd.push(c)) (p.opcode === OPCODE.ping ? wsControl : wsData).push(p.data.slice());
+    });
+    assert.deepEqual(new Uint8Array(Buffer.concat(wsData)), payload, `WebSocket payload with chunks of ${step}`);
+    assert.deepEqual(wsControl, [Uint8Array.of(7, 8)], `the ping with chunks of ${step}`);
+    const sd = new SpdyDecoder();
+    const spdyData: Uint8Array[] = [];
+    const ids: number[] = [];
+    feed(spdy, (c) => {
+      for (const f of sd.push(c)) {
+        if (f.control) ids.push(f.type === SPDY_TYPE.ping ? new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0) : controlStreamId(f.payload));
+        else spdyData.push(f.data.slice());
+      }
+    });
+    assert.deepEqual(new Uint8Array(Buffer.concat(spdyData)), payload, `SPDY DATA with chunks of ${step}`);
+    assert.deepEqual(ids, [3, 42], `SYN_STREAM's stream and the ping's id with chunks of ${step}`);
+  }
+});
+
 test("MessageAssembler: a message in one piece is that piece; several are joined; past the limit is an error", () => {
   const one = Uint8Array.of(1, 2, 3);
   const a = new MessageAssembler(10);
