@@ -143,7 +143,7 @@ export class WebSocketConnection {
         this.#finish({ code, reason });
         this.#socket.end();
       } else if (this.#onData) this.#deliver(p);
-      else this.#early.push(this.readsBorrowed ? { ...p, data: p.data.slice() } : p);
+      else this.#early.push(this.#kept(p));
     }
   }
 
@@ -155,11 +155,16 @@ export class WebSocketConnection {
     let message: Uint8Array | undefined;
     try {
       // The assembler keeps pieces until their message is whole: borrowed ones are copied first.
-      message = this.#messages.add(this.readsBorrowed ? { ...p, data: p.data.slice() } : p);
+      message = this.#messages.add(this.#kept(p));
     } catch (err) {
       return this.#protocolError(err as Error);
     }
     if (message) this.#onData!(message, p.opcode);
+  }
+
+  /** `p` as it may be kept past this call: a copy when its bytes are borrowed (see readsBorrowed). */
+  #kept(p: FramePiece): FramePiece {
+    return this.readsBorrowed ? { ...p, data: p.data.slice() } : p;
   }
 
   #protocolError(err: Error): void {

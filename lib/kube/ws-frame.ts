@@ -9,12 +9,6 @@ import { ByteQueue } from "./byte-queue.ts";
 
 export const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
-/** A whole message (data) or a control frame, as received. */
-export interface Frame {
-  opcode: number;
-  payload: Uint8Array;
-}
-
 /** The bytes of a client frame (header with its mask key, then the payload) for a payload of `len` bytes. */
 export function clientFrameLength(len: number): number {
   return 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + 4 + len;
@@ -214,31 +208,6 @@ export class MessageAssembler {
     this.#parts = [];
     this.#bytes = 0;
     return parts.length === 1 ? parts[0] : joinBytes(parts);
-  }
-}
-
-/**
- * Incremental decoder of server frames: `push` bytes as they arrive and get
- * back every control frame and every data message completed so far (whole).
- */
-export class FrameDecoder {
-  #pieces = new FramePieceDecoder();
-  #messages: MessageAssembler;
-
-  constructor(maxMessageBytes?: number) {
-    this.#messages = new MessageAssembler(maxMessageBytes);
-  }
-
-  push(chunk: Uint8Array): Frame[] {
-    const out: Frame[] = [];
-    for (const p of this.#pieces.push(chunk)) {
-      if (p.opcode >= 0x8) out.push({ opcode: p.opcode, payload: p.data });
-      else {
-        const message = this.#messages.add(p);
-        if (message) out.push({ opcode: p.opcode, payload: message });
-      }
-    }
-    return out;
   }
 }
 

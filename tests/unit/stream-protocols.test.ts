@@ -9,7 +9,6 @@ import {
   decodeClose,
   encodeClose,
   encodeFrame,
-  FrameDecoder,
   type FramePiece,
   FramePieceDecoder,
   mask,
@@ -94,12 +93,33 @@ test("mask: XOR with the key at any alignment and length, and twice is the ident
   }
 });
 
-test("FrameDecoder: frames split at every byte boundary come out whole, in order", () => {
+/**
+ * What a WebSocketConnection listening for whole messages makes of the bytes
+ * pushed: each control frame whole, each data message put together by the
+ * MessageAssembler from the FramePieceDecoder's pieces.
+ */
+function messageDecoder(maxMessageBytes?: number) {
+  type Frame = { opcode: number; payload: Uint8Array };
+  const pieces = new FramePieceDecoder();
+  const messages = new MessageAssembler(maxMessageBytes);
+  return {
+    push(chunk: Uint8Array): Frame[] {
+      const out: Frame[] = [];
+      for (const p of pieces.push(chunk)) {
+        const payload = p.opcode >= 0x8 ? p.data : messages.add(p);
+        if (payload) out.push({ opcode: p.opcode, payload });
+      }
+      return out;
+    },
+  };
+}
+
+test("pieces into messages: frames split at every byte boundary come out whole, in order", () => {
   const a = bytes(300, 1);
   const b = bytes(70_000, 2);
   const wire = Uint8Array.from([...serverFrame(OPCODE.binary, a), ...serverFrame(OPCODE.text, new TextEncoder().encode("hi")), ...serverFrame(OPCODE.binary, b)]);
   for (const step of [1, 2, 3, 7, 125, 4096, wire.length]) {
-    const d = new FrameDecoder();
+    const d = messageDecoder();
     const got = [];
     for (let i = 0; i < wire.length; i += step) got.push(...d.push(wire.subarray(i, i + step)));
     assert.equal(got.length, 3, `three frames with chunks of ${step}`);
@@ -109,8 +129,8 @@ test("FrameDecoder: frames split at every byte boundary come out whole, in order
   }
 });
 
-test("FrameDecoder: a fragmented message is reassembled; a ping between fragments comes out on its own, first", () => {
-  const d = new FrameDecoder();
+test("pieces into messages: a fragmented message is reassembled; a ping between fragments comes out on its own, first", () => {
+  const d = messageDecoder();
   const wire = [
     serverFrame(OPCODE.binary, Uint8Array.of(1, 2), false),
     serverFrame(OPCODE.ping, Uint8Array.of(9)),
@@ -121,15 +141,15 @@ test("FrameDecoder: a fragmented message is reassembled; a ping between fragment
   assert.deepEqual(got, [{ opcode: OPCODE.ping, payload: Uint8Array.of(9) }, { opcode: OPCODE.binary, payload: Uint8Array.of(1, 2, 3, 4, 5) }]);
 });
 
-test("FrameDecoder: protocol violations are errors that say what is wrong", () => {
+test("pieces into messages: protocol violations are errors that say what is wrong", () => {
   const masked = Uint8Array.of(0x82, 0x81, 1, 2, 3, 4, 5);
-  assert.throws(() => new FrameDecoder().push(masked), (e: Error) => e instanceof WebSocketProtocolError && /masked frame/.test(e.message));
-  assert.throws(() => new FrameDecoder().push(Uint8Array.of(0xc2, 0)), /reserved bits/);
-  assert.throws(() => new FrameDecoder().push(serverFrame(OPCODE.continuation, Uint8Array.of(1))), /continuation frame without a message/);
-  assert.throws(() => new FrameDecoder().push(serverFrame(OPCODE.ping, Uint8Array.of(1), false)), /fragmented control frame/);
-  assert.throws(() => new FrameDecoder(1000).push(serverFrame(OPCODE.binary, bytes(2000))), /larger than 1000 bytes/);
-  assert.throws(() => new FrameDecoder().push(serverFrame(0x3, Uint8Array.of(1))), /unknown opcode 3/);
-  assert.throws(() => new FrameDecoder().push(serverFrame(OPCODE.ping, bytes(126))), /control frame of 126 bytes/);
+  assert.throws(() => messageDecoder().push(masked), (e: Error) => e instanceof WebSocketProtocolError && /masked frame/.test(e.message));
+  assert.throws(() => messageDecoder().push(Uint8Array.of(0xc2, 0)), /reserved bits/);
+  assert.throws(() => messageDecoder().push(serverFrame(OPCODE.continuation, Uint8Array.of(1))), /continuation frame without a message/);
+  assert.throws(() => messageDecoder().push(serverFrame(OPCODE.ping, Uint8Array.of(1), false)), /fragmented control frame/);
+  assert.throws(() => messageDecoder(1000).push(serverFrame(OPCODE.binary, bytes(2000))), /larger than 1000 bytes/);
+  assert.throws(() => messageDecoder().push(serverFrame(0x3, Uint8Array.of(1))), /unknown opcode 3/);
+  assert.throws(() => messageDecoder().push(serverFrame(OPCODE.ping, bytes(126))), /control frame of 126 bytes/);
 });
 
 test("FramePieceDecoder: a message comes out in the pieces it arrived in, views of them, the last marked (as a server that ends each message with an empty frame sends it)", () => {
