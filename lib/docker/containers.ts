@@ -7,6 +7,7 @@ import type { Argv } from "../exec.ts";
 import { DockerArgumentError, keyValues, mountArgs, validateImage, validateName, validateText, type VolumeMount } from "./args.ts";
 import { docker, dockerCommand, DockerError, dockerResult, type DockerOptions, unexplained } from "./cli.ts";
 import { type Privilege, privilegeArgs } from "./privilege.ts";
+import { retryTransient, SHIM_START_REFUSAL } from "./transient.ts";
 
 export interface ContainerSpec {
   name: string;
@@ -90,7 +91,8 @@ export async function copyInto(container: string, tarBytes: Uint8Array, destDir 
 }
 
 export async function startContainer(id: string): Promise<void> {
-  await docker(["start", validateName(id, "container")]);
+  const name = validateName(id, "container");
+  await retryTransient(SHIM_START_REFUSAL, () => docker(["start", name]).then(() => undefined));
 }
 
 export interface ContainerState {
