@@ -9,13 +9,15 @@
 # output is printed whole when it ends, with its duration, CPU time and end
 # time. Test files named *.alone.test.ts (they lower a host-wide limit for a
 # moment) run before all others, with nothing beside them. Files named
-# *.serial.test.ts (prune, which removes every dead
-# environment on the daemon, and the tests that keep a dead environment to
-# inspect it: every start sweeps dead environments, lib/runner/sweep.ts)
-# run next, one at a time, beside only the jobs that leave no dead
-# environment (consumers, with the sweep off, static, testbed, unit, tls).
-# Tests keep to their own environments (labels of their process, definitions
-# of their own), so jobs cannot disturb each other.
+# *.serial.test.ts run next, one at a time, beside only the jobs that leave
+# no dead environment (consumers, static, testbed, unit, tls): the ones that
+# remove every dead environment on the daemon (prune, the sweep at start),
+# and the fault tests, whose reports quote dockerd's answers (slow with a
+# dozen clusters booting beside them). Every other job runs after them with
+# the sweep at start off (K3SBOX_SWEEP=0), so a test may keep a dead
+# environment to inspect it (cli-down, daemon-outage, dood-liveness) while
+# other jobs start theirs. Tests keep to their own environments (labels of
+# their process, definitions of their own), so jobs cannot disturb each other.
 #
 #   static        deno lint and deno check (types) over the whole module; the public API's JSDoc examples
 #                 type-checked (deno check --doc), the Docker-free ones also run (deno test --doc)
@@ -278,7 +280,7 @@ done
 jobs_file="$logs/jobs"
 {
   has_tier consumers && echo "consumers - -"
-  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|containerd-store)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
+  list_jobs | sort -t' ' -k1,1 -s | awk '{ w = ($1 ~ /^composition-(real-node|containerd-store|multi-node|image-cache)/) ? 0 : ($1 ~ /^(docker-kill-cycle|controlplane-workflow|composition-)/) ? 1 : ($1 ~ /^docker-/) ? 2 : 3; print w, $0 }' | sort -n -s -k1,1 | cut -d' ' -f2-
   has_tier static && echo "static - -"
   has_tier testbed && echo "testbed - -"
 } >"$jobs_file"
@@ -321,7 +323,10 @@ for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/de
   done
 done
 
-# Then every other job, side by side.
+# Then every other job, side by side, with the sweep at start off: nothing
+# that removes another process's dead environment runs from here on, so the
+# tests that keep one to inspect it can run beside the others.
+export K3SBOX_SWEEP=0
 while read -r name rt files; do
   # shellcheck disable=SC2086
   launch "$name" "$rt" $files

@@ -27,7 +27,7 @@ import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "../support/images.ts";
 import { k3sbox } from "../support/cli.ts";
 import { runTag } from "../support/child-processes.ts";
-import { runtime } from "../../lib/runtime.ts";
+import { onlyUnder } from "../support/one-runtime.ts";
 
 type Env = Environment<{ k8s: ServiceDefinition<K3sHelpers> }>;
 const STORE_HOST = process.env.K3SBOX_CONTAINERD_STORE_HOST;
@@ -101,14 +101,15 @@ function job(name: string, image: string) {
   };
 }
 
+const notHere = onlyUnder("deno", "the containerd-image-store suite");
 if (!TESTBED_IMAGE) {
   skip("loadImages with the containerd image store", NO_IMAGE_REASON);
 } else if (!STORE_HOST) {
   skip("loadImages with the containerd image store", NO_STORE_REASON);
-} else if (runtime === "node") {
+} else if (notHere) {
   // What differs between stores is the docker CLI's argv and what containerd
   // imports, the same under every runtime; a node boot is this file's cost.
-  skip("loadImages with the containerd image store", "it runs under Bun and Deno; the store-specific part (docker save, ctr import) does not depend on the runtime (this is node)");
+  skip("loadImages with the containerd image store", notHere);
 } else {
   const hostDaemon = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   process.env.DOCKER_HOST = STORE_HOST;

@@ -35,6 +35,7 @@ import { eventually } from "../support/eventually.ts";
 import { leftovers } from "../support/leftovers.ts";
 import { k3sbox } from "../support/cli.ts";
 import { runTag } from "../support/child-processes.ts";
+import { onlyUnder } from "../support/one-runtime.ts";
 
 const BARE = process.env.K3SBOX_TESTBED_BARE_IMAGE;
 const LONG = { timeoutMs: 240_000 };
@@ -61,8 +62,11 @@ async function registryRequests(container: string): Promise<string[]> {
   return [...(r.stdout + r.stderr).matchAll(/"(?:GET|HEAD) (\/v2\/[^ ]+) HTTP/g)].map((m) => m[1]);
 }
 
+const notHere = onlyUnder("node", "the image-cache suite");
 if (!BARE) {
   skip("image cache on a bare node", "K3SBOX_TESTBED_BARE_IMAGE is not set: run scripts/test.sh, which builds the node images (testbed/image.sh)");
+} else if (notHere) {
+  skip("image cache on a bare node", notHere);
 } else {
   const run = runTag();
   const repo = `k3sbox-upstream-${run}`;

@@ -16,6 +16,7 @@ import { MIRROR_NETWORK, mirrorName } from "../../lib/images/mirror.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { onlyUnder } from "../support/one-runtime.ts";
 import { freePort } from "../support/controlplane.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { eventually } from "../support/eventually.ts";
@@ -30,8 +31,11 @@ async function gets(container: string): Promise<string[]> {
   return [...(r.stdout + r.stderr).matchAll(/"GET (\/v2\/[^ ]+) HTTP/g)].map((m) => m[1]);
 }
 
+const notHere = onlyUnder("bun", "the registry-mirror suite");
 if (!TESTBED_IMAGE) {
   skip("shared registry mirror", NO_IMAGE_REASON);
+} else if (notHere) {
+  skip("shared registry mirror", notHere);
 } else {
   const run = runTag();
   const upstreamName = `k3sbox-upstream-${run}`;

@@ -21,6 +21,7 @@ import { LABEL_COMPANION } from "../../lib/runner/companions.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { onlyUnder } from "../support/one-runtime.ts";
 import { eventually } from "../support/eventually.ts";
 import { kubectlWith } from "../support/kubectl.ts";
 import { leftovers } from "../support/leftovers.ts";
@@ -91,8 +92,11 @@ spec:
 `;
 }
 
+const notHere = onlyUnder("deno", "the multi-node suite");
 if (!TESTBED_IMAGE) {
   skip("multi-node clusters (agents)", NO_IMAGE_REASON);
+} else if (notHere) {
+  skip("multi-node clusters (agents)", notHere);
 } else {
   const loadedToken = `token-${runTag()}`;
   const loadedTag = `k3sbox-test-loaded:${loadedToken}`;

@@ -33,6 +33,7 @@ import { run } from "../../lib/exec.ts";
 import { type Environment, startEnvironment } from "../../lib/runner/environment.ts";
 import type { ServiceDefinition } from "../../lib/service.ts";
 import { NO_IMAGE_REASON, TESTBED_IMAGE } from "../support/controlplane.ts";
+import { onlyUnder } from "../support/one-runtime.ts";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../support/images.ts";
 import { eventually } from "../support/eventually.ts";
 import { kubectlWith } from "../support/kubectl.ts";
@@ -72,8 +73,11 @@ function deployment(name: string, image: string, script: string) {
 }
 
 
+const notHere = onlyUnder("bun", "the real-node suite");
 if (!TESTBED_IMAGE) {
   skip("real node tier", NO_IMAGE_REASON);
+} else if (notHere) {
+  skip("real node tier", notHere);
 } else {
   const runId = runTag();
   const tags = { one: `k3sbox-test-loaded:${runId}-1`, two: `k3sbox-test-loaded:${runId}-2`, cli: `k3sbox-test-loaded:${runId}-cli` };

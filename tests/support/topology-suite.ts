@@ -9,12 +9,13 @@
 // runtime, and the runner-level topology tests (tests/docker/{dind,dood,
 // podman,ssh}.test.ts) run under all three; so each k3s() topology suite runs
 // under one runtime, each runtime takes some, and the others print why they
-// skip. K3SBOX_TOPOLOGY_ALL_RUNTIMES=1 runs every suite under every runtime.
+// skip (tests/support/one-runtime.ts; K3SBOX_ALL_RUNTIMES=1 runs every suite
+// under every runtime).
 
 import assert from "node:assert/strict";
 import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
-import { runtime } from "../../lib/runtime.ts";
+import { onlyUnder, type RuntimeName } from "./one-runtime.ts";
 import { TESTBED_IMAGE } from "./controlplane.ts";
 import type { E2eReport } from "./topology-e2e.ts";
 import { type Dind, loadIntoDind } from "./dind.ts";
@@ -23,10 +24,9 @@ import { BUSYBOX_IMAGE, ensureBusyboxImage, ensureImageOnce } from "./images.ts"
 export const LONG = { timeoutMs: 420_000 };
 export { kubectlBin } from "./kubectl.ts";
 
-/** Why this runtime does not run the suite whose runtime is `runsUnder`, or undefined when it does. */
-export function notThisRuntime(runsUnder: "bun" | "deno" | "node"): string | undefined {
-  if (runtime === runsUnder || process.env.K3SBOX_TOPOLOGY_ALL_RUNTIMES === "1") return undefined;
-  return `this k3s() topology suite runs under ${runsUnder} only (one runtime per topology; the runner-level topology tests run under all three; K3SBOX_TOPOLOGY_ALL_RUNTIMES=1 runs it here too)`;
+/** Why this runtime does not run the topology suite whose runtime is `runsUnder`, or undefined when it does. */
+export function notThisRuntime(runsUnder: RuntimeName): string | undefined {
+  return onlyUnder(runsUnder, "this k3s() topology suite (one runtime per topology; the runner-level topology tests run under all three)");
 }
 
 export async function leftoversOf(envId: string): Promise<string[]> {

@@ -1,8 +1,9 @@
 // Liveness across PID namespaces, judged from the host: an environment owned
 // by a process in a container (tests/support/dood.ts) is live while that
-// container runs and dead at once after (`k3sbox list`, `down`). Serial
-// (*.serial.test.ts): the dead environment is inspected after the kill, and
-// any other job's start would sweep it (lib/runner/sweep.ts).
+// container runs and dead at once after (`k3sbox list`, `down`). The dead
+// environment is inspected after the kill, so another job's start must not
+// sweep it first (lib/runner/sweep.ts): scripts/test.sh runs this file with
+// K3SBOX_SWEEP=0 in every job beside it, after the files that prune.
 
 import assert from "node:assert/strict";
 import { suite } from "../harness.ts";

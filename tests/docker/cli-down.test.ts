@@ -3,8 +3,10 @@
 // process was SIGKILLed with the watchdog off. `--all` is not run here — on a
 // shared daemon it would remove other people's detached environments; its
 // selection rule is the same planDown(), tested in tests/unit/cli-down.test.ts.
-// Serial (*.serial.test.ts): the dead environment must survive until `down`
-// removes it, and any other job's start would sweep it (lib/runner/sweep.ts).
+// The dead environment must stay until this test removes or inspects it,
+// so another job's start must not sweep it first (lib/runner/sweep.ts):
+// scripts/test.sh runs this file with K3SBOX_SWEEP=0 in every job beside
+// it, after the files that prune.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

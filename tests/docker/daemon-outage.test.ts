@@ -5,8 +5,10 @@
 // daemon other jobs share). The child is SIGKILLed while the relay is down;
 // the watchdog cannot remove anything then, keeps trying, and removes the
 // container, network and private directory once the relay is back.
-// Serial (*.serial.test.ts): the dead environment must stay while the relay
-// is down, and any other job's start would sweep it (lib/runner/sweep.ts).
+// The dead environment must stay until this test removes or inspects it,
+// so another job's start must not sweep it first (lib/runner/sweep.ts):
+// scripts/test.sh runs this file with K3SBOX_SWEEP=0 in every job beside
+// it, after the files that prune.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
