@@ -10,7 +10,7 @@
 # time. Test files named *.alone.test.ts (they lower a host-wide limit for a
 # moment) run before all others, with nothing beside them. Files named
 # *.serial.test.ts run next, one at a time, beside only the jobs that leave
-# no dead environment (consumers, static, testbed, unit, tls): the ones that
+# no dead environment (consumers, static, testbed, unit, tls, controlplane): the ones that
 # remove every dead environment on the daemon (prune, the sweep at start),
 # and the fault tests, whose reports quote dockerd's answers (slow with a
 # dozen clusters booting beside them). Every other job runs after them with
@@ -285,8 +285,9 @@ jobs_file="$logs/jobs"
   has_tier testbed && echo "testbed - -"
 } >"$jobs_file"
 # Jobs that start no environment on the Docker daemon (the consumers tier
-# packs and installs for its first minute, and its environments are all live).
-no_dead_environments='^(consumers|static|testbed|unit-[a-z]+|tls-[a-z]+) '
+# packs and installs for its first minute, and its environments are all live;
+# the controlplane tier runs its control planes as host processes).
+no_dead_environments='^(consumers|static|testbed|unit-[a-z]+|tls-[a-z]+|controlplane-[a-z-]+) '
 
 names=()
 # launch <name> <runtime> <files…>: starts a job once fewer than max_jobs run.
@@ -307,21 +308,31 @@ for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.alone.test.ts 2>/dev
   done
 done
 
-# Then the light jobs, and beside them, one at a time, the files that must run
-# with no other test file that leaves dead environments: prune removes every
-# dead environment on the daemon (*.serial.test.ts).
+# Then the light jobs, and beside them, in a lane of their own, one at a
+# time, the files that must run with no other test file that leaves dead
+# environments (*.serial.test.ts: prune removes every dead environment on the
+# daemon). The lane is one more than K3SBOX_TEST_JOBS while it runs: the
+# light jobs need little of Docker, and the serial files little of the CPUs.
+serial_jobs=()
+for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
+  tier="$(basename "$(dirname "$f")")"
+  for rt in $(runtimes_of "$tier"); do serial_jobs+=("$tier-$(basename "$f" .test.ts)-$rt $rt $f"); done
+done
+(
+  for job in "${serial_jobs[@]}"; do
+    # shellcheck disable=SC2086
+    ( run_job $job ) # a subshell of its own, as in the parallel phase: its CPU count is the job's
+  done
+) &
+serial_lane=$!
+for job in "${serial_jobs[@]}"; do names+=("${job%% *}"); done
+max_jobs=$((max_jobs + 1))
 while read -r name rt files; do
   # shellcheck disable=SC2086
   launch "$name" "$rt" $files
 done < <(grep -E "$no_dead_environments" "$jobs_file")
-for f in $(for tier in "${tiers[@]}"; do ls "tests/$tier/"*.serial.test.ts 2>/dev/null; done); do
-  tier="$(basename "$(dirname "$f")")"
-  for rt in $(runtimes_of "$tier"); do
-    name="$tier-$(basename "$f" .test.ts)-$rt"
-    ( run_job "$name" "$rt" "$f" ) # a subshell of its own, as in the parallel phase: its CPU count is the job's
-    count_job "$name"
-  done
-done
+wait "$serial_lane"
+max_jobs=$((max_jobs - 1))
 
 # Then every other job, side by side, with the sweep at start off: nothing
 # that removes another process's dead environment runs from here on, so the
