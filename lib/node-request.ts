@@ -15,6 +15,8 @@ export interface NodeRequestTls {
   key?: string;
   /** Name sent as SNI and checked against the certificate. Default: the URL's host. */
   servername?: string;
+  /** A keep-alive pool of the caller's own (the API server's transport: one server, one client identity). */
+  agent?: https.Agent;
 }
 
 export interface ConnectOverride {
@@ -47,9 +49,16 @@ export async function nodeRequest(
   if (!headers.host) headers.host = u.host;
   const secure = u.protocol === "https:";
   const name = tls.servername ?? u.hostname.replace(/^\[|\]$/g, "");
+  const host = connect?.host ?? u.hostname.replace(/^\[|\]$/g, "");
+  // An IP name reached at another address (a ConnectOverride) needs a check
+  // of its own: with no SNI, Node's default check compares the certificate
+  // with the address connected to. Reached at that IP itself, the default
+  // check is the right one, and it keeps the connection reusable (a custom
+  // check made Node and Bun close it after every response).
+  const ownCheck = isIP(name) !== 0 && host !== name;
   const options: https.RequestOptions = {
     method: init.method ?? "GET",
-    host: connect?.host ?? u.hostname.replace(/^\[|\]$/g, ""),
+    host,
     port: connect?.port ?? (u.port ? Number(u.port) : secure ? 443 : 80),
     path: u.pathname + u.search,
     headers,
@@ -59,14 +68,15 @@ export async function nodeRequest(
         cert: tls.cert,
         key: tls.key,
         // SNI carries host names only (RFC 6066; Node warns when given an IP).
-        // The certificate is checked against `name` either way: with SNI set,
-        // the default check uses it; an IP needs an explicit check. (Only
-        // then: a custom check turns off Bun's connection reuse, which made
-        // every env.fetch a new TLS handshake.)
         servername: isIP(name) ? undefined : name,
-        // No pooling for an IP name either: with no SNI, connections for
-        // different IPs would share one pool and skip the check.
-        ...(isIP(name) ? { checkServerIdentity: (_host: string, cert: import("node:tls").PeerCertificate) => checkServerIdentity(name, cert), agent: false } : {}),
+        // No pooling with a check of our own: the pool's key does not include
+        // the name checked, so a connection checked for one name could serve
+        // another.
+        ...(ownCheck
+          ? { checkServerIdentity: (_host: string, cert: import("node:tls").PeerCertificate) => checkServerIdentity(name, cert), agent: false }
+          : tls.agent
+          ? { agent: tls.agent }
+          : {}),
         rejectUnauthorized: true,
       }
       : {}),

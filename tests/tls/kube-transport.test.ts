@@ -35,6 +35,8 @@ interface Fixture {
   otherCa: CertificateAuthority;
   client: { certPem: string; keyPem: string };
   seenClients: string[];
+  /** TLS handshakes the server completed. */
+  handshakes: { count: number };
 }
 
 const json = (res: import("node:http").ServerResponse, status: number, body: unknown) =>
@@ -66,9 +68,11 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
       }
       json(res, 500, { message: `unexpected ${req.method} ${path}` });
     });
+    const handshakes = { count: 0 };
+    server.on("secureConnection", () => handshakes.count++);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-    return { server, url, ca, otherCa, client: { certPem: client.certPem, keyPem: client.keyPem }, seenClients };
+    return { server, url, ca, otherCa, client: { certPem: client.certPem, keyPem: client.keyPem }, seenClients, handshakes };
   },
   teardown: async (f) => {
     f.server.closeAllConnections?.();
@@ -165,6 +169,36 @@ suite("kube transport over mTLS (local node:https server, not a kube-apiserver)"
       assert.equal(f.seenClients.length, before, "no request may reach the handler");
     } finally {
       h.close();
+    }
+  });
+
+  t("requests reuse one verified connection: sequential calls cost one mTLS handshake, not one each", async (f) => {
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(f.url, f.ca.certPem, f.client)));
+    try {
+      await h.client.core.listNode();
+      const before = f.handshakes.count;
+      for (let i = 0; i < 5; i++) assert.equal((await h.client.core.listNode()).items.length, 1);
+      assert.equal(f.handshakes.count - before, 0, "the five calls after the first rode its connection");
+    } finally {
+      h.close();
+    }
+  });
+
+  t("a server reached at an IP its certificate does not name is refused (the check is kept with pooling)", async (f) => {
+    const namesOnly = await issueLeaf(f.ca, { names: ["localhost"] });
+    const other = createServer({ key: namesOnly.keyPem, cert: namesOnly.certPem }, (_req, res) => json(res, 200, { kind: "NodeList", items: [] }));
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const h = await createKubeHelpers(await loadKubeconfig(kubeconfigYaml(`https://127.0.0.1:${(other.address() as { port: number }).port}`, f.ca.certPem, f.client)));
+    try {
+      await assert.rejects(h.client.core.listNode(), (err: unknown) => {
+        assert.ok(err instanceof KubeTransportError, String(err));
+        assert.match((err as Error).message, /127\.0\.0\.1|IP|altnames|SAN|name/i);
+        return true;
+      });
+    } finally {
+      h.close();
+      other.closeAllConnections?.();
+      await new Promise((r) => other.close(r));
     }
   });
 
