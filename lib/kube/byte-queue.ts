@@ -53,14 +53,7 @@ export class ByteQueue {
    * refers to the pieces pushed any more (their owner may reuse them).
    */
   detach(): void {
-    if (this.#length === 0) return;
-    const own = new Uint8Array(this.#length);
-    let at = 0;
-    for (const c of this.#chunks) {
-      own.set(c, at);
-      at += c.length;
-    }
-    this.#chunks = [own];
+    if (this.#length > 0) this.#chunks = [joinBytes(this.#chunks)];
   }
 
   /** Removes exactly `n` bytes (n ≤ length). */

@@ -70,15 +70,14 @@ async function holdAgentUntilServerReady(then: () => Promise<void>): Promise<voi
   // The server's node Ready and every pod on it running: its components and
   // its add-ons' containers (started beside the agents' wait) hold their
   // inotify instances before the limit is lowered, so only the agent meets it.
-  let ready = "";
-  while (ready !== "True ok") {
-    if (Date.now() > deadline) throw new Error(`the server's node and its pods were not ready within 60 s (last: ${ready})`);
-    const node = await dockerResult(["exec", server, "k3s", "kubectl", "get", "nodes", "-o", "jsonpath={.items[0].status.conditions[?(@.type=='Ready')].status}"]);
+  for (let last = "";;) {
+    if (Date.now() > deadline) throw new Error(`the server's node and its pods were not ready within 60 s (last: ${last})`);
+    const node = (await dockerResult(["exec", server, "k3s", "kubectl", "get", "nodes", "-o", "jsonpath={.items[0].status.conditions[?(@.type=='Ready')].status}"])).stdout.trim();
     const pods = await dockerResult(["exec", server, "k3s", "kubectl", "get", "pods", "-A", "-o", "jsonpath={range .items[*]}{.status.phase}{'\\n'}{end}"]);
     const phases = pods.stdout.trim().split("\n").filter(Boolean);
-    const running = phases.length >= 3 && phases.every((p) => p === "Running" || p === "Succeeded");
-    ready = `${node.stdout.trim()} ${running ? "ok" : phases.join(",")}`;
-    if (ready !== "True ok") await sleep(250);
+    if (node === "True" && phases.length >= 3 && phases.every((p) => p === "Running" || p === "Succeeded")) break;
+    last = `node Ready: ${node || "(none)"}; pods: ${phases.join(",") || "(none)"}`;
+    await sleep(250);
   }
   await then();
   await docker(["unpause", agent]);

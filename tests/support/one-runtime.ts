@@ -13,12 +13,10 @@
 // runtimes share them out, and the other two print why they skip.
 // K3SBOX_ALL_RUNTIMES=1 runs every suite under every runtime.
 
-import { runtime } from "../../lib/runtime.ts";
-
-export type RuntimeName = "bun" | "deno" | "node";
+import { type Runtime, runtime } from "../../lib/runtime.ts";
 
 /** Why this runtime skips `subject`, which runs under `runsUnder` only; undefined when this runtime runs it. */
-export function onlyUnder(runsUnder: RuntimeName, subject: string): string | undefined {
+export function onlyUnder(runsUnder: Runtime, subject: string): string | undefined {
   if (runtime === runsUnder || process.env.K3SBOX_ALL_RUNTIMES === "1") return undefined;
   return `${subject} runs under ${runsUnder} only (its subject does not depend on the runtime; the runtime's own seams run under all three in the other suites); K3SBOX_ALL_RUNTIMES=1 runs it here too`;
 }

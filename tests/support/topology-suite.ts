@@ -15,7 +15,8 @@
 import assert from "node:assert/strict";
 import { listByLabel } from "../../lib/docker.ts";
 import { LABEL_ENV } from "../../lib/runner/labels.ts";
-import { onlyUnder, type RuntimeName } from "./one-runtime.ts";
+import type { Runtime } from "../../lib/runtime.ts";
+import { onlyUnder } from "./one-runtime.ts";
 import { TESTBED_IMAGE } from "./controlplane.ts";
 import type { E2eReport } from "./topology-e2e.ts";
 import { type Dind, loadIntoDind } from "./dind.ts";
@@ -25,7 +26,7 @@ export const LONG = { timeoutMs: 420_000 };
 export { kubectlBin } from "./kubectl.ts";
 
 /** Why this runtime does not run the topology suite whose runtime is `runsUnder`, or undefined when it does. */
-export function notThisRuntime(runsUnder: RuntimeName): string | undefined {
+export function notThisRuntime(runsUnder: Runtime): string | undefined {
   return onlyUnder(runsUnder, "this k3s() topology suite (one runtime per topology; the runner-level topology tests run under all three)");
 }
 
